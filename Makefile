@@ -1,0 +1,35 @@
+# Gennaker developer entry points. `make up` runs the product, `make test` runs everything CI runs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= $(CURDIR)/.gennaker
+
+.PHONY: up test lint typecheck unit bench lock clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e '.[test]'
+	touch $@
+
+up: $(VENV)/.installed
+	GENNAKER_DATA_DIR=$(DATA_DIR) $(VENV)/bin/gennaker up --load-examples examples
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check src tests bench
+
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy
+
+test: lint typecheck
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) bench/engine.py --json
+
+# Re-pin the lock after changing dependencies in pyproject.toml.
+lock: $(VENV)/.installed
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

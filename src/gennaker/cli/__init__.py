@@ -1,0 +1,1 @@
+"""The `gennaker` command line."""
