@@ -1,1 +1,1 @@
-"""store"""
+"""Persistence: SQLAlchemy tables, Alembic migrations and one repository per kind of record."""

@@ -1,0 +1,114 @@
+"""Turning a pipeline config and a trigger into a stored execution and its StartExecution message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from gennaker.engine.handlers import new_id
+from gennaker.engine.messages import Kind
+from gennaker.model.execution import Execution, Stage
+from gennaker.model.pipeline import FieldError, assign_ref_ids
+from gennaker.store.executions import ExecutionStore
+from gennaker.store.queue import QueueStore
+
+STAGE_KEYS = ("type", "name", "refId", "requisiteStageRefIds", "startTimeExpiry")
+
+
+class LaunchError(ValueError):
+    """The execution cannot start; `errors` say which field is wrong."""
+
+    def __init__(self, message: str, errors: list[FieldError] | None = None):
+        super().__init__(message)
+        self.errors = errors or []
+
+
+def resolve_parameters(config: dict[str, Any], supplied: dict[str, Any]) -> dict[str, Any]:
+    """Defaults for missing parameters, then required and option checks (orca.md §1.1 parameterConfig)."""
+    values = dict(supplied)
+    errors: list[FieldError] = []
+    for param in config.get("parameterConfig") or []:
+        name = param.get("name")
+        if not name:
+            continue
+        if name not in values and param.get("default") is not None:
+            values[name] = param["default"]
+        value = values.get(name)
+        if param.get("required") and value in (None, ""):
+            errors.append(FieldError(f"parameters.{name}", "is required"))
+            continue
+        options = [o.get("value") for o in param.get("options") or [] if isinstance(o, dict)]
+        if param.get("hasOptions") and options and value not in (None, "") and value not in options:
+            errors.append(FieldError(f"parameters.{name}", f"'{value}' is not one of {options}"))
+    if errors:
+        raise LaunchError("; ".join(f"{e.field} {e.problem}" for e in errors), errors)
+    return values
+
+
+def build_execution(config: dict[str, Any], trigger: dict[str, Any], user: str) -> Execution:
+    config = assign_ref_ids(config)
+    trigger = dict(trigger)
+    trigger.setdefault("type", "manual")
+    trigger.setdefault("user", user)
+    trigger["parameters"] = resolve_parameters(config, dict(trigger.get("parameters") or {}))
+    for key, default in (
+        ("artifacts", []),
+        ("notifications", []),
+        ("resolvedExpectedArtifacts", []),
+        ("rebake", False),
+        ("dryRun", False),
+        ("strategy", False),
+    ):
+        trigger.setdefault(key, default)
+    stages = []
+    for raw in config.get("stages") or []:
+        if not raw.get("type"):
+            raise LaunchError("type missing from pipeline", [FieldError("stages.type", "is missing")])
+        stages.append(
+            Stage(
+                id=new_id(),
+                ref_id=str(raw.get("refId")),
+                type=raw["type"],
+                name=raw.get("name") or raw["type"],
+                context={k: v for k, v in raw.items() if k not in STAGE_KEYS},
+                requisite_stage_ref_ids=[str(r) for r in raw.get("requisiteStageRefIds") or []],
+                start_time_expiry=raw.get("startTimeExpiry"),
+            )
+        )
+    return Execution(
+        id=new_id(),
+        application=config["application"].lower(),
+        name=config.get("name") or "",
+        pipeline_config_id=config.get("id"),
+        limit_concurrent=bool(config.get("limitConcurrent")),
+        max_concurrent_executions=int(config.get("maxConcurrentExecutions") or 0),
+        keep_waiting_pipelines=bool(config.get("keepWaitingPipelines")),
+        spel_evaluator=config.get("spelEvaluator"),
+        start_time_expiry=config.get("startTimeExpiry"),
+        authentication={"user": trigger.get("runAsUser") or user, "allowedAccounts": []},
+        trigger=trigger,
+        notifications=list(config.get("notifications") or []),
+        extra={"description": config.get("description"), "origin": trigger.get("origin", "api")},
+        stages=stages,
+    )
+
+
+class Launcher:
+    def __init__(self, executions: ExecutionStore, queue: QueueStore):
+        self.executions = executions
+        self.queue = queue
+
+    def start(self, conn: Connection, config: dict[str, Any], trigger: dict[str, Any], user: str) -> str:
+        """Store a new execution and queue its start; returns its id (or the correlated one's)."""
+        if config.get("disabled"):
+            raise LaunchError("Pipeline is disabled and cannot be started.")
+        correlation_id = trigger.get("correlationId")
+        if correlation_id:
+            existing = self.executions.find_by_correlation(conn, correlation_id)
+            if existing:
+                return existing
+        execution = build_execution(config, trigger, user)
+        self.executions.insert(conn, execution, correlation_id=correlation_id)
+        self.queue.push(conn, [(execution.id, Kind.START_EXECUTION.value, {}, execution.build_time)])
+        return execution.id

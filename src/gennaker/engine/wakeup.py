@@ -1,0 +1,124 @@
+"""Pushed wake-ups for idle workers: nobody polls the queue table.
+
+In one process an Event wakes the worker threads. SQLite deployments with several processes (a CLI next
+to `gennaker up`) also send a datagram to every worker process's socket in the data directory.
+PostgreSQL deployments use LISTEN/NOTIFY, sent inside the transaction so it arrives when it commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+
+import psycopg
+
+log = logging.getLogger(__name__)
+CHANNEL = "gennaker_queue"
+
+
+class Wakeup:
+    """In-process wake-up, optionally extended across processes through Unix datagram sockets."""
+
+    def __init__(self, socket_dir: Path | None = None):
+        self._changed = threading.Condition()
+        self._generation = 0
+        self._socket_dir = socket_dir
+        self._listener: socket.socket | None = None
+        self._path: Path | None = None
+
+    def notify_sql(self) -> str | None:
+        """SQL to run inside a committing transaction to wake other processes, if the backend has one."""
+        return None
+
+    def _bump(self) -> None:
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    def generation(self) -> int:
+        """Take this before looking for work; `wait` returns at once if a wake-up came since."""
+        return self._generation
+
+    def notify(self) -> None:
+        self._bump()
+        if self._socket_dir is None or not self._socket_dir.exists():
+            return
+        for path in self._socket_dir.glob("*.sock"):
+            if path == self._path:
+                continue
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+                try:
+                    sender.sendto(b"!", str(path))
+                except OSError:  # a process that died without removing its socket
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+
+    def listen(self) -> None:
+        """Start receiving wake-ups sent by other processes."""
+        if self._socket_dir is None or self._listener is not None:
+            return
+        self._socket_dir.mkdir(parents=True, exist_ok=True)
+        self._path = self._socket_dir / f"{os.getpid()}-{id(self)}.sock"
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        listener.bind(str(self._path))
+        self._listener = listener
+        threading.Thread(target=self._receive, name="wakeup-socket", daemon=True).start()
+
+    def _receive(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                self._listener.recv(16)
+            except OSError:
+                return
+            self._bump()
+
+    def wait(self, seen_generation: int, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._generation != seen_generation, timeout)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
+
+
+class PostgresWakeup(Wakeup):
+    """LISTEN on a dedicated connection; NOTIFY is issued by the committing transaction itself."""
+
+    def __init__(self, dsn: str):
+        super().__init__(None)
+        self._dsn = dsn.replace("postgresql+psycopg://", "postgresql://")
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def notify_sql(self) -> str | None:
+        return f"NOTIFY {CHANNEL}"
+
+    def listen(self) -> None:
+        if self._conn is not None:
+            return
+        self._conn = psycopg.connect(self._dsn, autocommit=True)
+        self._conn.execute(f"LISTEN {CHANNEL}")
+        threading.Thread(target=self._receive_notifies, name="wakeup-listen", daemon=True).start()
+
+    def _receive_notifies(self) -> None:
+        assert self._conn is not None
+        try:
+            for _ in self._conn.notifies():
+                self._bump()
+        except psycopg.Error:
+            log.info("wake-up listener stopped")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,217 @@
+"""The worker: takes due messages from the queue and runs their handlers.
+
+One pass takes a batch of due messages in a single transaction, handles them (and the messages they lead
+to, inline), deletes them and commits. Runs of external tasks are leased instead and run on a thread pool;
+their results are applied in a second transaction that first checks the lease still holds. A handler that
+raises rolls back its batch; the batch is then retried one message at a time, and a message that keeps
+failing becomes dead and is turned into a terminating message (orca.md §2.10).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from gennaker.engine.contracts import TaskContext
+from gennaker.engine.handlers import Handlers, result_to_json
+from gennaker.engine.messages import Kind, Message
+from gennaker.engine.unit import Unit
+from gennaker.engine.wakeup import Wakeup
+from gennaker.model.execution import Execution, Stage, Task, now_ms
+from gennaker.model.status import Status
+from gennaker.store.database import Database
+from gennaker.store.executions import ExecutionStore
+from gennaker.store.queue import QueuedMessage, QueueStore
+
+log = logging.getLogger(__name__)
+
+LEASE_MS = 10 * 60 * 1000  # an external task run may take this long before another worker retries it
+MAX_ATTEMPTS = 5
+RETRY_DELAY_MS = 1000
+IDLE_CHECK_S = 30.0  # safety net only: wake-ups are pushed
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        handlers: Handlers,
+        wakeup: Wakeup,
+        *,
+        batch_size: int = 64,
+        external_threads: int = 8,
+        on_handled: Callable[[str, float], None] | None = None,
+    ):
+        self.db = db
+        self.handlers = handlers
+        self.wakeup = wakeup
+        self.executions: ExecutionStore = handlers.executions
+        self.queue: QueueStore = handlers.queue
+        self.batch_size = batch_size
+        self._pool = ThreadPoolExecutor(max_workers=external_threads, thread_name_prefix="task")
+        self._stopping = threading.Event()
+        self._on_handled = on_handled
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        self.wakeup.listen()
+        while not self._stopping.is_set():
+            seen = self.wakeup.generation()
+            if self.run_once():
+                continue
+            self.wakeup.wait(seen, self._idle_seconds())
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.wakeup.notify()
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def _idle_seconds(self) -> float:
+        with self.db.read() as conn:
+            next_due = self.queue.next_due_at(conn)
+        if next_due is None:
+            return IDLE_CHECK_S
+        return min(IDLE_CHECK_S, max(0.0, (next_due - now_ms()) / 1000))
+
+    def run_once(self) -> int:
+        """Handle one batch of due messages; returns how many were taken."""
+        token = uuid.uuid4().hex
+        started = time.perf_counter()
+        try:
+            with self.db.transaction() as conn:
+                now = now_ms()
+                due = self.queue.due(conn, now, self.batch_size)
+                if not due:
+                    return 0
+                external = [m for m in due if m.kind == Kind.RUN_TASK and m.payload.get("external")]
+                for message in external:
+                    self.queue.lease(conn, message.id, token, now + LEASE_MS)
+                internal = [m for m in due if m not in external]
+                wake = self._handle(conn, internal)
+        except Exception:
+            log.exception("batch failed; retrying its messages one at a time")
+            return self._one_by_one()
+        self._after_commit(wake, len(internal), started)
+        for message in external:
+            self._pool.submit(self._run_external, message, token)
+        return len(due)
+
+    def _handle(self, conn: Connection, messages: list[QueuedMessage]) -> bool:
+        self.executions.lock(conn, {m.execution_id for m in messages})
+        unit = Unit(
+            conn, self.executions, self.queue, {m.execution_id for m in messages}, self._external_flagged
+        )
+        for queued in messages:
+            self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
+        self.queue.delete(conn, [m.id for m in messages])
+        wake = unit.flush()
+        self._notify_in_transaction(conn, wake)
+        return wake
+
+    def _external_flagged(self, execution: Execution, message: Message) -> bool:
+        """Route runs of external tasks through the queue, marked so a worker leases them."""
+        if self.handlers.runs_outside(execution, message):
+            message.data["external"] = True
+            return True
+        return False
+
+    def _notify_in_transaction(self, conn: Connection, wake: bool) -> None:
+        sql = self.wakeup.notify_sql()
+        if wake and sql:
+            conn.execute(text(sql))
+
+    def _after_commit(self, wake: bool, handled: int, started: float) -> None:
+        if wake:
+            self.wakeup.notify()
+        if self._on_handled and handled:
+            self._on_handled("batch", time.perf_counter() - started)
+
+    def _one_by_one(self) -> int:
+        with self.db.transaction() as conn:
+            due = [
+                m for m in self.queue.due(conn, now_ms(), self.batch_size) if not m.payload.get("external")
+            ]
+        for message in due:
+            try:
+                with self.db.transaction() as conn:
+                    claimed = [
+                        m for m in self.queue.due(conn, now_ms(), self.batch_size) if m.id == message.id
+                    ]
+                    wake = self._handle(conn, claimed) if claimed else False
+                self._after_commit(wake, len(claimed), time.perf_counter())
+            except Exception:
+                log.exception("message %s (%s) failed", message.id, message.kind)
+                self._record_failure(message)
+        return len(due)
+
+    def _record_failure(self, message: QueuedMessage) -> None:
+        with self.db.transaction() as conn:
+            if message.attempts + 1 < MAX_ATTEMPTS:
+                self.queue.retry_later(conn, message.id, now_ms() + RETRY_DELAY_MS * (message.attempts + 1))
+                return
+            log.error("message %s (%s) is dead after %d attempts", message.id, message.kind, MAX_ATTEMPTS)
+            self.queue.delete(conn, [message.id])
+            self.queue.push(conn, [dead_letter_replacement(message)])
+        self.wakeup.notify()
+
+    # -- external tasks ------------------------------------------------------------------------------
+    def _run_external(self, queued: QueuedMessage, token: str) -> None:
+        try:
+            message = Message.from_payload(queued.kind, queued.execution_id, queued.payload)
+            with self.db.read() as conn:
+                loaded = self.executions.load(conn, queued.execution_id)
+            if loaded is not None:
+                execution = loaded.execution
+                stage = execution.stage(message.stage_id or "")
+                task = stage.task(message.task_id or "") if stage else None
+                if (
+                    stage is not None
+                    and task is not None
+                    and task.status is Status.RUNNING
+                    and self._may_run(execution, stage, task)
+                ):
+                    if not stage.is_synthetic:
+                        self.handlers.services.expressions.evaluate_stage(execution, stage)
+                    context = TaskContext(execution, stage, now_ms(), self.handlers.services)
+                    message.data["result"] = result_to_json(self.handlers.execute_task(context, task))
+            self._apply(queued, token, message)
+        except Exception:
+            log.exception("external task message %s failed", queued.id)
+
+    def _may_run(self, execution: Execution, stage: Stage, task: Task) -> bool:
+        if execution.canceled or execution.status is not Status.RUNNING or stage.context.get("manualSkip"):
+            return False
+        return self.handlers.timeout(now_ms(), execution, stage, task) is None
+
+    def _apply(self, queued: QueuedMessage, token: str, message: Message) -> None:
+        started = time.perf_counter()
+        with self.db.transaction() as conn:
+            if self.queue.get_claimed(conn, queued.id, token) is None:
+                log.info("lease on message %s was lost; dropping its result", queued.id)
+                return
+            self.executions.lock(conn, [queued.execution_id])
+            unit = Unit(conn, self.executions, self.queue, [queued.execution_id], self._external_flagged)
+            message.data.pop("external", None)
+            self.handlers.handle(unit, message)
+            self.queue.delete(conn, [queued.id])
+            wake = unit.flush()
+            self._notify_in_transaction(conn, wake)
+        self._after_commit(wake, 1, started)
+
+
+def dead_letter_replacement(message: QueuedMessage) -> tuple[str, str, dict[str, object], int]:
+    """The message replacing a dead one: fail the task, abort the stage, or settle the execution."""
+    payload = message.payload
+    if payload.get("taskId") and message.kind != Kind.START_TASK:
+        data = {"stageId": payload["stageId"], "taskId": payload["taskId"], "status": "TERMINAL"}
+        return (message.execution_id, Kind.COMPLETE_TASK.value, data, now_ms())
+    if payload.get("stageId"):
+        return (message.execution_id, Kind.ABORT_STAGE.value, {"stageId": payload["stageId"]}, now_ms())
+    return (message.execution_id, Kind.COMPLETE_EXECUTION.value, {}, now_ms())

@@ -1,0 +1,145 @@
+"""The wired-up system: settings from the environment, the database, stores, engine and operations.
+
+The CLI, the API and the tests all build one `Runtime` and use its parts; nothing else holds global state.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from gennaker.engine.contracts import EngineServices, ExpressionEvaluator
+from gennaker.engine.handlers import Handlers
+from gennaker.engine.launcher import Launcher, LaunchError
+from gennaker.engine.operations import Operations
+from gennaker.engine.registry import Registry
+from gennaker.engine.wakeup import PostgresWakeup, Wakeup
+from gennaker.engine.worker import Worker
+from gennaker.model.execution import Execution, Stage
+from gennaker.model.pipeline import PipelineValidationError, assign_ref_ids, validate_pipeline
+from gennaker.stages import core_registry
+from gennaker.store.applications import ApplicationStore
+from gennaker.store.database import Database
+from gennaker.store.executions import ExecutionStore
+from gennaker.store.pipelines import PipelineStore
+from gennaker.store.queue import QueueStore
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    database_url: str
+    worker_threads: int = 1
+    external_task_threads: int = 8
+    engine: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("GENNAKER_DATA_DIR") or Path.cwd() / ".gennaker").resolve()
+        url = env.get("GENNAKER_DATABASE_URL") or f"sqlite:///{data_dir / 'gennaker.db'}"
+        return cls(data_dir=data_dir, database_url=url)
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry | None = None,
+        expressions: ExpressionEvaluator | None = None,
+    ):
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.database_url)
+        self.db.migrate()
+        self.registry = registry or core_registry()
+        self.applications = ApplicationStore()
+        self.pipelines = PipelineStore()
+        self.executions = ExecutionStore()
+        self.queue = QueueStore()
+        self.launcher = Launcher(self.executions, self.queue)
+        self.wakeup: Wakeup = (
+            Wakeup(settings.data_dir / "wakeup") if self.db.is_sqlite else PostgresWakeup(self.db.url)
+        )
+        self.services = EngineServices(
+            expressions=expressions or ExpressionEvaluator(),
+            start_child=self._start_child,
+            read_execution=self.executions.get_json,
+            settings=settings.engine,
+        )
+        self.handlers = Handlers(self.registry, self.services, self.executions, self.queue)
+        self.operations = Operations(self.db, self.executions, self.queue, self.registry, self.wakeup)
+        self._workers: list[tuple[Worker, threading.Thread]] = []
+
+    # -- configs -----------------------------------------------------------------------------------
+    def save_pipeline(self, config: dict[str, Any], user: str | None) -> dict[str, Any]:
+        """Validate and store a pipeline config, creating its application if it does not exist."""
+        config = assign_ref_ids(config)
+        errors = validate_pipeline(config, self.registry.stage_types)
+        if errors:
+            raise PipelineValidationError(errors)
+        with self.db.transaction() as conn:
+            if self.applications.get(conn, config["application"]) is None:
+                self.applications.save(conn, config["application"], {}, user)
+            return self.pipelines.save(conn, config, user)
+
+    # -- executions --------------------------------------------------------------------------------
+    def start_pipeline(self, application: str, name: str, trigger: dict[str, Any], user: str) -> str:
+        with self.db.transaction() as conn:
+            config = self.pipelines.get_by_name(conn, application, name)
+            if config is None:
+                raise LaunchError(f"pipeline '{name}' not found in application '{application}'")
+            execution_id = self.launcher.start(conn, config, trigger, user)
+        self.wakeup.notify()
+        return execution_id
+
+    def _start_child(
+        self, conn: Connection, parent: Execution, stage: Stage, parameters: Mapping[str, Any]
+    ) -> str:
+        config = self.pipelines.get(conn, str(stage.context["pipeline"]))
+        if config is None:
+            raise LaunchError("The referenced pipeline cannot be located")
+        trigger = {
+            "type": "pipeline",
+            "user": parent.authentication.get("user") or parent.trigger.get("user"),
+            "parentExecution": parent.to_json(),
+            "parentPipelineStageId": stage.id,
+            "parentPipelineId": parent.pipeline_config_id,
+            "parentPipelineName": parent.name,
+            "parentPipelineApplication": parent.application,
+            "parameters": dict(parameters),
+            "dryRun": bool(parent.trigger.get("dryRun")),
+            "correlationId": f"{parent.id}_{stage.id}_{config['id']}_{parent.start_time}",
+        }
+        return self.launcher.start(conn, config, trigger, trigger["user"] or "anonymous")
+
+    # -- workers -----------------------------------------------------------------------------------
+    def new_worker(self) -> Worker:
+        return Worker(
+            self.db, self.handlers, self.wakeup, external_threads=self.settings.external_task_threads
+        )
+
+    def start_workers(self, count: int | None = None) -> None:
+        for index in range(count or self.settings.worker_threads):
+            worker = self.new_worker()
+            thread = threading.Thread(target=worker.run_forever, name=f"worker-{index}", daemon=True)
+            thread.start()
+            self._workers.append((worker, thread))
+
+    def stop_workers(self) -> None:
+        for worker, _ in self._workers:
+            worker.stop()
+        for _, thread in self._workers:
+            thread.join(timeout=10)
+        self._workers.clear()
+
+    def close(self) -> None:
+        self.stop_workers()
+        self.wakeup.close()
+        self.db.dispose()

@@ -1,0 +1,103 @@
+"""The database schema. Alembic migrations under `migrations/` create exactly these tables."""
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("email", sa.String(255)),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(255)),
+)
+
+pipeline_configs = sa.Table(
+    "pipeline_configs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("application", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(255)),
+    sa.UniqueConstraint("application", "name", name="uq_pipeline_configs_app_name"),
+)
+
+pipeline_config_versions = sa.Table(
+    "pipeline_config_versions",
+    metadata,
+    sa.Column("pipeline_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(255)),
+)
+
+executions = sa.Table(
+    "executions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("application", sa.String(255), nullable=False),
+    sa.Column("pipeline_config_id", sa.String(64)),
+    sa.Column("name", sa.String(255)),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("build_time", sa.BigInteger, nullable=False),
+    sa.Column("start_time", sa.BigInteger),
+    sa.Column("end_time", sa.BigInteger),
+    sa.Column("correlation_id", sa.String(255), unique=True),
+    sa.Column("header", sa.Text, nullable=False),
+    sa.Index("ix_executions_app_build", "application", "build_time"),
+    sa.Index("ix_executions_config_status", "pipeline_config_id", "status"),
+    sa.Index("ix_executions_status", "status"),
+)
+
+stages = sa.Table(
+    "stages",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("execution_id", sa.String(32), nullable=False, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),
+)
+
+queue = sa.Table(
+    "queue",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("execution_id", sa.String(32), nullable=False, index=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("deliver_at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("lease_until", sa.BigInteger),
+    sa.Column("claim_token", sa.String(40)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+pending_executions = sa.Table(
+    "pending_executions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("pipeline_config_id", sa.String(64), nullable=False, index=True),
+    sa.Column("execution_id", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+execution_events = sa.Table(
+    "execution_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("execution_id", sa.String(32), nullable=False, index=True),
+    sa.Column("stage_id", sa.String(32)),
+    sa.Column("task_id", sa.String(16)),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20)),
+    sa.Column("at", sa.BigInteger, nullable=False),
+)
