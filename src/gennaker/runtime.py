@@ -19,8 +19,10 @@ from gennaker.engine.handlers import Handlers
 from gennaker.engine.launcher import Launcher, LaunchError
 from gennaker.engine.operations import Operations
 from gennaker.engine.registry import Registry
+from gennaker.engine.unit import Unit
 from gennaker.engine.wakeup import PostgresWakeup, Wakeup
 from gennaker.engine.worker import Worker
+from gennaker.engine.zombies import find_zombies, repair
 from gennaker.model.execution import Execution, Stage
 from gennaker.model.pipeline import PipelineValidationError, assign_ref_ids, validate_pipeline
 from gennaker.stages import core_registry
@@ -64,9 +66,7 @@ class Runtime:
         self.executions = ExecutionStore()
         self.queue = QueueStore()
         self.launcher = Launcher(self.executions, self.queue)
-        self.wakeup: Wakeup = (
-            Wakeup(settings.data_dir / "wakeup") if self.db.is_sqlite else PostgresWakeup(self.db.url)
-        )
+        self.wakeup: Wakeup = Wakeup(settings.data_dir / "wakeup") if self.db.is_sqlite else PostgresWakeup(self.db.url)
         self.services = EngineServices(
             expressions=expressions or ExpressionEvaluator(),
             start_child=self._start_child,
@@ -99,9 +99,7 @@ class Runtime:
         self.wakeup.notify()
         return execution_id
 
-    def _start_child(
-        self, conn: Connection, parent: Execution, stage: Stage, parameters: Mapping[str, Any]
-    ) -> str:
+    def _start_child(self, conn: Connection, parent: Execution, stage: Stage, parameters: Mapping[str, Any]) -> str:
         config = self.pipelines.get(conn, str(stage.context["pipeline"]))
         if config is None:
             raise LaunchError("The referenced pipeline cannot be located")
@@ -119,11 +117,29 @@ class Runtime:
         }
         return self.launcher.start(conn, config, trigger, trigger["user"] or "anonymous")
 
+    # -- zombies -----------------------------------------------------------------------------------
+    def find_zombies(self) -> list[str]:
+        with self.db.read() as conn:
+            return find_zombies(conn, self.executions, self.queue)
+
+    def repair_zombies(self, execution_ids: list[str]) -> int:
+        """Rebuild the missing messages of these executions; returns how many messages were queued."""
+        queued = 0
+        for execution_id in execution_ids:
+            with self.db.transaction() as conn:
+                self.executions.lock(conn, [execution_id])
+                unit = Unit(conn, self.executions, self.queue, [execution_id], lambda _e, _m: True)
+                execution = unit.execution(execution_id)
+                if execution is None or execution.status.is_complete:
+                    continue
+                queued += repair(unit, execution)
+                unit.flush()
+        self.wakeup.notify()
+        return queued
+
     # -- workers -----------------------------------------------------------------------------------
     def new_worker(self) -> Worker:
-        return Worker(
-            self.db, self.handlers, self.wakeup, external_threads=self.settings.external_task_threads
-        )
+        return Worker(self.db, self.handlers, self.wakeup, external_threads=self.settings.external_task_threads)
 
     def start_workers(self, count: int | None = None) -> None:
         for index in range(count or self.settings.worker_threads):

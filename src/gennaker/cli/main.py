@@ -2,4 +2,11 @@
 
 import typer
 
+from gennaker.cli import applications, executions, pipelines, server
+
 app = typer.Typer(no_args_is_help=True, help="Gennaker: continuous delivery in one process.")
+app.command("up")(server.up)
+app.command("worker")(server.worker)
+app.add_typer(applications.app, name="application")
+app.add_typer(pipelines.app, name="pipeline")
+app.add_typer(executions.app, name="execution")

@@ -43,19 +43,27 @@ class Wakeup:
         """Take this before looking for work; `wait` returns at once if a wake-up came since."""
         return self._generation
 
-    def notify(self) -> None:
+    def notify(self) -> int:
+        """Wake local waiters and other processes; returns how many other processes were reached."""
         self._bump()
         if self._socket_dir is None or not self._socket_dir.exists():
-            return
+            return 0
+        reached = 0
         for path in self._socket_dir.glob("*.sock"):
             if path == self._path:
                 continue
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
                 try:
                     sender.sendto(b"!", str(path))
+                    reached += 1
                 except OSError:  # a process that died without removing its socket
                     with contextlib.suppress(OSError):
                         path.unlink()
+        return reached
+
+    def workers_elsewhere(self) -> bool:
+        """Whether another live process would handle queued work."""
+        return self.notify() > 0
 
     def listen(self) -> None:
         """Start receiving wake-ups sent by other processes."""
@@ -102,6 +110,9 @@ class PostgresWakeup(Wakeup):
 
     def notify_sql(self) -> str | None:
         return f"NOTIFY {CHANNEL}"
+
+    def workers_elsewhere(self) -> bool:
+        return True  # scale-out deployments run their workers as separate processes
 
     def listen(self) -> None:
         if self._conn is not None:

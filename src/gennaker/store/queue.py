@@ -53,9 +53,7 @@ class QueueStore:
         """Due, unleased messages, oldest first; on PostgreSQL locked for this transaction (SKIP LOCKED)."""
         query = (
             sa.select(queue)
-            .where(
-                (queue.c.deliver_at <= now) & ((queue.c.lease_until.is_(None)) | (queue.c.lease_until <= now))
-            )
+            .where((queue.c.deliver_at <= now) & ((queue.c.lease_until.is_(None)) | (queue.c.lease_until <= now)))
             .order_by(queue.c.deliver_at, queue.c.id)
             .limit(limit)
         )
@@ -104,17 +102,13 @@ class QueueStore:
         ).rowcount
 
     def for_execution(self, conn: Connection, execution_id: str) -> list[QueuedMessage]:
-        return [
-            _message(r) for r in conn.execute(sa.select(queue).where(queue.c.execution_id == execution_id))
-        ]
+        return [_message(r) for r in conn.execute(sa.select(queue).where(queue.c.execution_id == execution_id))]
 
     def next_due_at(self, conn: Connection) -> int | None:
         """When the next message becomes deliverable (a due time, or the end of a lease)."""
         value = conn.execute(
             sa.select(
-                sa.func.min(
-                    sa.case((queue.c.lease_until.is_(None), queue.c.deliver_at), else_=queue.c.lease_until)
-                )
+                sa.func.min(sa.case((queue.c.lease_until.is_(None), queue.c.deliver_at), else_=queue.c.lease_until))
             )
         ).scalar()
         return int(value) if value is not None else None
@@ -129,9 +123,7 @@ class QueueStore:
         }
 
     # -- executions waiting for a concurrency slot (orca.md §2.9) --------------------------------
-    def park(
-        self, conn: Connection, pipeline_config_id: str, execution_id: str, payload: dict[str, Any]
-    ) -> None:
+    def park(self, conn: Connection, pipeline_config_id: str, execution_id: str, payload: dict[str, Any]) -> None:
         conn.execute(
             pending_executions.insert().values(
                 pipeline_config_id=pipeline_config_id,
@@ -149,6 +141,10 @@ class QueueStore:
             .order_by(pending_executions.c.id)
         )
         return [(r.id, r.execution_id, codec.loads(r.payload)) for r in rows]
+
+    def is_parked(self, conn: Connection, execution_id: str) -> bool:
+        query = sa.select(pending_executions.c.id).where(pending_executions.c.execution_id == execution_id)
+        return conn.execute(query.limit(1)).first() is not None
 
     def unpark(self, conn: Connection, entry_ids: Iterable[int]) -> None:
         ids = list(entry_ids)

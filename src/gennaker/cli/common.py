@@ -1,0 +1,57 @@
+"""What every command shares: the runtime from the environment, the caller's name, errors and output."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from gennaker.engine.launcher import LaunchError
+from gennaker.engine.operations import NotFound, OperationError
+from gennaker.model.pipeline import PipelineValidationError
+from gennaker.runtime import Runtime, Settings
+
+console = Console()
+errors = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def runtime() -> Runtime:
+    return Runtime(Settings.from_env())
+
+
+def current_user() -> str:
+    return os.environ.get("GENNAKER_USER") or getpass.getuser()
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line reason on stderr; the caller raises the returned Exit."""
+    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn the product's expected errors into a one-line message and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except PipelineValidationError as exc:
+            raise fail("invalid pipeline: " + "; ".join(f"{e.field}: {e.problem}" for e in exc.errors)) from None
+        except (LaunchError, OperationError, NotFound, FileNotFoundError, ValueError) as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")

@@ -1,0 +1,74 @@
+"""The live view of an execution's stages used by `--wait`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.live import Live
+from rich.table import Table
+
+from gennaker.cli.common import console
+from gennaker.model.status import Status
+from gennaker.runtime import Runtime
+
+STATUS_STYLE = {
+    "SUCCEEDED": "green", "RUNNING": "cyan", "TERMINAL": "red", "CANCELED": "yellow", "STOPPED": "red",
+    "FAILED_CONTINUE": "yellow", "SKIPPED": "dim", "NOT_STARTED": "dim", "PAUSED": "magenta",
+}  # fmt: skip
+
+
+def stage_table(execution: dict[str, Any]) -> Table:
+    table = Table(title=f"{execution['name']}  {execution['id']}  [{execution['status']}]", title_justify="left")
+    table.add_column("REF")
+    table.add_column("STAGE")
+    table.add_column("TYPE")
+    table.add_column("STATUS")
+    table.add_column("DURATION", justify="right")
+    for stage in execution["stages"]:
+        if stage.get("parentStageId"):
+            continue
+        style = STATUS_STYLE.get(stage["status"], "")
+        table.add_row(
+            stage["refId"],
+            stage["name"],
+            stage["type"],
+            f"[{style}]{stage['status']}[/{style}]",
+            duration(stage),
+        )
+    return table
+
+
+def duration(stage: dict[str, Any]) -> str:
+    start = stage.get("startTime")
+    if not start:
+        return ""
+    end = stage.get("endTime") or int(time.time() * 1000)
+    return f"{(end - start) / 1000:.1f}s"
+
+
+def awaiting_judgment(execution: dict[str, Any]) -> dict[str, Any] | None:
+    return next((s for s in execution["stages"] if s["type"] == "manualJudgment" and s["status"] == "RUNNING"), None)
+
+
+def failure_reason(execution: dict[str, Any]) -> str:
+    """The reason of the first failed stage that carries one."""
+    for stage in execution["stages"]:
+        if stage["status"] in ("TERMINAL", "STOPPED"):
+            details = ((stage.get("context") or {}).get("exception") or {}).get("details") or {}
+            if details.get("error"):
+                return f"stage {stage['name']}: {details['error']}"
+    return f"execution {execution['status']}"
+
+
+def watch(rt: Runtime, execution_id: str, interval: float = 0.25) -> dict[str, Any]:
+    """Show the stages until the execution ends or waits for a judgment; returns its last JSON."""
+    with Live(console=console, auto_refresh=False) as live:
+        while True:
+            with rt.db.read() as conn:
+                execution = rt.executions.get_json(conn, execution_id)
+            assert execution is not None
+            live.update(stage_table(execution), refresh=True)
+            if Status(execution["status"]).is_complete or awaiting_judgment(execution):
+                return execution
+            time.sleep(interval)

@@ -1,0 +1,167 @@
+"""`gennaker pipeline …`: save, list, show, delete, history and execute pipeline configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from gennaker.cli.common import console, current_user, fail, print_json, reports_errors, runtime
+from gennaker.cli.live import awaiting_judgment, failure_reason, watch
+from gennaker.model.status import Status
+from gennaker.runtime import Runtime
+
+app = typer.Typer(help="Pipeline configs, in Spinnaker's JSON shape.", no_args_is_help=True)
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """A pipeline config from a JSON or YAML file."""
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path} is not valid JSON or YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold one pipeline object")
+    return data
+
+
+@app.command("save")
+@reports_errors
+def save(
+    file: Path = typer.Option(..., "-f", "--file", exists=True, dir_okay=False, help="JSON or YAML"),
+) -> None:
+    """Validate and save a pipeline (creates its application if missing)."""
+    saved = runtime().save_pipeline(load_config_file(file), current_user())
+    console.print(f"saved pipeline [bold]{saved['application']}/{saved['name']}[/bold] ({saved['id']})")
+
+
+def _config(rt: Runtime, application: str, name: str) -> dict[str, Any]:
+    with rt.db.read() as conn:
+        config = rt.pipelines.get_by_name(conn, application, name)
+    if config is None:
+        raise fail(f"pipeline '{name}' not found in application '{application}'")
+    return config
+
+
+@app.command("list")
+@reports_errors
+def list_pipelines(application: str, output: str = typer.Option("table", "-o", "--output")) -> None:
+    """List an application's pipelines."""
+    rt = runtime()
+    with rt.db.read() as conn:
+        configs = rt.pipelines.for_application(conn, application)
+    if output == "json":
+        print_json(configs)
+        return
+    table = Table("NAME", "ID", "STAGES", "TRIGGERS", "UPDATED BY")
+    for config in configs:
+        table.add_row(config["name"], config["id"], str(len(config.get("stages") or [])),
+                      str(len(config.get("triggers") or [])), config.get("lastModifiedBy") or "")  # fmt: skip
+    console.print(table)
+
+
+@app.command("get")
+@reports_errors
+def get(application: str, name: str) -> None:
+    """Print a pipeline config as JSON."""
+    print_json(_config(runtime(), application, name))
+
+
+@app.command("delete")
+@reports_errors
+def delete(application: str, name: str) -> None:
+    """Delete a pipeline config and its history."""
+    rt = runtime()
+    with rt.db.transaction() as conn:
+        deleted = rt.pipelines.delete(conn, application, name)
+    if not deleted:
+        raise fail(f"pipeline '{name}' not found in application '{application}'")
+    console.print(f"deleted pipeline {application}/{name}")
+
+
+@app.command("history")
+@reports_errors
+def history(application: str, name: str, output: str = typer.Option("table", "-o", "--output")) -> None:
+    """Every saved version of a pipeline, newest first."""
+    rt = runtime()
+    config = _config(rt, application, name)
+    with rt.db.read() as conn:
+        versions = rt.pipelines.history(conn, config["id"])
+    if output == "json":
+        print_json(versions)
+        return
+    table = Table("VERSION", "SAVED AT", "BY", "STAGES")
+    for v in versions:
+        saved_at = f"{v['createdAt'] // 1000}"
+        table.add_row(str(v["version"]), saved_at, v["createdBy"] or "", str(len(v["config"].get("stages") or [])))
+    console.print(table)
+
+
+@app.command("restore")
+@reports_errors
+def restore(application: str, name: str, version: int) -> None:
+    """Save an older version again as the newest one."""
+    rt = runtime()
+    config = _config(rt, application, name)
+    with rt.db.transaction() as conn:
+        restored = rt.pipelines.restore(conn, config["id"], version, current_user())
+    if restored is None:
+        raise fail(f"pipeline {application}/{name} has no version {version}")
+    console.print(f"restored version {version} of {application}/{name}")
+
+
+def parse_parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"parameter '{pair}' must look like KEY=VALUE")
+        parameters[key] = value
+    return parameters
+
+
+@app.command("execute")
+@reports_errors
+def execute(
+    application: str,
+    name: str,
+    parameter: list[str] = typer.Option([], "-p", "--parameter", help="KEY=VALUE, repeatable"),
+    wait: bool = typer.Option(False, "--wait", help="Show the stages live until it ends or awaits a judgment"),
+    output: str = typer.Option("id", "-o", "--output", help="id or json"),
+) -> None:
+    """Start a pipeline; prints the execution id."""
+    rt = runtime()
+    trigger = {"type": "manual", "user": current_user(), "parameters": parse_parameters(parameter)}
+    execution_id = rt.start_pipeline(application, name, trigger, current_user())
+    if not wait:
+        _print_started(rt, execution_id, output)
+        return
+    if not rt.wakeup.workers_elsewhere():
+        rt.start_workers(1)  # nothing else is running: run the engine here while we watch
+    try:
+        final = watch(rt, execution_id)
+    finally:
+        rt.close()
+    if output == "json":
+        print_json(final)
+    else:
+        console.print(execution_id)
+    if Status(final["status"]).is_halt:
+        raise fail(failure_reason(final))
+    judgment = awaiting_judgment(final)
+    if judgment is not None:
+        errors_hint = f"gennaker execution judge {execution_id} {judgment['refId']} --judgment continue"
+        console.print(f"waiting for manual judgment at stage '{judgment['name']}': {errors_hint}")
+
+
+def _print_started(rt: Runtime, execution_id: str, output: str) -> None:
+    if output == "json":
+        with rt.db.read() as conn:
+            print_json(rt.executions.get_json(conn, execution_id))
+    else:
+        console.print(execution_id)

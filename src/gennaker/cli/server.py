@@ -1,0 +1,66 @@
+"""`gennaker up` and `gennaker worker`: the long-running processes."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import typer
+
+from gennaker.cli.common import console, current_user, reports_errors, runtime
+from gennaker.cli.pipelines import load_config_file
+from gennaker.runtime import Runtime
+
+log = logging.getLogger("gennaker")
+
+
+def _serve(rt: Runtime, threads: int) -> None:
+    """Run workers until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    zombies = rt.find_zombies()
+    if zombies:
+        log.warning("%d zombie executions found; run `gennaker execution zombies --repair`", len(zombies))
+    rt.start_workers(threads)
+    stop.wait()
+    console.print("stopping…")
+    rt.close()
+
+
+def load_examples(rt: Runtime, directory: Path) -> list[str]:
+    """Save every pipeline file (JSON or YAML) in `directory`; returns `app/name` of each."""
+    loaded = []
+    for path in sorted(directory.glob("*")):
+        if path.suffix in (".json", ".yaml", ".yml"):
+            saved = rt.save_pipeline(load_config_file(path), current_user())
+            loaded.append(f"{saved['application']}/{saved['name']}")
+    return loaded
+
+
+@reports_errors
+def up(
+    load_examples_from: Path | None = typer.Option(None, "--load-examples", help="Save the pipelines in this folder"),
+    threads: int = typer.Option(1, "--threads", help="Engine worker threads"),
+) -> None:
+    """Run Gennaker: engine workers and schedulers, on the embedded SQLite unless GENNAKER_DATABASE_URL is set."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rt = runtime()
+    loaded = load_examples(rt, load_examples_from) if load_examples_from else []
+    console.print(f"[bold]Gennaker[/bold] is up. Data: {rt.settings.data_dir}  Database: {rt.db.url}")
+    for name in loaded:
+        console.print(f"  loaded pipeline {name}")
+    if loaded:
+        app_name, pipeline_name = loaded[0].split("/", 1)
+        console.print(f"Try: gennaker pipeline execute {app_name} '{pipeline_name}' --wait")
+    console.print("List executions: gennaker execution list APP    Stop with Ctrl-C.")
+    _serve(rt, threads)
+
+
+@reports_errors
+def worker(threads: int = typer.Option(2, "--threads", help="Engine worker threads")) -> None:
+    """Run engine workers only (scale-out on PostgreSQL)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _serve(runtime(), threads)
