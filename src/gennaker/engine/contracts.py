@@ -32,9 +32,7 @@ class TaskResult:
         return cls(Status.RUNNING, context=context, backoff_ms=backoff_ms)
 
     @classmethod
-    def succeeded(
-        cls, context: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None
-    ) -> TaskResult:
+    def succeeded(cls, context: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None) -> TaskResult:
         return cls(Status.SUCCEEDED, context or {}, outputs or {})
 
     @classmethod

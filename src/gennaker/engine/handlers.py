@@ -51,9 +51,7 @@ def failure_status(stage: Stage, default: Status = Status.TERMINAL) -> Status:
 
 
 class Handlers:
-    def __init__(
-        self, registry: Registry, services: EngineServices, executions: ExecutionStore, queue: QueueStore
-    ):
+    def __init__(self, registry: Registry, services: EngineServices, executions: ExecutionStore, queue: QueueStore):
         self.registry = registry
         self.services = services
         self.executions = executions
@@ -111,9 +109,7 @@ class Handlers:
             self._finish_execution(unit, execution, Status.CANCELED)
             return
         if self._must_wait(unit, execution):
-            self.queue.park(
-                unit.conn, execution.pipeline_config_id or "", execution.id, {"kind": Kind.START_EXECUTION}
-            )
+            self.queue.park(unit.conn, execution.pipeline_config_id or "", execution.id, {"kind": Kind.START_EXECUTION})
             return
         if execution.start_time_expiry and unit.now > execution.start_time_expiry:
             execution.canceled, execution.canceled_by = True, "spinnaker"
@@ -186,9 +182,7 @@ class Handlers:
                     },
                 )
             )
-        parent = (
-            execution.trigger.get("parentExecution") if execution.trigger.get("type") == "pipeline" else None
-        )
+        parent = execution.trigger.get("parentExecution") if execution.trigger.get("type") == "pipeline" else None
         if isinstance(parent, dict) and parent.get("id"):
             unit.push(Message(Kind.RESCHEDULE_EXECUTION, parent["id"]))
 
@@ -201,11 +195,7 @@ class Handlers:
                 if task.status in (Status.RUNNING, Status.PAUSED):
                     task.status = Status.RUNNING
                     self._call_cancel_hook(unit, execution, stage, task)
-                    unit.push(
-                        Message(
-                            Kind.COMPLETE_TASK, execution.id, stage.id, task.id, {"status": Status.CANCELED}
-                        )
-                    )
+                    unit.push(Message(Kind.COMPLETE_TASK, execution.id, stage.id, task.id, {"status": Status.CANCELED}))
 
     def _call_cancel_hook(self, unit: Unit, execution: Execution, stage: Stage, task: Task) -> None:
         if task.implementing_class not in self.registry.tasks:
@@ -257,9 +247,7 @@ class Handlers:
         for _, execution_id, payload in dropped:
             if payload.get("kind") == Kind.START_EXECUTION:
                 unit.push(
-                    Message(
-                        Kind.CANCEL_EXECUTION, execution_id, data={"user": "spinnaker", "reason": SUPERSEDED}
-                    )
+                    Message(Kind.CANCEL_EXECUTION, execution_id, data={"user": "spinnaker", "reason": SUPERSEDED})
                 )
         _, execution_id, payload = chosen
         kind = Kind(payload.pop("kind"))
@@ -283,9 +271,7 @@ class Handlers:
         stage = execution.stage(message.stage_id or "")
         if stage is None or stage.status is not Status.NOT_STARTED or execution.status.is_complete:
             return
-        if execution.canceled or (
-            execution.status is not Status.RUNNING and execution.status is not Status.PAUSED
-        ):
+        if execution.canceled or (execution.status is not Status.RUNNING and execution.status is not Status.PAUSED):
             return
         upstream = execution.upstream(stage)
         if not all(s.status in CONTINUABLE for s in upstream):
@@ -350,9 +336,7 @@ class Handlers:
             }
             window = [SyntheticStage(EXECUTION_WINDOW, "Restrict Execution During", window_context)]
         window_refs = self._add_synthetic(execution, stage, window, STAGE_BEFORE, requisites=[])
-        self._add_synthetic(
-            execution, stage, definition.before_stages(stage), STAGE_BEFORE, requisites=window_refs
-        )
+        self._add_synthetic(execution, stage, definition.before_stages(stage), STAGE_BEFORE, requisites=window_refs)
         if names and definition.can_manually_skip(stage):
             stage.context["canManuallySkip"] = True
 
@@ -431,9 +415,7 @@ class Handlers:
             ]
             for child in first_after:
                 unit.push(Message(Kind.START_STAGE, execution.id, child.id))
-            if first_after or any(
-                s.status is Status.NOT_STARTED for s in execution.children(stage, STAGE_AFTER)
-            ):
+            if first_after or any(s.status is Status.NOT_STARTED for s in execution.children(stage, STAGE_AFTER)):
                 return
             status = self._stage_status(execution, stage)
         stage.status, stage.end_time = status, unit.now
@@ -625,9 +607,7 @@ class Handlers:
         if "result" in message.data:
             result = result_from_json(message.data["result"])
         elif self.registry.task(task.implementing_class).external:
-            unit.push(
-                Message(Kind.RUN_TASK, execution.id, stage.id, task.id), delay_ms=1
-            )  # back to a worker thread
+            unit.push(Message(Kind.RUN_TASK, execution.id, stage.id, task.id), delay_ms=1)  # back to a worker thread
             return
         else:
             if not stage.is_synthetic:
@@ -664,22 +644,13 @@ class Handlers:
             if candidate.context.get("stageTimeoutMs") is not None:
                 timed, stage_limit = candidate, int(candidate.context["stageTimeoutMs"])
                 break
-        if (
-            timed is not None
-            and stage_limit is not None
-            and stage.type != EXECUTION_WINDOW
-            and timed.start_time
-        ):
-            elapsed = (
-                now - timed.start_time - timed.paused_ms - int(timed.context.get("executionWindowWaitMs", 0))
-            )
+        if timed is not None and stage_limit is not None and stage.type != EXECUTION_WINDOW and timed.start_time:
+            elapsed = now - timed.start_time - timed.paused_ms - int(timed.context.get("executionWindowWaitMs", 0))
             if elapsed > stage_limit:
                 return self._timed_out(
                     stage, f"Stage {timed.name} timed out after {elapsed} ms (stageTimeoutMs={stage_limit})"
                 )
-        task_limit = (
-            stage_limit if (impl.timeout_overridable and stage_limit is not None) else impl.timeout_ms
-        )
+        task_limit = stage_limit if (impl.timeout_overridable and stage_limit is not None) else impl.timeout_ms
         if task_limit is not None and task.start_time is not None:
             elapsed = now - task.start_time - stage.paused_ms
             if elapsed > task_limit:
@@ -711,13 +682,9 @@ class Handlers:
             return result
 
     def _task_context(self, unit: Unit, execution: Execution, stage: Stage) -> TaskContext:
-        return TaskContext(
-            execution=execution, stage=stage, now=unit.now, services=self.services, conn=unit.conn
-        )
+        return TaskContext(execution=execution, stage=stage, now=unit.now, services=self.services, conn=unit.conn)
 
-    def _apply_result(
-        self, unit: Unit, execution: Execution, stage: Stage, task: Task, result: TaskResult
-    ) -> None:
+    def _apply_result(self, unit: Unit, execution: Execution, stage: Stage, task: Task, result: TaskResult) -> None:
         details = result.context.pop("taskExceptionDetails", None)
         if details:
             task.task_exception_details = {"exception": details}

@@ -32,9 +32,7 @@ class NotFound(LookupError):
 
 
 class Operations:
-    def __init__(
-        self, db: Database, executions: ExecutionStore, queue: QueueStore, registry: Registry, wakeup: Wakeup
-    ):
+    def __init__(self, db: Database, executions: ExecutionStore, queue: QueueStore, registry: Registry, wakeup: Wakeup):
         self.db = db
         self.executions = executions
         self.queue = queue
@@ -66,9 +64,7 @@ class Operations:
     def pause(self, execution_id: str, user: str) -> None:
         with self._unit(execution_id) as (unit, execution):
             if execution.status is not Status.RUNNING:
-                raise OperationError(
-                    f"only a RUNNING execution can be paused; it is {execution.status.value}"
-                )
+                raise OperationError(f"only a RUNNING execution can be paused; it is {execution.status.value}")
             execution.status = Status.PAUSED
             execution.paused = {
                 "pausedBy": user,
@@ -80,14 +76,10 @@ class Operations:
     def resume(self, execution_id: str, user: str) -> None:
         with self._unit(execution_id) as (unit, execution):
             if execution.status is not Status.PAUSED:
-                raise OperationError(
-                    f"only a PAUSED execution can be resumed; it is {execution.status.value}"
-                )
+                raise OperationError(f"only a PAUSED execution can be resumed; it is {execution.status.value}")
             paused = dict(execution.paused or {})
             pause_length = unit.now - int(paused.get("pauseTime") or unit.now)
-            paused.update(
-                resumedBy=user, resumeTime=unit.now, pausedMs=int(paused.get("pausedMs", 0)) + pause_length
-            )
+            paused.update(resumedBy=user, resumeTime=unit.now, pausedMs=int(paused.get("pausedMs", 0)) + pause_length)
             execution.paused, execution.status = paused, Status.RUNNING
             unit.push(Message(Kind.RESUME_EXECUTION, execution_id, data={"pausedMs": pause_length}))
 
@@ -119,9 +111,7 @@ class Operations:
         definition = self.registry.stages.get(stage.type)
         return definition is not None and definition.can_manually_skip(stage)
 
-    def judge(
-        self, execution_id: str, stage_ref: str, judgment: str, judgment_input: str | None, user: str
-    ) -> Stage:
+    def judge(self, execution_id: str, stage_ref: str, judgment: str, judgment_input: str | None, user: str) -> Stage:
         if judgment.lower() not in ("continue", "stop"):
             raise OperationError("judgment must be 'continue' or 'stop'")
         with self.db.read() as conn:
@@ -130,9 +120,7 @@ class Operations:
             raise NotFound(f"execution {execution_id} not found")
         stage = find_stage(loaded.execution, stage_ref)
         if stage.type != "manualJudgment" or stage.status not in (Status.RUNNING, Status.PAUSED):
-            raise OperationError(
-                f"stage {stage.name} is not a manual judgment awaiting input ({stage.status.value})"
-            )
+            raise OperationError(f"stage {stage.name} is not a manual judgment awaiting input ({stage.status.value})")
         body: dict[str, Any] = {"judgmentStatus": judgment.lower()}
         if judgment_input is not None:
             body["judgmentInput"] = judgment_input

@@ -90,9 +90,7 @@ class Unit:
         """Write every change; returns whether new messages are due soon (so workers should wake)."""
         for loaded in self.loaded.values():
             self._executions.save(self.conn, loaded)
-        self._queue.push(
-            self.conn, ((m.execution_id, m.kind.value, m.payload(), at) for m, at in self.outbox)
-        )
+        self._queue.push(self.conn, ((m.execution_id, m.kind.value, m.payload(), at) for m, at in self.outbox))
         for execution_id in self.rescheduled:
             self._queue.reschedule(self.conn, execution_id, [Kind.RUN_TASK.value], self.now)
         self._executions.record_events(self.conn, self.events)

@@ -105,9 +105,7 @@ class Worker:
 
     def _handle(self, conn: Connection, messages: list[QueuedMessage]) -> bool:
         self.executions.lock(conn, {m.execution_id for m in messages})
-        unit = Unit(
-            conn, self.executions, self.queue, {m.execution_id for m in messages}, self._external_flagged
-        )
+        unit = Unit(conn, self.executions, self.queue, {m.execution_id for m in messages}, self._external_flagged)
         for queued in messages:
             self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
         self.queue.delete(conn, [m.id for m in messages])
@@ -135,15 +133,11 @@ class Worker:
 
     def _one_by_one(self) -> int:
         with self.db.transaction() as conn:
-            due = [
-                m for m in self.queue.due(conn, now_ms(), self.batch_size) if not m.payload.get("external")
-            ]
+            due = [m for m in self.queue.due(conn, now_ms(), self.batch_size) if not m.payload.get("external")]
         for message in due:
             try:
                 with self.db.transaction() as conn:
-                    claimed = [
-                        m for m in self.queue.due(conn, now_ms(), self.batch_size) if m.id == message.id
-                    ]
+                    claimed = [m for m in self.queue.due(conn, now_ms(), self.batch_size) if m.id == message.id]
                     wake = self._handle(conn, claimed) if claimed else False
                 self._after_commit(wake, len(claimed), time.perf_counter())
             except Exception:

@@ -135,9 +135,7 @@ def assign_ref_ids(config: dict[str, Any]) -> dict[str, Any]:
         return config
     chained = []
     for index, stage in enumerate(stages):
-        chained.append(
-            {**stage, "refId": str(index), "requisiteStageRefIds": [] if index == 0 else [str(index - 1)]}
-        )
+        chained.append({**stage, "refId": str(index), "requisiteStageRefIds": [] if index == 0 else [str(index - 1)]})
     return {**config, "stages": chained}
 
 
@@ -175,13 +173,9 @@ def _stage_graph_errors(stages: list[StageConfig], known_stage_types: Collection
     for i, stage in enumerate(stages):
         for j, req in enumerate(stage.requisiteStageRefIds):
             if req not in seen:
-                errors.append(
-                    FieldError(f"stages[{i}].requisiteStageRefIds[{j}]", f"no stage has refId '{req}'")
-                )
+                errors.append(FieldError(f"stages[{i}].requisiteStageRefIds[{j}]", f"no stage has refId '{req}'"))
             elif req == stage.refId:
-                errors.append(
-                    FieldError(f"stages[{i}].requisiteStageRefIds[{j}]", "a stage cannot depend on itself")
-                )
+                errors.append(FieldError(f"stages[{i}].requisiteStageRefIds[{j}]", "a stage cannot depend on itself"))
     if not errors:
         cycle = _find_cycle({s.refId or "": s.requisiteStageRefIds for s in stages})
         if cycle:
@@ -227,13 +221,9 @@ def _parameter_errors(parameters: list[ParameterConfig]) -> list[FieldError]:
         names.setdefault(param.name, i)
         values = [o.value for o in param.options]
         if param.hasOptions and not values:
-            errors.append(
-                FieldError(f"parameterConfig[{i}].options", "hasOptions is set but no options are given")
-            )
+            errors.append(FieldError(f"parameterConfig[{i}].options", "hasOptions is set but no options are given"))
         if param.hasOptions and param.default not in (None, "") and param.default not in values:
-            errors.append(
-                FieldError(f"parameterConfig[{i}].default", f"'{param.default}' is not one of the options")
-            )
+            errors.append(FieldError(f"parameterConfig[{i}].default", f"'{param.default}' is not one of the options"))
     return errors
 
 
@@ -270,9 +260,5 @@ def quartz_problem(expression: str) -> str | None:
         if not _QUARTZ_FIELD.match(text):
             return f"field {position + 1} '{text}' is not valid"
     if "?" not in (fields[3], fields[5]):
-        return (
-            "one of day-of-month and day-of-week must be '?'"
-            if fields[3] != "*" and fields[5] != "*"
-            else None
-        )
+        return "one of day-of-month and day-of-week must be '?'" if fields[3] != "*" and fields[5] != "*" else None
     return None

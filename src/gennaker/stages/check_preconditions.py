@@ -62,9 +62,7 @@ class ExpressionPreconditionTask(Task):
         expression = str(config.get("expression") or "false")
         result = tc.services.expressions.evaluate(tc.execution, tc.stage, expression)
         passed = str(result).lower() == "true"
-        context = {
-            "expressionResult": result if isinstance(result, str | int | float | bool) else str(result)
-        }
+        context = {"expressionResult": result if isinstance(result, str | int | float | bool) else str(result)}
         if passed:
             return TaskResult(Status.SUCCEEDED, context=context)
         message = config.get("failureMessage") or f"Expression check failed: {expression} was {result}"
@@ -83,6 +81,4 @@ class StageStatusPreconditionTask(Task):
         actual = target.status.value if target else "missing"
         if actual == str(wanted):
             return TaskResult.succeeded()
-        raise StageFailure(
-            f"The status of stage {name} was asserted to be {wanted}, but was actually {actual}"
-        )
+        raise StageFailure(f"The status of stage {name} was asserted to be {wanted}, but was actually {actual}")

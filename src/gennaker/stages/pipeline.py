@@ -51,9 +51,7 @@ class StartPipelineTask(Task):
             raise StageFailure("child pipelines cannot be started in this process")
         parameters = tc.ctx.get("pipelineParameters") or {}
         child_id = tc.services.start_child(tc.conn, tc.execution, tc.stage, parameters)
-        return TaskResult.succeeded(
-            context={"executionId": child_id, "executionName": tc.ctx.get("pipeline")}
-        )
+        return TaskResult.succeeded(context={"executionId": child_id, "executionName": tc.ctx.get("pipeline")})
 
 
 class MonitorPipelineTask(Task):
@@ -102,9 +100,7 @@ def topological(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     done: set[str] = set()
     ordered: list[dict[str, Any]] = []
     while len(ordered) < len(top):
-        ready = [
-            s for s in top if s["refId"] not in done and set(s.get("requisiteStageRefIds") or []) <= done
-        ]
+        ready = [s for s in top if s["refId"] not in done and set(s.get("requisiteStageRefIds") or []) <= done]
         if not ready:
             raise StageFailure("Invalid stage relationships found")
         for stage in ready:
@@ -120,7 +116,5 @@ def child_errors(execution: dict[str, Any]) -> list[str]:
             continue
         details = ((stage.get("context") or {}).get("exception") or {}).get("details") or {}
         for message in details.get("errors") or ([details["error"]] if details.get("error") else []):
-            errors.append(
-                f"Exception in child pipeline stage ({execution.get('name')}: {stage['name']}): {message}"
-            )
+            errors.append(f"Exception in child pipeline stage ({execution.get('name')}: {stage['name']}): {message}")
     return errors

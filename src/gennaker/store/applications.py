@@ -13,9 +13,7 @@ from gennaker.store.tables import applications, pipeline_config_versions, pipeli
 
 
 class ApplicationStore:
-    def save(
-        self, conn: Connection, name: str, attributes: dict[str, Any], user: str | None
-    ) -> dict[str, Any]:
+    def save(self, conn: Connection, name: str, attributes: dict[str, Any], user: str | None) -> dict[str, Any]:
         """Create or update; attributes given are merged over the stored ones."""
         name = name.lower()
         existing = self.get(conn, name)
@@ -37,9 +35,7 @@ class ApplicationStore:
         return merged
 
     def get(self, conn: Connection, name: str) -> dict[str, Any] | None:
-        text = conn.execute(
-            sa.select(applications.c.attributes).where(applications.c.name == name.lower())
-        ).scalar()
+        text = conn.execute(sa.select(applications.c.attributes).where(applications.c.name == name.lower())).scalar()
         return codec.loads(text) if text is not None else None
 
     def all(self, conn: Connection) -> list[dict[str, Any]]:
@@ -49,13 +45,9 @@ class ApplicationStore:
     def delete(self, conn: Connection, name: str) -> bool:
         """Delete an application with its pipeline configs; executions are kept as history."""
         name = name.lower()
-        ids = conn.execute(
-            sa.select(pipeline_configs.c.id).where(pipeline_configs.c.application == name)
-        ).scalars()
+        ids = conn.execute(sa.select(pipeline_configs.c.id).where(pipeline_configs.c.application == name)).scalars()
         id_list = list(ids)
         if id_list:
-            conn.execute(
-                pipeline_config_versions.delete().where(pipeline_config_versions.c.pipeline_id.in_(id_list))
-            )
+            conn.execute(pipeline_config_versions.delete().where(pipeline_config_versions.c.pipeline_id.in_(id_list)))
             conn.execute(pipeline_configs.delete().where(pipeline_configs.c.id.in_(id_list)))
         return conn.execute(applications.delete().where(applications.c.name == name)).rowcount > 0

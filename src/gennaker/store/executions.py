@@ -29,9 +29,7 @@ class Loaded:
 class ExecutionStore:
     def insert(self, conn: Connection, execution: Execution, correlation_id: str | None = None) -> Loaded:
         header = codec.dumps(execution.header_json())
-        conn.execute(
-            executions.insert().values(correlation_id=correlation_id, header=header, **_indexed(execution))
-        )
+        conn.execute(executions.insert().values(correlation_id=correlation_id, header=header, **_indexed(execution)))
         loaded = Loaded(execution, header)
         self._write_stages(conn, loaded)
         return loaded
@@ -72,9 +70,7 @@ class ExecutionStore:
         header = codec.dumps(execution.header_json())
         if header != loaded.header:
             conn.execute(
-                executions.update()
-                .where(executions.c.id == execution.id)
-                .values(header=header, **_indexed(execution))
+                executions.update().where(executions.c.id == execution.id).values(header=header, **_indexed(execution))
             )
             loaded.header = header
         self._write_stages(conn, loaded)
@@ -101,9 +97,7 @@ class ExecutionStore:
             conn.execute(
                 stages.update()
                 .where(stages.c.id == sa.bindparam("b_id"))
-                .values(
-                    position=sa.bindparam("position"), status=sa.bindparam("status"), doc=sa.bindparam("doc")
-                ),
+                .values(position=sa.bindparam("position"), status=sa.bindparam("status"), doc=sa.bindparam("doc")),
                 updates,
             )
         removed = [stage_id for stage_id in loaded.stage_docs if stage_id not in current_ids]
@@ -129,9 +123,7 @@ class ExecutionStore:
         until_ms: int | None = None,
     ) -> list[dict[str, Any]]:
         """An application's newest executions, stages included, newest first."""
-        query = sa.select(executions.c.id, executions.c.header).where(
-            executions.c.application == application.lower()
-        )
+        query = sa.select(executions.c.id, executions.c.header).where(executions.c.application == application.lower())
         if statuses:
             query = query.where(executions.c.status.in_(list(statuses)))
         if pipeline_config_ids:
@@ -140,9 +132,7 @@ class ExecutionStore:
             query = query.where(executions.c.build_time >= since_ms)
         if until_ms is not None:
             query = query.where(executions.c.build_time <= until_ms)
-        rows = conn.execute(
-            query.order_by(executions.c.build_time.desc(), executions.c.id.desc()).limit(limit)
-        ).all()
+        rows = conn.execute(query.order_by(executions.c.build_time.desc(), executions.c.id.desc()).limit(limit)).all()
         if not rows:
             return []
         by_execution: dict[str, list[Any]] = {r.id: [] for r in rows}
@@ -169,14 +159,10 @@ class ExecutionStore:
         )
 
     def find_by_correlation(self, conn: Connection, correlation_id: str) -> str | None:
-        return conn.execute(
-            sa.select(executions.c.id).where(executions.c.correlation_id == correlation_id)
-        ).scalar()
+        return conn.execute(sa.select(executions.c.id).where(executions.c.correlation_id == correlation_id)).scalar()
 
     def ids_with_status(self, conn: Connection, statuses: Collection[str]) -> list[str]:
-        return list(
-            conn.execute(sa.select(executions.c.id).where(executions.c.status.in_(list(statuses)))).scalars()
-        )
+        return list(conn.execute(sa.select(executions.c.id).where(executions.c.status.in_(list(statuses)))).scalars())
 
     def status_counts(self, conn: Connection) -> dict[str, int]:
         rows = conn.execute(sa.select(executions.c.status, sa.func.count()).group_by(executions.c.status))

@@ -48,9 +48,7 @@ class PipelineStore:
             "updated_by": user,
         }
         if current:
-            conn.execute(
-                pipeline_configs.update().where(pipeline_configs.c.id == pipeline_id).values(**values)
-            )
+            conn.execute(pipeline_configs.update().where(pipeline_configs.c.id == pipeline_id).values(**values))
         else:
             conn.execute(pipeline_configs.insert().values(id=pipeline_id, **values))
         conn.execute(
@@ -61,9 +59,7 @@ class PipelineStore:
         return stored
 
     def get(self, conn: Connection, pipeline_id: str) -> dict[str, Any] | None:
-        text = conn.execute(
-            sa.select(pipeline_configs.c.config).where(pipeline_configs.c.id == pipeline_id)
-        ).scalar()
+        text = conn.execute(sa.select(pipeline_configs.c.config).where(pipeline_configs.c.id == pipeline_id)).scalar()
         return codec.loads(text) if text is not None else None
 
     def get_by_name(self, conn: Connection, application: str, name: str) -> dict[str, Any] | None:
@@ -86,9 +82,7 @@ class PipelineStore:
         config = self.get_by_name(conn, application, name)
         if config is None:
             return False
-        conn.execute(
-            pipeline_config_versions.delete().where(pipeline_config_versions.c.pipeline_id == config["id"])
-        )
+        conn.execute(pipeline_config_versions.delete().where(pipeline_config_versions.c.pipeline_id == config["id"]))
         conn.execute(pipeline_configs.delete().where(pipeline_configs.c.id == config["id"]))
         return True
 
@@ -109,9 +103,7 @@ class PipelineStore:
             for r in rows
         ]
 
-    def restore(
-        self, conn: Connection, pipeline_id: str, version: int, user: str | None
-    ) -> dict[str, Any] | None:
+    def restore(self, conn: Connection, pipeline_id: str, version: int, user: str | None) -> dict[str, Any] | None:
         """Save an older version again as the newest one (history is never rewritten)."""
         text = conn.execute(
             sa.select(pipeline_config_versions.c.config).where(
