@@ -1,0 +1,3 @@
+from gennaker.cli.main import app
+
+app()
