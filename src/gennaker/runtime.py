@@ -39,6 +39,8 @@ class Settings:
     database_url: str
     worker_threads: int = 1
     external_task_threads: int = 8
+    # How long a worker may run an external task before another worker takes the message over.
+    task_lease_ms: int = 10 * 60 * 1000
     engine: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -46,7 +48,8 @@ class Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("GENNAKER_DATA_DIR") or Path.cwd() / ".gennaker").resolve()
         url = env.get("GENNAKER_DATABASE_URL") or f"sqlite:///{data_dir / 'gennaker.db'}"
-        return cls(data_dir=data_dir, database_url=url)
+        lease = int(env.get("GENNAKER_TASK_LEASE_MS") or 10 * 60 * 1000)
+        return cls(data_dir=data_dir, database_url=url, task_lease_ms=lease)
 
 
 class Runtime:
@@ -139,7 +142,13 @@ class Runtime:
 
     # -- workers -----------------------------------------------------------------------------------
     def new_worker(self) -> Worker:
-        return Worker(self.db, self.handlers, self.wakeup, external_threads=self.settings.external_task_threads)
+        return Worker(
+            self.db,
+            self.handlers,
+            self.wakeup,
+            external_threads=self.settings.external_task_threads,
+            lease_ms=self.settings.task_lease_ms,
+        )
 
     def start_workers(self, count: int | None = None) -> None:
         for index in range(count or self.settings.worker_threads):

@@ -61,12 +61,8 @@ class Unit:
 
     def push(self, message: Message, delay_ms: int = 0) -> None:
         loaded = self.loaded.get(message.execution_id)
-        inline = (
-            delay_ms <= 0
-            and loaded is not None
-            and self.handled < INLINE_BUDGET
-            and not self._runs_outside(loaded.execution, message)
-        )
+        outside = loaded is not None and self._runs_outside(loaded.execution, message)
+        inline = delay_ms <= 0 and loaded is not None and self.handled < INLINE_BUDGET and not outside
         if inline:
             self.local.append(message)
         else:

@@ -47,6 +47,7 @@ class Worker:
         *,
         batch_size: int = 64,
         external_threads: int = 8,
+        lease_ms: int = LEASE_MS,
         on_handled: Callable[[str, float], None] | None = None,
     ):
         self.db = db
@@ -55,7 +56,11 @@ class Worker:
         self.executions: ExecutionStore = handlers.executions
         self.queue: QueueStore = handlers.queue
         self.batch_size = batch_size
+        self.lease_ms = lease_ms
         self._pool = ThreadPoolExecutor(max_workers=external_threads, thread_name_prefix="task")
+        self._capacity = external_threads
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
         self._stopping = threading.Event()
         self._on_handled = on_handled
 
@@ -74,6 +79,8 @@ class Worker:
         self._pool.shutdown(wait=True, cancel_futures=False)
 
     def _idle_seconds(self) -> float:
+        if self._in_flight >= self._capacity:
+            return IDLE_CHECK_S  # every task thread is busy; a finishing one wakes us
         with self.db.read() as conn:
             next_due = self.queue.next_due_at(conn)
         if next_due is None:
@@ -87,21 +94,24 @@ class Worker:
         try:
             with self.db.transaction() as conn:
                 now = now_ms()
-                due = self.queue.due(conn, now, self.batch_size)
-                if not due:
+                internal = self.queue.due(conn, now, self.batch_size, external=False)
+                # Lease only what the task threads can start now: a lease must not expire in a backlog.
+                free = self._capacity - self._in_flight
+                external = self.queue.due(conn, now, free, external=True) if free > 0 else []
+                if not internal and not external:
                     return 0
-                external = [m for m in due if m.kind == Kind.RUN_TASK and m.payload.get("external")]
                 for message in external:
-                    self.queue.lease(conn, message.id, token, now + LEASE_MS)
-                internal = [m for m in due if m not in external]
-                wake = self._handle(conn, internal)
+                    self.queue.lease(conn, message.id, token, now + self.lease_ms)
+                wake = self._handle(conn, internal) if internal else False
         except Exception:
             log.exception("batch failed; retrying its messages one at a time")
             return self._one_by_one()
         self._after_commit(wake, len(internal), started)
+        with self._in_flight_lock:
+            self._in_flight += len(external)
         for message in external:
             self._pool.submit(self._run_external, message, token)
-        return len(due)
+        return len(internal) + len(external)
 
     def _handle(self, conn: Connection, messages: list[QueuedMessage]) -> bool:
         self.executions.lock(conn, {m.execution_id for m in messages})
@@ -133,11 +143,12 @@ class Worker:
 
     def _one_by_one(self) -> int:
         with self.db.transaction() as conn:
-            due = [m for m in self.queue.due(conn, now_ms(), self.batch_size) if not m.payload.get("external")]
+            due = self.queue.due(conn, now_ms(), self.batch_size, external=False)
         for message in due:
             try:
                 with self.db.transaction() as conn:
-                    claimed = [m for m in self.queue.due(conn, now_ms(), self.batch_size) if m.id == message.id]
+                    due_now = self.queue.due(conn, now_ms(), self.batch_size, external=False)
+                    claimed = [m for m in due_now if m.id == message.id]
                     wake = self._handle(conn, claimed) if claimed else False
                 self._after_commit(wake, len(claimed), time.perf_counter())
             except Exception:
@@ -178,6 +189,10 @@ class Worker:
             self._apply(queued, token, message)
         except Exception:
             log.exception("external task message %s failed", queued.id)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight -= 1
+            self.wakeup.notify()  # a task thread is free again
 
     def _may_run(self, execution: Execution, stage: Stage, task: Task) -> bool:
         if execution.canceled or execution.status is not Status.RUNNING or stage.context.get("manualSkip"):

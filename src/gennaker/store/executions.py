@@ -166,7 +166,7 @@ class ExecutionStore:
 
     def status_counts(self, conn: Connection) -> dict[str, int]:
         rows = conn.execute(sa.select(executions.c.status, sa.func.count()).group_by(executions.c.status))
-        return {status: count for status, count in rows.tuples()}
+        return {status: count for status, count in rows}
 
     # -- the event journal (one row per state transition) ----------------------------------------
     def record_events(self, conn: Connection, events: list[dict[str, Any]]) -> None:

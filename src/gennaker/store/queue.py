@@ -39,6 +39,7 @@ class QueueStore:
             {
                 "execution_id": e,
                 "kind": k,
+                "external": bool(p.get("external")),
                 "payload": codec.dumps(p),
                 "deliver_at": d,
                 "attempts": 0,
@@ -49,11 +50,15 @@ class QueueStore:
         if values:
             conn.execute(queue.insert(), values)
 
-    def due(self, conn: Connection, now: int, limit: int) -> list[QueuedMessage]:
-        """Due, unleased messages, oldest first; on PostgreSQL locked for this transaction (SKIP LOCKED)."""
+    def due(self, conn: Connection, now: int, limit: int, *, external: bool) -> list[QueuedMessage]:
+        """Due, unleased messages of one kind (external task runs or not), oldest first.
+
+        On PostgreSQL the rows are locked for this transaction and rows locked by others are skipped.
+        """
         query = (
             sa.select(queue)
             .where((queue.c.deliver_at <= now) & ((queue.c.lease_until.is_(None)) | (queue.c.lease_until <= now)))
+            .where(queue.c.external.is_(external))
             .order_by(queue.c.deliver_at, queue.c.id)
             .limit(limit)
         )

@@ -72,6 +72,7 @@ queue = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("execution_id", sa.String(32), nullable=False, index=True),
     sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("external", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("deliver_at", sa.BigInteger, nullable=False, index=True),
     sa.Column("lease_until", sa.BigInteger),

@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("id", _ID, primary_key=True, autoincrement=True),
         sa.Column("execution_id", sa.String(32), nullable=False),
         sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("external", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("deliver_at", sa.BigInteger, nullable=False),
         sa.Column("lease_until", sa.BigInteger),
