@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -61,9 +62,9 @@ def failure_reason(execution: dict[str, Any]) -> str:
     return f"execution {execution['status']}"
 
 
-def watch(rt: Runtime, execution_id: str, interval: float = 0.25) -> dict[str, Any]:
+def watch(rt: Runtime, execution_id: str, screen: Console = console, interval: float = 0.25) -> dict[str, Any]:
     """Show the stages until the execution ends or waits for a judgment; returns its last JSON."""
-    with Live(console=console, auto_refresh=False) as live:
+    with Live(console=screen, auto_refresh=False) as live:
         while True:
             with rt.db.read() as conn:
                 execution = rt.executions.get_json(conn, execution_id)

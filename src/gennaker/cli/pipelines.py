@@ -10,7 +10,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from gennaker.cli.common import console, current_user, fail, print_json, reports_errors, runtime
+from gennaker.cli.common import console, current_user, errors, fail, print_json, reports_errors, runtime
 from gennaker.cli.live import awaiting_judgment, failure_reason, watch
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime
@@ -144,7 +144,7 @@ def execute(
     if not rt.wakeup.workers_elsewhere():
         rt.start_workers(1)  # nothing else is running: run the engine here while we watch
     try:
-        final = watch(rt, execution_id)
+        final = watch(rt, execution_id, errors if output == "json" else console)
     finally:
         rt.close()
     if output == "json":
@@ -156,7 +156,7 @@ def execute(
     judgment = awaiting_judgment(final)
     if judgment is not None:
         errors_hint = f"gennaker execution judge {execution_id} {judgment['refId']} --judgment continue"
-        console.print(f"waiting for manual judgment at stage '{judgment['name']}': {errors_hint}")
+        errors.print(f"waiting for manual judgment at stage '{judgment['name']}': {errors_hint}")
 
 
 def _print_started(rt: Runtime, execution_id: str, output: str) -> None:
