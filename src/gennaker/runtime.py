@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,9 @@ class Runtime:
         self.handlers = Handlers(self.registry, self.services, self.executions, self.queue)
         self.operations = Operations(self.db, self.executions, self.queue, self.registry, self.wakeup)
         self._workers: list[tuple[Worker, threading.Thread]] = []
+        # Metrics hooks, set by the API when it serves /metrics.
+        self.on_batch_handled: Callable[[float], None] | None = None
+        self.on_stage_complete: Callable[[str, str, float], None] | None = None
 
     # -- configs -----------------------------------------------------------------------------------
     def save_pipeline(self, config: dict[str, Any], user: str | None) -> dict[str, Any]:
@@ -148,6 +151,8 @@ class Runtime:
             self.wakeup,
             external_threads=self.settings.external_task_threads,
             lease_ms=self.settings.task_lease_ms,
+            on_handled=self.on_batch_handled,
+            on_stage_complete=self.on_stage_complete,
         )
 
     def start_workers(self, count: int | None = None) -> None:

@@ -49,10 +49,12 @@ class Operations:
                 raise NotFound(f"execution {execution_id} not found")
             yield unit, execution
             unit.flush()
-            sql = self.wakeup.notify_sql()
-            if sql:
-                conn.execute(text(sql))
+            for sql in (self.wakeup.notify_sql(), self.wakeup.changed_sql([execution_id])):
+                if sql:
+                    conn.execute(text(sql))
         self.wakeup.notify()
+        if self.wakeup.changed_sql([execution_id]) is None:
+            self.wakeup.publish_changes([execution_id])
 
     def cancel(self, execution_id: str, user: str, reason: str | None = None) -> None:
         with self._unit(execution_id) as (unit, execution):

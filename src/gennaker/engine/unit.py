@@ -44,6 +44,9 @@ class Unit:
         self.outbox: list[tuple[Message, int]] = []
         self.events: list[dict[str, Any]] = []
         self.rescheduled: set[str] = set()
+        self.changed: set[str] = set()
+        # (stage type, status, seconds) of stages completed in this unit, for metrics after the commit.
+        self.completed_stages: list[tuple[str, str, float]] = []
         self.handled = 0
 
     def execution(self, execution_id: str) -> Execution | None:
@@ -81,11 +84,14 @@ class Unit:
         task_id: str | None = None,
     ) -> None:
         self.events.append(stage_event(execution, stage, kind, status, task_id))
+        if kind == "StageComplete" and stage is not None and stage.start_time:
+            self.completed_stages.append((stage.type, status.value, (self.now - stage.start_time) / 1000))
 
     def flush(self) -> bool:
         """Write every change; returns whether new messages are due soon (so workers should wake)."""
-        for loaded in self.loaded.values():
-            self._executions.save(self.conn, loaded)
+        for execution_id, loaded in self.loaded.items():
+            if self._executions.save(self.conn, loaded):
+                self.changed.add(execution_id)
         self._queue.push(self.conn, ((m.execution_id, m.kind.value, m.payload(), at) for m, at in self.outbox))
         for execution_id in self.rescheduled:
             self._queue.reschedule(self.conn, execution_id, [Kind.RUN_TASK.value], self.now)

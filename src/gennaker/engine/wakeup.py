@@ -12,12 +12,15 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import psycopg
 
 log = logging.getLogger(__name__)
 CHANNEL = "gennaker_queue"
+CHANGES_CHANNEL = "gennaker_changes"
+ChangeListener = Callable[[list[str]], None]
 
 
 class Wakeup:
@@ -29,6 +32,27 @@ class Wakeup:
         self._socket_dir = socket_dir
         self._listener: socket.socket | None = None
         self._path: Path | None = None
+        self._change_listeners: list[ChangeListener] = []
+
+    # -- execution changes, for live views ---------------------------------------------------------
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call `listener(execution_ids)` after every commit that changed executions; returns an unsubscribe."""
+        self._change_listeners.append(listener)
+        return lambda: self._change_listeners.remove(listener)
+
+    def changed_sql(self, execution_ids: Iterable[str]) -> str | None:
+        """SQL announcing changes to other processes from inside the committing transaction, if any."""
+        return None
+
+    def publish_changes(self, execution_ids: Iterable[str]) -> None:
+        ids = list(execution_ids)
+        if not ids:
+            return
+        for listener in list(self._change_listeners):
+            try:
+                listener(ids)
+            except Exception:
+                log.exception("change listener failed")
 
     def notify_sql(self) -> str | None:
         """SQL to run inside a committing transaction to wake other processes, if the backend has one."""
@@ -111,6 +135,10 @@ class PostgresWakeup(Wakeup):
     def notify_sql(self) -> str | None:
         return f"NOTIFY {CHANNEL}"
 
+    def changed_sql(self, execution_ids: Iterable[str]) -> str | None:
+        ids = ",".join(i for i in execution_ids if i.isalnum())
+        return f"NOTIFY {CHANGES_CHANNEL}, '{ids}'" if ids else None
+
     def workers_elsewhere(self) -> bool:
         return True  # scale-out deployments run their workers as separate processes
 
@@ -119,13 +147,17 @@ class PostgresWakeup(Wakeup):
             return
         self._conn = psycopg.connect(self._dsn, autocommit=True)
         self._conn.execute(f"LISTEN {CHANNEL}")
+        self._conn.execute(f"LISTEN {CHANGES_CHANNEL}")
         threading.Thread(target=self._receive_notifies, name="wakeup-listen", daemon=True).start()
 
     def _receive_notifies(self) -> None:
         assert self._conn is not None
         try:
-            for _ in self._conn.notifies():
-                self._bump()
+            for notice in self._conn.notifies():
+                if notice.channel == CHANGES_CHANNEL:
+                    self.publish_changes(notice.payload.split(","))
+                else:
+                    self._bump()
         except psycopg.Error:
             log.info("wake-up listener stopped")
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -38,6 +39,19 @@ RETRY_DELAY_MS = 1000
 IDLE_CHECK_S = 30.0  # safety net only: wake-ups are pushed
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a committed unit means for others: new work due (wake workers) and executions that changed."""
+
+    wake: bool
+    changed: frozenset[str]
+    completed_stages: tuple[tuple[str, str, float], ...] = ()
+
+
+NOTHING = Outcome(False, frozenset())
+StageObserver = Callable[[str, str, float], None]
+
+
 class Worker:
     def __init__(
         self,
@@ -48,7 +62,8 @@ class Worker:
         batch_size: int = 64,
         external_threads: int = 8,
         lease_ms: int = LEASE_MS,
-        on_handled: Callable[[str, float], None] | None = None,
+        on_handled: Callable[[float], None] | None = None,
+        on_stage_complete: StageObserver | None = None,
     ):
         self.db = db
         self.handlers = handlers
@@ -63,6 +78,7 @@ class Worker:
         self._in_flight_lock = threading.Lock()
         self._stopping = threading.Event()
         self._on_handled = on_handled
+        self._on_stage_complete = on_stage_complete
 
     # -- the loop ----------------------------------------------------------------------------------
     def run_forever(self) -> None:
@@ -102,26 +118,24 @@ class Worker:
                     return 0
                 for message in external:
                     self.queue.lease(conn, message.id, token, now + self.lease_ms)
-                wake = self._handle(conn, internal) if internal else False
+                outcome = self._handle(conn, internal) if internal else NOTHING
         except Exception:
             log.exception("batch failed; retrying its messages one at a time")
             return self._one_by_one()
-        self._after_commit(wake, len(internal), started)
+        self._after_commit(outcome, len(internal), started)
         with self._in_flight_lock:
             self._in_flight += len(external)
         for message in external:
             self._pool.submit(self._run_external, message, token)
         return len(internal) + len(external)
 
-    def _handle(self, conn: Connection, messages: list[QueuedMessage]) -> bool:
+    def _handle(self, conn: Connection, messages: list[QueuedMessage]) -> Outcome:
         self.executions.lock(conn, {m.execution_id for m in messages})
         unit = Unit(conn, self.executions, self.queue, {m.execution_id for m in messages}, self._external_flagged)
         for queued in messages:
             self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
         self.queue.delete(conn, [m.id for m in messages])
-        wake = unit.flush()
-        self._notify_in_transaction(conn, wake)
-        return wake
+        return self._flush(conn, unit)
 
     def _external_flagged(self, execution: Execution, message: Message) -> bool:
         """Route runs of external tasks through the queue, marked so a worker leases them."""
@@ -130,16 +144,24 @@ class Worker:
             return True
         return False
 
-    def _notify_in_transaction(self, conn: Connection, wake: bool) -> None:
-        sql = self.wakeup.notify_sql()
-        if wake and sql:
-            conn.execute(text(sql))
+    def _flush(self, conn: Connection, unit: Unit) -> Outcome:
+        """Write the unit; announce new work and changed executions to other processes (sent at commit)."""
+        outcome = Outcome(unit.flush(), frozenset(unit.changed), tuple(unit.completed_stages))
+        for sql in (self.wakeup.notify_sql() if outcome.wake else None, self.wakeup.changed_sql(outcome.changed)):
+            if sql:
+                conn.execute(text(sql))
+        return outcome
 
-    def _after_commit(self, wake: bool, handled: int, started: float) -> None:
-        if wake:
+    def _after_commit(self, outcome: Outcome, handled: int, started: float) -> None:
+        if outcome.wake:
             self.wakeup.notify()
+        if self.wakeup.changed_sql(outcome.changed) is None:  # no NOTIFY carried them: tell this process
+            self.wakeup.publish_changes(outcome.changed)
         if self._on_handled and handled:
-            self._on_handled("batch", time.perf_counter() - started)
+            self._on_handled(time.perf_counter() - started)
+        if self._on_stage_complete:
+            for stage_type, status, seconds in outcome.completed_stages:
+                self._on_stage_complete(stage_type, status, seconds)
 
     def _one_by_one(self) -> int:
         with self.db.transaction() as conn:
@@ -149,8 +171,8 @@ class Worker:
                 with self.db.transaction() as conn:
                     due_now = self.queue.due(conn, now_ms(), self.batch_size, external=False)
                     claimed = [m for m in due_now if m.id == message.id]
-                    wake = self._handle(conn, claimed) if claimed else False
-                self._after_commit(wake, len(claimed), time.perf_counter())
+                    outcome = self._handle(conn, claimed) if claimed else NOTHING
+                self._after_commit(outcome, len(claimed), time.perf_counter())
             except Exception:
                 log.exception("message %s (%s) failed", message.id, message.kind)
                 self._record_failure(message)
@@ -210,9 +232,8 @@ class Worker:
             message.data.pop("external", None)
             self.handlers.handle(unit, message)
             self.queue.delete(conn, [queued.id])
-            wake = unit.flush()
-            self._notify_in_transaction(conn, wake)
-        self._after_commit(wake, 1, started)
+            outcome = self._flush(conn, unit)
+        self._after_commit(outcome, 1, started)
 
 
 def dead_letter_replacement(message: QueuedMessage) -> tuple[str, str, dict[str, object], int]:

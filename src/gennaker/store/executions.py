@@ -65,17 +65,19 @@ class ExecutionStore:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": pipeline_config_id})
 
-    def save(self, conn: Connection, loaded: Loaded) -> None:
+    def save(self, conn: Connection, loaded: Loaded) -> bool:
+        """Write what changed since loading; returns whether anything did."""
         execution = loaded.execution
         header = codec.dumps(execution.header_json())
-        if header != loaded.header:
+        changed = header != loaded.header
+        if changed:
             conn.execute(
                 executions.update().where(executions.c.id == execution.id).values(header=header, **_indexed(execution))
             )
             loaded.header = header
-        self._write_stages(conn, loaded)
+        return self._write_stages(conn, loaded) or changed
 
-    def _write_stages(self, conn: Connection, loaded: Loaded) -> None:
+    def _write_stages(self, conn: Connection, loaded: Loaded) -> bool:
         execution = loaded.execution
         current_ids = set()
         inserts, updates = [], []
@@ -105,6 +107,7 @@ class ExecutionStore:
             conn.execute(stages.delete().where(stages.c.id.in_(removed)))
             for stage_id in removed:
                 del loaded.stage_docs[stage_id]
+        return bool(inserts or updates or removed)
 
     # -- reads for the API and CLI --------------------------------------------------------------
     def get_json(self, conn: Connection, execution_id: str) -> dict[str, Any] | None:

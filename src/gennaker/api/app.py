@@ -1,0 +1,23 @@
+"""Builds the FastAPI application around a Runtime and a security policy."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from gennaker import __version__
+from gennaker.api.deps import Security
+from gennaker.api.errors import install_error_handlers
+from gennaker.api.metrics import Metrics
+from gennaker.api.routes import applications, live, pipelines, system, tasks
+from gennaker.runtime import Runtime
+
+
+def create_app(runtime: Runtime, security: Security) -> FastAPI:
+    app = FastAPI(title="Gennaker", version=__version__, description="Gate-compatible API of Gennaker.")
+    app.state.runtime = runtime
+    app.state.security = security
+    app.state.metrics = Metrics(runtime)
+    install_error_handlers(app)
+    for module in (system, applications, tasks, pipelines, live):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,61 @@
+"""Request dependencies: the runtime, the authenticated caller, and permission checks.
+
+Authentication and authorization are injected when the app is built (`create_app`), so every route
+declares what it needs and the policy lives in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+
+from gennaker.api.errors import ApiError
+from gennaker.runtime import Runtime
+
+
+class Caller(Protocol):
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Security:
+    """How callers are identified and what they may do to an application (READ, WRITE, EXECUTE)."""
+
+    authenticate: Callable[[Request], Caller | None]
+    application_allows: Callable[[Caller, dict[str, Any] | None, str], bool]
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def caller(request: Request) -> Caller:
+    security: Security = request.app.state.security
+    identity = security.authenticate(request)
+    if identity is None:
+        raise ApiError(401, "authentication required")
+    request.state.caller = identity
+    return identity
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def require_application(request: Request, rt: Runtime, who: Caller, application: str, permission: str) -> None:
+    """Refuse with 403 (or 404 for READ, not to reveal names) unless `who` has `permission` on the app."""
+    with rt.db.read() as conn:
+        attributes = rt.applications.get(conn, application)
+    security: Security = request.app.state.security
+    if not security.application_allows(who, attributes, permission):
+        if permission == "READ":
+            raise ApiError(404, f"application '{application.lower()}' not found")
+        raise ApiError(403, f"{who.username} lacks {permission} permission on application '{application.lower()}'")

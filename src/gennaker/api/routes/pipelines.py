@@ -1,0 +1,194 @@
+"""Pipeline configs, triggering, and executions (gate.md §1.3-§1.5)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from gennaker.api.deps import CallerDep, RuntimeDep, require_application
+from gennaker.api.errors import ApiError
+from gennaker.runtime import Runtime
+
+router = APIRouter(tags=["pipelines"])
+
+
+def _config_of(rt: Runtime, application: str, name_or_id: str) -> dict[str, Any]:
+    with rt.db.read() as conn:
+        config = rt.pipelines.get_by_name(conn, application, name_or_id) or rt.pipelines.get(conn, name_or_id)
+    if config is None or config["application"] != application.lower():
+        raise ApiError(404, f"pipeline '{name_or_id}' not found in application '{application.lower()}'")
+    return config
+
+
+def _execution(rt: Runtime, request: Request, who: Any, execution_id: str, permission: str) -> dict[str, Any]:
+    with rt.db.read() as conn:
+        execution = rt.executions.get_json(conn, execution_id)
+    if execution is None:
+        raise ApiError(404, f"execution {execution_id} not found")
+    require_application(request, rt, who, execution["application"], permission)
+    return execution
+
+
+# -- configs ---------------------------------------------------------------------------------------
+@router.post("/pipelines", status_code=200)
+def save_pipeline(
+    request: Request, rt: RuntimeDep, who: CallerDep, config: dict[str, Any] = Body(...), staleCheck: bool = False
+) -> Response:
+    """Save a config (200, empty body), creating its application; 400 names every invalid field."""
+    application = config.get("application")
+    if isinstance(application, str) and application:
+        with rt.db.read() as conn:
+            exists = rt.applications.get(conn, application) is not None
+        if exists:
+            require_application(request, rt, who, application, "WRITE")
+    rt.save_pipeline(config, who.username)
+    return Response(status_code=200)
+
+
+@router.put("/pipelines/{pipeline_id}")
+def update_pipeline(
+    pipeline_id: str, request: Request, rt: RuntimeDep, who: CallerDep, config: dict[str, Any] = Body(...)
+) -> dict[str, Any]:
+    with rt.db.read() as conn:
+        existing = rt.pipelines.get(conn, pipeline_id)
+    if existing is None:
+        raise ApiError(404, f"pipeline {pipeline_id} not found")
+    require_application(request, rt, who, existing["application"], "WRITE")
+    return rt.save_pipeline({**config, "id": pipeline_id, "application": existing["application"]}, who.username)
+
+
+@router.delete("/pipelines/{application}/{pipeline_name}")
+def delete_pipeline(application: str, pipeline_name: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
+    require_application(request, rt, who, application, "WRITE")
+    with rt.db.transaction() as conn:
+        rt.pipelines.delete(conn, application, pipeline_name.strip())
+    return Response(status_code=200)
+
+
+@router.get("/pipelineConfigs/{pipeline_id}/history")
+def pipeline_history(
+    pipeline_id: str, request: Request, rt: RuntimeDep, who: CallerDep, limit: int = Query(20, ge=1, le=1000)
+) -> list[dict[str, Any]]:
+    """Full past versions, newest first, each with `version`, `createdAt` and `createdBy` added."""
+    with rt.db.read() as conn:
+        current = rt.pipelines.get(conn, pipeline_id)
+        if current is None:
+            raise ApiError(404, f"pipeline {pipeline_id} not found")
+        require_application(request, rt, who, current["application"], "READ")
+        versions = rt.pipelines.history(conn, pipeline_id)[:limit]
+    return [
+        {**v["config"], "version": v["version"], "createdAt": v["createdAt"], "createdBy": v["createdBy"]}
+        for v in versions
+    ]
+
+
+# -- triggering --------------------------------------------------------------------------------------
+def _trigger(
+    rt: Runtime, request: Request, who: Any, application: str, name_or_id: str, body: dict[str, Any] | None
+) -> str:
+    require_application(request, rt, who, application, "EXECUTE")
+    config = _config_of(rt, application, name_or_id)
+    trigger = dict(body or {})
+    if "trigger" in trigger and isinstance(trigger["trigger"], dict):  # spin sends {"trigger": {...}} too
+        trigger = dict(trigger["trigger"])
+    trigger.setdefault("type", "manual")
+    trigger["user"] = who.username
+    trigger.setdefault("notifications", [])
+    with rt.db.transaction() as conn:
+        execution_id = rt.launcher.start(conn, config, trigger, who.username)
+    rt.wakeup.notify()
+    return execution_id
+
+
+@router.post("/pipelines/{application}/{name_or_id}", status_code=202)
+def trigger_pipeline(
+    application: str, name_or_id: str, request: Request, rt: RuntimeDep, who: CallerDep,
+    body: dict[str, Any] | None = Body(None),
+) -> dict[str, str]:  # fmt: skip
+    return {"ref": f"/pipelines/{_trigger(rt, request, who, application, name_or_id, body)}"}
+
+
+@router.post("/pipelines/v2/{application}/{name_or_id}", status_code=202)
+def trigger_pipeline_v2(
+    application: str, name_or_id: str, request: Request, rt: RuntimeDep, who: CallerDep,
+    body: dict[str, Any] | None = Body(None),
+) -> dict[str, str]:  # fmt: skip
+    execution_id = _trigger(rt, request, who, application, name_or_id, body)
+    return {"eventId": str(uuid.uuid4()), "ref": f"/pipelines/{execution_id}"}
+
+
+# -- executions --------------------------------------------------------------------------------------
+@router.get("/pipelines/{execution_id}")
+def get_execution(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
+    return _execution(rt, request, who, execution_id, "READ")
+
+
+@router.put("/pipelines/{execution_id}/cancel")
+def cancel(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep, reason: str | None = None) -> Response:
+    _execution(rt, request, who, execution_id, "EXECUTE")
+    rt.operations.cancel(execution_id, who.username, reason)
+    return Response(status_code=200)
+
+
+@router.put("/pipelines/{execution_id}/pause")
+def pause(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
+    _execution(rt, request, who, execution_id, "EXECUTE")
+    rt.operations.pause(execution_id, who.username)
+    return Response(status_code=200)
+
+
+@router.put("/pipelines/{execution_id}/resume")
+def resume(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
+    _execution(rt, request, who, execution_id, "EXECUTE")
+    rt.operations.resume(execution_id, who.username)
+    return Response(status_code=200)
+
+
+@router.patch("/pipelines/{execution_id}/stages/{stage_id}")
+def patch_stage(
+    execution_id: str, stage_id: str, request: Request, rt: RuntimeDep, who: CallerDep,
+    body: dict[str, Any] = Body(...),
+) -> dict[str, Any]:  # fmt: skip
+    """Merge `body` into the stage context: manual judgment, `skipRemainingWait`, `manualSkip`."""
+    _execution(rt, request, who, execution_id, "EXECUTE")
+    if "judgmentStatus" in body and str(body["judgmentStatus"]).lower() not in ("continue", "stop"):
+        problem = "must be 'continue' or 'stop'"
+        raise ApiError(400, f"judgmentStatus: {problem}", [{"field": "judgmentStatus", "problem": problem}])
+    rt.operations.patch_stage(execution_id, stage_id, body, who.username)
+    return _execution(rt, request, who, execution_id, "READ")
+
+
+@router.put("/pipelines/{execution_id}/stages/{stage_id}/restart")
+def restart_stage(execution_id: str, stage_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
+    _execution(rt, request, who, execution_id, "EXECUTE")
+    rt.operations.restart_stage(execution_id, stage_id, who.username)
+    return _execution(rt, request, who, execution_id, "READ")
+
+
+@router.get("/executions")
+def list_by_ids(
+    request: Request, rt: RuntimeDep, who: CallerDep,
+    pipelineConfigIds: str | None = None, executionIds: str | None = None,
+    limit: int = Query(10, ge=1, le=1000), statuses: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Executions by config ids (newest `limit` per config) or by execution ids; `[]` without either."""
+    wanted = [s.strip().upper() for s in (statuses or "").split(",") if s.strip()]
+    security = request.app.state.security
+    found: list[dict[str, Any]] = []
+    with rt.db.read() as conn:
+        if executionIds:
+            for execution_id in [i for i in executionIds.split(",") if i][:limit]:
+                execution = rt.executions.get_json(conn, execution_id)
+                if execution and (not wanted or execution["status"] in wanted):
+                    found.append(execution)
+        elif pipelineConfigIds:
+            for config_id in [i for i in pipelineConfigIds.split(",") if i]:
+                config = rt.pipelines.get(conn, config_id)
+                if config:
+                    found += rt.executions.list_json(
+                        conn, config["application"], statuses=wanted, pipeline_config_ids=[config_id], limit=limit
+                    )
+        apps = {e["application"]: rt.applications.get(conn, e["application"]) for e in found}
+    return [e for e in found if security.application_allows(who, apps[e["application"]], "READ")]

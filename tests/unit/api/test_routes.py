@@ -1,0 +1,137 @@
+"""Gate-compatible routes: shapes and status codes that Deck and spin rely on (gate.md §1, §7)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from gennaker.runtime import Runtime
+from tests.support import wait_status
+from tests.unit.api.conftest import as_user
+
+ADMIN = as_user("admin")
+PIPELINE = {
+    "application": "shop",
+    "name": "release",
+    "parameterConfig": [{"name": "env", "default": "staging"}],
+    "stages": [
+        {"refId": "1", "type": "wait", "waitTime": 0},
+        {"refId": "2", "type": "manualJudgment", "name": "Approve", "requisiteStageRefIds": ["1"]},
+    ],
+    "somethingDeckAdds": {"kept": True},
+}
+
+
+def create_app_task(api: TestClient, name: str, **attributes: object) -> dict:
+    body = {"job": [{"type": "createApplication", "application": {"name": name, **attributes}}]}
+    ref = api.post("/tasks", json=body, headers=ADMIN).json()["ref"]
+    return api.get(ref, headers=ADMIN).json()
+
+
+def test_applications_are_created_by_tasks_and_wrapped_in_attributes(api: TestClient) -> None:
+    task = create_app_task(api, "Shop", email="team@example.com", permissions={"READ": ["dev"], "EXECUTE": ["dev"]})
+    assert task["type"] == "ORCHESTRATION" and task["status"] == "SUCCEEDED"
+    shown = api.get("/applications/shop", headers=ADMIN).json()
+    assert shown["name"] == "shop" and shown["attributes"]["email"] == "team@example.com"
+    assert [a["name"] for a in api.get("/applications", headers=as_user("dev")).json()] == ["shop"]
+    assert api.get("/applications", headers=as_user("viewer")).json() == []
+    duplicate = create_app_task(api, "shop")
+    assert duplicate["status"] == "TERMINAL"
+    assert "already exists" in duplicate["stages"][0]["context"]["exception"]["details"]["error"]
+
+
+def test_save_trigger_judge_and_read_an_execution(api: TestClient, runtime: Runtime) -> None:
+    create_app_task(api, "shop", permissions={"READ": ["dev"], "EXECUTE": ["dev"], "WRITE": ["dev"]})
+    saved = api.post("/pipelines", json=PIPELINE, headers=as_user("dev"))
+    assert saved.status_code == 200 and saved.content == b""
+    config = api.get("/applications/shop/pipelineConfigs/release", headers=ADMIN).json()
+    assert config["somethingDeckAdds"] == {"kept": True}
+    started = api.post("/pipelines/shop/release", json={"parameters": {"env": "prod"}}, headers=as_user("dev"))
+    assert started.status_code == 202
+    execution_id = started.json()["ref"].removeprefix("/pipelines/")
+    wait_status(runtime, execution_id, "RUNNING")
+    execution = api.get(f"/pipelines/{execution_id}", headers=as_user("dev")).json()
+    assert execution["trigger"]["parameters"] == {"env": "prod"} and execution["trigger"]["user"] == "dev"
+    judgment = next(s for s in execution["stages"] if s["type"] == "manualJudgment")
+    patched = api.patch(
+        f"/pipelines/{execution_id}/stages/{judgment['id']}",
+        json={"judgmentStatus": "continue", "judgmentInput": "go"},
+        headers=as_user("dev"),
+    )
+    assert patched.status_code == 200
+    assert wait_status(runtime, execution_id, "SUCCEEDED", "TERMINAL")["status"] == "SUCCEEDED"
+    listed = api.get("/applications/shop/pipelines", params={"statuses": "SUCCEEDED"}, headers=ADMIN).json()
+    assert [e["id"] for e in listed] == [execution_id]
+    by_config = api.get("/executions", params={"pipelineConfigIds": config["id"]}, headers=ADMIN).json()
+    assert [e["id"] for e in by_config] == [execution_id]
+    assert api.get("/executions", headers=ADMIN).json() == []
+
+
+def test_v2_trigger_and_history(api: TestClient) -> None:
+    api.post("/pipelines", json=PIPELINE, headers=ADMIN)
+    api.post("/pipelines", json={**PIPELINE, "description": "second"}, headers=ADMIN)
+    config = api.get("/applications/shop/pipelineConfigs/release", headers=ADMIN).json()
+    history = api.get(f"/pipelineConfigs/{config['id']}/history", headers=ADMIN).json()
+    assert [h["version"] for h in history] == [2, 1] and history[0]["description"] == "second"
+    started = api.post("/pipelines/v2/shop/release", json={}, headers=ADMIN)
+    assert started.status_code == 202 and set(started.json()) == {"eventId", "ref"}
+
+
+def test_errors_are_json_and_name_the_field(api: TestClient) -> None:
+    bad = api.post("/pipelines", json={**PIPELINE, "stages": [{"refId": "1", "type": "nope"}]}, headers=ADMIN)
+    assert bad.status_code == 400
+    body = bad.json()
+    assert set(body) == {"error", "message", "status", "details"}
+    assert {"field": "stages[0].type", "problem": "unknown stage type 'nope'"} in body["details"]
+    api.post("/pipelines", json=PIPELINE, headers=ADMIN)
+    missing_param = api.post(
+        "/pipelines/shop/release", json={"parameters": {}}, headers=ADMIN
+    )  # env has a default: starts fine
+    assert missing_param.status_code == 202
+    not_found = api.get("/pipelines/NOPE", headers=ADMIN)
+    assert not_found.status_code == 404 and not_found.json()["status"] == 404
+    wrong_type = api.get("/applications/shop/pipelines", params={"limit": "many"}, headers=ADMIN)
+    assert wrong_type.status_code == 400 and wrong_type.json()["details"][0]["field"] == "limit"
+    not_json = api.post("/pipelines", content=b"{", headers={**ADMIN, "Content-Type": "application/json"})
+    assert not_json.status_code == 400
+
+
+def test_permissions_are_enforced(api: TestClient, runtime: Runtime) -> None:
+    create_app_task(api, "shop", permissions={"READ": ["dev", "viewer"], "EXECUTE": ["dev"], "WRITE": ["dev"]})
+    api.post("/pipelines", json=PIPELINE, headers=ADMIN)
+    assert api.post("/pipelines/shop/release", json={}, headers=as_user("viewer")).status_code == 403
+    assert api.post("/pipelines/shop/release", json={}, headers={}).status_code == 401
+    ref = api.post("/pipelines/shop/release", json={}, headers=as_user("dev")).json()["ref"]
+    execution_id = ref.removeprefix("/pipelines/")
+    wait_status(runtime, execution_id, "RUNNING")
+    assert api.put(f"/pipelines/{execution_id}/cancel", headers=as_user("viewer")).status_code == 403
+    assert api.get(f"/pipelines/{execution_id}", headers=as_user("viewer")).status_code == 200
+    assert api.put(f"/pipelines/{execution_id}/cancel", headers=as_user("dev")).status_code == 200
+    assert wait_status(runtime, execution_id, "CANCELED")["canceledBy"] == "dev"
+    again = api.put(f"/pipelines/{execution_id}/pause", headers=as_user("dev"))
+    assert again.status_code == 409
+
+
+def test_execution_events_stream_until_complete(api: TestClient, runtime: Runtime) -> None:
+    api.post("/pipelines", json=PIPELINE, headers=ADMIN)
+    execution_id = api.post("/pipelines/shop/release", json={}, headers=ADMIN).json()["ref"].split("/")[-1]
+    execution = wait_status(runtime, execution_id, "RUNNING")
+    judgment = next(s for s in execution["stages"] if s["type"] == "manualJudgment")
+    statuses = []
+    with api.stream("GET", f"/pipelines/{execution_id}/events", headers=ADMIN) as stream:
+        for line in stream.iter_lines():
+            if not line.startswith("data: "):
+                continue
+            statuses.append(json.loads(line.removeprefix("data: "))["status"])
+            if len(statuses) == 1:
+                runtime.operations.judge(execution_id, judgment["id"], "continue", None, "admin")
+    assert statuses[0] == "RUNNING" and statuses[-1] == "SUCCEEDED"
+
+
+def test_health_metrics_and_openapi(api: TestClient) -> None:
+    assert api.get("/health").json() == {"status": "UP"}
+    metrics = api.get("/metrics", headers=ADMIN).text
+    assert "gennaker_queue_depth" in metrics and "gennaker_handler_batch_seconds" in metrics
+    assert api.get("/metrics").status_code == 401
+    assert "/pipelines/{application}/{name_or_id}" in api.get("/openapi.json").json()["paths"]
