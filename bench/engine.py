@@ -54,13 +54,16 @@ def wait_all_done(rt: Runtime, total: int, timeout: float = 600) -> None:
     raise TimeoutError("benchmark executions did not finish")
 
 
-def throughput(rt: Runtime, executions: int, start_workers: Any) -> float:
-    """Queue `executions` runs of the fan pipeline, then time the workers through all of them."""
-    rt.save_pipeline(fan_pipeline("fan"), "bench")
-    for _ in range(executions):
-        rt.start_pipeline("bench", "fan", {}, "bench")
-    started = time.perf_counter()
+def throughput(rt: Runtime, executions: int, start_workers: Any, warm_up_s: float = 0.0) -> float:
+    """Start the workers, then queue `executions` runs of the fan pipeline at once and time them all."""
+    config = rt.save_pipeline(fan_pipeline("fan"), "bench")
     start_workers()
+    time.sleep(warm_up_s)  # let worker processes import and connect before the clock starts
+    started = time.perf_counter()
+    with rt.db.transaction() as conn:
+        for _ in range(executions):
+            rt.launcher.start(conn, config, {"type": "manual"}, "bench")
+    rt.wakeup.notify()
     wait_all_done(rt, executions)
     return executions * 20 / (time.perf_counter() - started)
 
@@ -162,7 +165,7 @@ def postgres_figures(executions: int, work: Path) -> dict[str, float]:
                 )
 
         try:
-            figures["postgres_2workers_stages_per_s"] = throughput(rt, executions, start)
+            figures["postgres_2workers_stages_per_s"] = throughput(rt, executions, start, warm_up_s=5.0)
         finally:
             for process in processes:
                 process.terminate()

@@ -131,6 +131,7 @@ class Handlers:
         if not config_id or not (execution.limit_concurrent or execution.max_concurrent_executions > 0):
             return False
         self.executions.lock_config(unit.conn, config_id)
+        unit.save_executions()  # executions started earlier in this transaction count too
         active = self.executions.count_active(unit.conn, config_id, exclude_id=execution.id)
         if execution.limit_concurrent:
             return active > 0

@@ -87,11 +87,15 @@ class Unit:
         if kind == "StageComplete" and stage is not None and stage.start_time:
             self.completed_stages.append((stage.type, status.value, (self.now - stage.start_time) / 1000))
 
-    def flush(self) -> bool:
-        """Write every change; returns whether new messages are due soon (so workers should wake)."""
+    def save_executions(self) -> None:
+        """Write the executions' state now, so queries later in this transaction see it."""
         for execution_id, loaded in self.loaded.items():
             if self._executions.save(self.conn, loaded):
                 self.changed.add(execution_id)
+
+    def flush(self) -> bool:
+        """Write every change; returns whether new messages are due soon (so workers should wake)."""
+        self.save_executions()
         self._queue.push(self.conn, ((m.execution_id, m.kind.value, m.payload(), at) for m, at in self.outbox))
         for execution_id in self.rescheduled:
             self._queue.reschedule(self.conn, execution_id, [Kind.RUN_TASK.value], self.now)

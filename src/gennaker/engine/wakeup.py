@@ -131,6 +131,17 @@ class PostgresWakeup(Wakeup):
         super().__init__(None)
         self._dsn = dsn.replace("postgresql+psycopg://", "postgresql://")
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._sender: psycopg.Connection[tuple[object, ...]] | None = None
+        self._send_lock = threading.Lock()
+
+    def notify(self) -> int:
+        """Wake this process and, through NOTIFY, every other worker process."""
+        self._bump()
+        with self._send_lock:
+            if self._sender is None or self._sender.closed:
+                self._sender = psycopg.connect(self._dsn, autocommit=True)
+            self._sender.execute(f"NOTIFY {CHANNEL}")
+        return 0
 
     def notify_sql(self) -> str | None:
         return f"NOTIFY {CHANNEL}"
@@ -162,6 +173,7 @@ class PostgresWakeup(Wakeup):
             log.info("wake-up listener stopped")
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        for conn in (self._conn, self._sender):
+            if conn is not None:
+                conn.close()
+        self._conn = self._sender = None
