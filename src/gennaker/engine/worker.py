@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -37,6 +37,7 @@ LEASE_MS = 10 * 60 * 1000  # an external task run may take this long before anot
 MAX_ATTEMPTS = 5
 RETRY_DELAY_MS = 1000
 IDLE_CHECK_S = 30.0  # safety net only: wake-ups are pushed
+CONTENDED_WAIT_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Outcome:
     wake: bool
     changed: frozenset[str]
     completed_stages: tuple[tuple[str, str, float], ...] = ()
+    handled: int = 0  # queued messages taken off the queue (not counting the inline ones they led to)
 
 
 NOTHING = Outcome(False, frozenset())
@@ -76,6 +78,7 @@ class Worker:
         self._capacity = external_threads
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
+        self._contended = False
         self._stopping = threading.Event()
         self._on_handled = on_handled
         self._on_stage_complete = on_stage_complete
@@ -86,6 +89,9 @@ class Worker:
         while not self._stopping.is_set():
             seen = self.wakeup.generation()
             if self.run_once():
+                continue
+            if self._contended:  # due work is held by another worker: look again shortly
+                self.wakeup.wait(seen, CONTENDED_WAIT_S)
                 continue
             self.wakeup.wait(seen, self._idle_seconds())
 
@@ -122,20 +128,23 @@ class Worker:
         except Exception:
             log.exception("batch failed; retrying its messages one at a time")
             return self._one_by_one()
-        self._after_commit(outcome, len(internal), started)
+        self._after_commit(outcome, outcome.handled, started)
+        self._contended = outcome.handled < len(internal)
         with self._in_flight_lock:
             self._in_flight += len(external)
         for message in external:
             self._pool.submit(self._run_external, message, token)
-        return len(internal) + len(external)
+        return outcome.handled + len(external)
 
     def _handle(self, conn: Connection, messages: list[QueuedMessage]) -> Outcome:
-        self.executions.lock(conn, {m.execution_id for m in messages})
-        unit = Unit(conn, self.executions, self.queue, {m.execution_id for m in messages}, self._external_flagged)
+        """Handle the messages whose executions no other worker is busy with; leave the rest for later."""
+        available = self.executions.lock_available(conn, {m.execution_id for m in messages})
+        messages = [m for m in messages if m.execution_id in available]
+        unit = Unit(conn, self.executions, self.queue, available, self._external_flagged)
         for queued in messages:
             self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
         self.queue.delete(conn, [m.id for m in messages])
-        return self._flush(conn, unit)
+        return replace(self._flush(conn, unit), handled=len(messages))
 
     def _external_flagged(self, execution: Execution, message: Message) -> bool:
         """Route runs of external tasks through the queue, marked so a worker leases them."""
@@ -146,7 +155,7 @@ class Worker:
 
     def _flush(self, conn: Connection, unit: Unit) -> Outcome:
         """Write the unit; announce new work and changed executions to other processes (sent at commit)."""
-        outcome = Outcome(unit.flush(), frozenset(unit.changed), tuple(unit.completed_stages))
+        outcome = Outcome(unit.flush(), frozenset(unit.changed), tuple(unit.completed_stages), 1)
         for sql in (self.wakeup.notify_sql() if outcome.wake else None, self.wakeup.changed_sql(outcome.changed)):
             if sql:
                 conn.execute(text(sql))

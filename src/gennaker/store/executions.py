@@ -60,6 +60,24 @@ class ExecutionStore:
                 .with_for_update()
             ).all()
 
+    def lock_available(self, conn: Connection, execution_ids: Collection[str]) -> set[str]:
+        """Lock those of the executions no other transaction holds; returns the ids this one may handle.
+
+        Ids of executions that do not exist are returned too (their messages are dropped by the handlers).
+        """
+        ids = set(execution_ids)
+        if conn.dialect.name != "postgresql" or not ids:
+            return ids
+        locked = conn.execute(
+            sa.select(executions.c.id)
+            .where(executions.c.id.in_(sorted(ids)))
+            .order_by(executions.c.id)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+        available = set(locked)
+        existing = set(conn.execute(sa.select(executions.c.id).where(executions.c.id.in_(sorted(ids)))).scalars())
+        return available | (ids - existing)
+
     def lock_config(self, conn: Connection, pipeline_config_id: str) -> None:
         """Serialise concurrency decisions for one pipeline config (a transaction-scoped advisory lock)."""
         if conn.dialect.name == "postgresql":
