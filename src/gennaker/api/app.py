@@ -8,7 +8,7 @@ from gennaker import __version__
 from gennaker.api.deps import Security
 from gennaker.api.errors import install_error_handlers
 from gennaker.api.metrics import Metrics
-from gennaker.api.routes import applications, live, pipelines, system, tasks
+from gennaker.api.routes import applications, live, pipelines, system, tasks, webhooks
 from gennaker.runtime import Runtime
 
 
@@ -18,6 +18,6 @@ def create_app(runtime: Runtime, security: Security) -> FastAPI:
     app.state.security = security
     app.state.metrics = Metrics(runtime)
     install_error_handlers(app)
-    for module in (system, applications, tasks, pipelines, live):
+    for module in (system, applications, tasks, pipelines, live, webhooks):
         app.include_router(module.router)
     return app

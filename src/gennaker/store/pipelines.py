@@ -78,6 +78,10 @@ class PipelineStore:
         ).scalars()
         return [codec.loads(text) for text in rows]
 
+    def all(self, conn: Connection) -> list[dict[str, Any]]:
+        rows = conn.execute(sa.select(pipeline_configs.c.config).order_by(pipeline_configs.c.application)).scalars()
+        return [codec.loads(text) for text in rows]
+
     def delete(self, conn: Connection, application: str, name: str) -> bool:
         config = self.get_by_name(conn, application, name)
         if config is None:

@@ -135,3 +135,26 @@ def test_health_metrics_and_openapi(api: TestClient) -> None:
     assert "gennaker_queue_depth" in metrics and "gennaker_handler_batch_seconds" in metrics
     assert api.get("/metrics").status_code == 401
     assert "/pipelines/{application}/{name_or_id}" in api.get("/openapi.json").json()["paths"]
+
+
+def test_webhooks_start_matching_pipelines_as_the_service_account(api: TestClient, runtime: Runtime) -> None:
+    create_app_task(api, "shop", permissions={"READ": ["dev"], "EXECUTE": ["dev"]})
+    hooked = {
+        **PIPELINE,
+        "name": "hooked",
+        "triggers": [
+            {"type": "webhook", "enabled": True, "source": "ci", "payloadConstraints": {"branch": "^main$"},
+             "runAsUser": "deploy-bot"},
+        ],
+    }  # fmt: skip
+    api.post("/pipelines", json=hooked, headers=ADMIN)
+    missed = api.post("/webhooks/webhook/ci", json={"branch": "dev"}, headers=as_user("dev")).json()
+    assert missed["executions"] == []
+    assert api.post("/webhooks/webhook/ci", json={"branch": "main"}).status_code == 401
+    refused = api.post("/webhooks/webhook/ci", json={"branch": "main"}, headers=as_user("viewer")).json()
+    assert refused["executions"] == []
+    hit = api.post("/webhooks/webhook/ci", json={"branch": "main", "parameters": {"env": "x"}}, headers=as_user("dev"))
+    [ref] = hit.json()["executions"]
+    execution = wait_status(runtime, ref.split("/")[-1], "RUNNING")
+    assert execution["trigger"]["type"] == "webhook" and execution["trigger"]["user"] == "deploy-bot"
+    assert execution["trigger"]["parameters"]["env"] == "x"

@@ -1,0 +1,34 @@
+"""Inbound webhooks (gate.md §1.9). Unlike Gate, callers must authenticate and hold EXECUTE on each
+application whose pipeline the event starts; executions run as the trigger's `runAsUser` when set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Request
+
+from gennaker.api.deps import CallerDep, RuntimeDep
+from gennaker.triggers.webhook import match_webhook
+
+router = APIRouter(tags=["webhooks"])
+
+
+@router.post("/webhooks/webhook/{source}")
+def webhook(source: str, request: Request, rt: RuntimeDep, who: CallerDep, body: Any = Body(None)) -> dict[str, Any]:
+    payload = body if isinstance(body, dict) else {}
+    security = request.app.state.security
+    with rt.db.read() as conn:
+        configs = rt.pipelines.all(conn)
+        apps = {c["application"]: rt.applications.get(conn, c["application"]) for c in configs}
+    started: list[str] = []
+    event_id = None
+    for match in match_webhook(configs, source, payload):
+        event_id = match.trigger["eventId"]
+        if not security.application_allows(who, apps.get(match.config["application"]), "EXECUTE"):
+            continue
+        user = match.trigger.get("runAsUser") or who.username
+        with rt.db.transaction() as conn:
+            started.append(rt.launcher.start(conn, match.config, {**match.trigger, "user": user}, user))
+    if started:
+        rt.wakeup.notify()
+    return {"eventProcessed": True, "eventId": event_id, "executions": [f"/pipelines/{i}" for i in started]}

@@ -1,0 +1,1 @@
+"""Triggers: deciding which pipelines an incoming event starts, with Echo's matching rules."""
