@@ -26,6 +26,7 @@ test: lint typecheck
 
 bench: $(VENV)/.installed
 	$(PY) bench/engine.py --json
+	$(PY) bench/api.py --json
 
 # Re-pin the lock after changing dependencies in pyproject.toml.
 lock: $(VENV)/.installed

@@ -1,0 +1,180 @@
+"""API benchmark (issue 4): with 100,000 stored executions, list an application's newest 50 and get one
+30-stage execution over HTTP (uvicorn on loopback).
+
+    python bench/api.py [--json] [--executions 100000] [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+import uvicorn
+
+from gennaker.api.app import create_app
+from gennaker.api.deps import Security
+from gennaker.engine.handlers import new_id
+from gennaker.model.execution import Execution, Stage, now_ms
+from gennaker.model.status import Status
+from gennaker.runtime import Runtime, Settings
+from gennaker.store import codec
+from gennaker.store.tables import executions, stages
+
+
+@dataclass(frozen=True)
+class BenchCaller:
+    username: str = "bench"
+    is_admin: bool = True
+
+
+def fill(rt: Runtime, count: int, config_id: str) -> str:
+    """Store `count` finished 5-stage executions and one 30-stage one; returns the latter's id."""
+    base = now_ms() - count * 1000
+    chunk = 5000
+    with rt.db.transaction() as conn:
+        for start in range(0, count, chunk):
+            execution_rows, stage_rows = [], []
+            for i in range(start, min(count, start + chunk)):
+                execution = _execution(config_id, base + i * 1000, 5)
+                execution_rows.append(_row(execution))
+                stage_rows += _stage_rows(execution)
+            conn.execute(executions.insert(), execution_rows)
+            conn.execute(stages.insert(), stage_rows)
+        big = _execution(config_id, base - 1, 30)
+        conn.execute(executions.insert(), [_row(big)])
+        conn.execute(stages.insert(), _stage_rows(big))
+    return big.id
+
+
+def _execution(config_id: str, build_time: int, stage_count: int) -> Execution:
+    execution = Execution(
+        id=new_id(),
+        application="bench",
+        name="deploy",
+        pipeline_config_id=config_id,
+        status=Status.SUCCEEDED,
+        build_time=build_time,
+        start_time=build_time,
+        end_time=build_time + 900,
+        trigger={"type": "manual", "user": "b"},
+    )
+    for n in range(stage_count):
+        execution.stages.append(
+            Stage(
+                id=new_id(),
+                ref_id=str(n),
+                type="wait",
+                name=f"Stage {n}",
+                status=Status.SUCCEEDED,
+                context={"waitTime": 0},
+                requisite_stage_ref_ids=[str(n - 1)] if n else [],
+                start_time=build_time,
+                end_time=build_time + 10,
+            )
+        )
+    return execution
+
+
+def _row(execution: Execution) -> dict[str, Any]:
+    return {
+        "id": execution.id,
+        "application": "bench",
+        "pipeline_config_id": execution.pipeline_config_id,
+        "name": execution.name,
+        "status": execution.status.value,
+        "build_time": execution.build_time,
+        "start_time": execution.start_time,
+        "end_time": execution.end_time,
+        "header": codec.dumps(execution.header_json()),
+    }
+
+
+def _stage_rows(execution: Execution) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": s.id,
+            "execution_id": execution.id,
+            "position": n,
+            "status": s.status.value,
+            "doc": codec.dumps(s.to_json()),
+        }
+        for n, s in enumerate(execution.stages)
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def measure(client: httpx.Client, path: str, params: dict[str, Any], requests: int) -> dict[str, float]:
+    timings = []
+    for _ in range(requests):
+        begin = time.perf_counter()
+        response = client.get(path, params=params)
+        timings.append((time.perf_counter() - begin) * 1000)
+        response.raise_for_status()
+    timings.sort()
+    return {
+        "p50": statistics.median(timings),
+        "p99": timings[max(0, int(len(timings) * 0.99) - 1)],
+        "rps": 1000 / statistics.mean(timings),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--executions", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rt = Runtime(Settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/api.db"))
+        config = rt.save_pipeline({"application": "bench", "name": "deploy", "stages": []}, "bench")
+        big_id = fill(rt, args.executions, config["id"])
+        with rt.db.read() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(executions)).scalar_one()
+        security = Security(authenticate=lambda _request: BenchCaller(), application_allows=lambda *_: True)
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(rt, security), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            measure(client, "/health", {}, 20)  # warm up
+            listed = measure(client, "/applications/bench/pipelines", {"limit": 50}, args.requests)
+            got = measure(client, f"/pipelines/{big_id}", {}, args.requests)
+        server.should_exit = True
+        thread.join()
+        rt.close()
+    figures = {
+        "stored_executions": stored,
+        "list50_p50_ms": listed["p50"],
+        "list50_p99_ms": listed["p99"],
+        "list50_rps": listed["rps"],
+        "get_p50_ms": got["p50"],
+        "get_p99_ms": got["p99"],
+        "get_rps": got["rps"],
+    }
+    for key, value in figures.items():
+        print(f"{key:20s} {value:10.1f}" + ("   target <= 50" if key == "list50_p99_ms" else ""))
+    if args.json:
+        print(json.dumps({k: round(v, 2) for k, v in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()
