@@ -8,11 +8,39 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.pipeline import PipelineValidationError
+
+
+class ProblemDetail(BaseModel):
+    field: str
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: str
+    message: str
+    status: int
+    details: list[ProblemDetail]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": description}
+    for code, description in (
+        (400, "Invalid input; `details` names each field"),
+        (401, "Authentication required"),
+        (403, "Permission denied"),
+        (404, "Not found"),
+        (409, "Not allowed in the current state"),
+    )
+}
 
 
 class ApiError(Exception):
@@ -28,13 +56,29 @@ def error_body(status: int, message: str, details: list[dict[str, str]] | None =
     return {"error": reason, "message": message, "status": status, "details": details or []}
 
 
-def _respond(status: int, message: str, details: list[dict[str, str]] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, message, details), status_code=status)
+def _respond(
+    status: int, message: str, details: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, details), status_code=status, headers=headers)
 
 
 def _field(location: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+    """`("body", "stages", 0, "type")` → `stages[0].type`, the form pipeline validation uses too."""
+    out = ""
+    for part in location:
+        if part in ("body", "query", "path", "header"):
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "__none__"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -43,8 +87,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return _respond(exc.status, exc.message, exc.details)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return _respond(exc.status_code, str(exc.detail))
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # one path may be served by several routes: list all their methods
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return _respond(exc.status_code, str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ class PipelineConfig(_Loose):
     parameterConfig: list[ParameterConfig] = Field(default_factory=list)
     limitConcurrent: StrictBool = False
     keepWaitingPipelines: StrictBool = False
-    maxConcurrentExecutions: int = Field(default=0, ge=0)
+    maxConcurrentExecutions: StrictInt = Field(default=0, ge=0)
     disabled: StrictBool = False
     spelEvaluator: str | None = None
 

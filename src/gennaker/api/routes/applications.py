@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from gennaker.api.deps import CallerDep, RuntimeDep, require_application
-from gennaker.api.errors import ApiError
+from gennaker.api.errors import ERROR_RESPONSES, ApiError
 
-router = APIRouter(tags=["applications"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["applications"])
 
 
 @router.get("/applications")

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from gennaker.api.deps import CallerDep, RuntimeDep, require_application
-from gennaker.api.errors import ApiError
+from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime
 
-router = APIRouter(tags=["live"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["live"])
 KEEPALIVE_S = 15.0
 
 

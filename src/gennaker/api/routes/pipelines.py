@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from gennaker.api.deps import CallerDep, RuntimeDep, require_application
-from gennaker.api.errors import ApiError
+from gennaker.api.errors import ERROR_RESPONSES, ApiError
+from gennaker.model.pipeline import PipelineConfig
 from gennaker.runtime import Runtime
 
-router = APIRouter(tags=["pipelines"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["pipelines"])
+NO_BODY: dict[int | str, dict[str, Any]] = {200: {"description": "Done; the response has no body (as Gate)"}}
 
 
 def _config_of(rt: Runtime, application: str, name_or_id: str) -> dict[str, Any]:
@@ -32,11 +34,12 @@ def _execution(rt: Runtime, request: Request, who: Any, execution_id: str, permi
 
 
 # -- configs ---------------------------------------------------------------------------------------
-@router.post("/pipelines", status_code=200)
+@router.post("/pipelines", status_code=200, response_class=Response, responses=NO_BODY)
 def save_pipeline(
-    request: Request, rt: RuntimeDep, who: CallerDep, config: dict[str, Any] = Body(...), staleCheck: bool = False
+    request: Request, rt: RuntimeDep, who: CallerDep, body: PipelineConfig = Body(...), staleCheck: bool = False
 ) -> Response:
     """Save a config (200, empty body), creating its application; 400 names every invalid field."""
+    config = body.model_dump(exclude_unset=True)
     application = config.get("application")
     if isinstance(application, str) and application:
         with rt.db.read() as conn:
@@ -49,8 +52,9 @@ def save_pipeline(
 
 @router.put("/pipelines/{pipeline_id}")
 def update_pipeline(
-    pipeline_id: str, request: Request, rt: RuntimeDep, who: CallerDep, config: dict[str, Any] = Body(...)
+    pipeline_id: str, request: Request, rt: RuntimeDep, who: CallerDep, body: PipelineConfig = Body(...)
 ) -> dict[str, Any]:
+    config = body.model_dump(exclude_unset=True)
     with rt.db.read() as conn:
         existing = rt.pipelines.get(conn, pipeline_id)
     if existing is None:
@@ -59,7 +63,7 @@ def update_pipeline(
     return rt.save_pipeline({**config, "id": pipeline_id, "application": existing["application"]}, who.username)
 
 
-@router.delete("/pipelines/{application}/{pipeline_name}")
+@router.delete("/pipelines/{application}/{pipeline_name}", response_class=Response, responses=NO_BODY)
 def delete_pipeline(application: str, pipeline_name: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
     require_application(request, rt, who, application, "WRITE")
     with rt.db.transaction() as conn:
@@ -125,21 +129,21 @@ def get_execution(execution_id: str, request: Request, rt: RuntimeDep, who: Call
     return _execution(rt, request, who, execution_id, "READ")
 
 
-@router.put("/pipelines/{execution_id}/cancel")
+@router.put("/pipelines/{execution_id}/cancel", response_class=Response, responses=NO_BODY)
 def cancel(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep, reason: str | None = None) -> Response:
     _execution(rt, request, who, execution_id, "EXECUTE")
     rt.operations.cancel(execution_id, who.username, reason)
     return Response(status_code=200)
 
 
-@router.put("/pipelines/{execution_id}/pause")
+@router.put("/pipelines/{execution_id}/pause", response_class=Response, responses=NO_BODY)
 def pause(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
     _execution(rt, request, who, execution_id, "EXECUTE")
     rt.operations.pause(execution_id, who.username)
     return Response(status_code=200)
 
 
-@router.put("/pipelines/{execution_id}/resume")
+@router.put("/pipelines/{execution_id}/resume", response_class=Response, responses=NO_BODY)
 def resume(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
     _execution(rt, request, who, execution_id, "EXECUTE")
     rt.operations.resume(execution_id, who.username)

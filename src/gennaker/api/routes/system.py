@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
 
 from gennaker.api.deps import CallerDep, RuntimeDep
+from gennaker.api.errors import ERROR_RESPONSES
 
-router = APIRouter(tags=["system"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["system"])
 
 
 @router.get("/health")
@@ -18,9 +20,13 @@ def health(rt: RuntimeDep) -> dict[str, Any]:
     return {"status": "UP"}
 
 
-@router.get("/metrics")
-def metrics(request: Request, who: CallerDep) -> Response:
-    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
+def metrics(request: Request, who: CallerDep) -> PlainTextResponse:
+    return PlainTextResponse(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 @router.get("/credentials")

@@ -6,76 +6,70 @@ shows what was done, by whom, and why a job failed.
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_application
-from gennaker.api.errors import ApiError
+from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.engine.contracts import exception_details
 from gennaker.engine.handlers import new_id
 from gennaker.model.execution import Execution, Stage, now_ms
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime
 
-router = APIRouter(tags=["tasks"])
-APPLICATION_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
+router = APIRouter(responses=ERROR_RESPONSES, tags=["tasks"])
+APPLICATION_NAME = r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$"
+
+
+class ApplicationAttributes(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(pattern=APPLICATION_NAME, description="Letters, digits and '-', starting with a letter")
+    email: str | None = None
+
+
+class ApplicationJob(BaseModel):
+    type: Literal["createApplication", "updateApplication", "deleteApplication"]
+    application: ApplicationAttributes
 
 
 class TaskRequest(BaseModel):
     application: str | None = None
     description: str = ""
-    job: list[dict[str, Any]] = Field(min_length=1)
+    job: list[ApplicationJob] = Field(min_length=1)
 
 
-def _application_job(rt: Runtime, request: Request, who: Caller, job: dict[str, Any]) -> dict[str, Any]:
-    """Run one application job; returns the stage context to record (raises ApiError on bad input)."""
-    kind = job.get("type")
-    attributes = job.get("application")
-    if not isinstance(attributes, dict) or not isinstance(attributes.get("name"), str):
-        raise ApiError(
-            400, "job.application.name is required", [{"field": "job.application.name", "problem": "is required"}]
-        )
-    name = attributes["name"]
-    if not APPLICATION_NAME.match(name):
-        problem = "must start with a letter and hold only letters, digits and '-' (at most 63)"
-        raise ApiError(400, f"job.application.name: {problem}", [{"field": "job.application.name", "problem": problem}])
+def _application_job(rt: Runtime, request: Request, who: Caller, job: ApplicationJob) -> dict[str, Any]:
+    """Run one application job; returns the stage context to record (raises ApiError when refused)."""
+    name = job.application.name
     with rt.db.read() as conn:
         exists = rt.applications.get(conn, name) is not None
-    if kind == "createApplication" and exists:
+    if job.type == "createApplication" and exists:
         raise ApiError(409, f"application '{name.lower()}' already exists")
-    if kind in ("updateApplication", "deleteApplication"):
+    if job.type in ("updateApplication", "deleteApplication"):
         if not exists:
             raise ApiError(404, f"application '{name.lower()}' not found")
         require_application(request, rt, who, name, "WRITE")
     with rt.db.transaction() as conn:
-        if kind == "deleteApplication":
+        if job.type == "deleteApplication":
             rt.applications.delete(conn, name)
         else:
-            fields = {k: v for k, v in attributes.items() if k != "name"}
+            fields = job.application.model_dump(exclude={"name"}, exclude_unset=True)
             rt.applications.save(conn, name, fields, who.username)
     return {"application": name.lower()}
 
 
-JOBS = {"createApplication", "updateApplication", "deleteApplication"}
-
-
 @router.post("/tasks")
 def create_task(body: TaskRequest, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, str]:
-    for index, job in enumerate(body.job):
-        if job.get("type") not in JOBS:
-            problem = f"unsupported job type {job.get('type')!r}; supported: {sorted(JOBS)}"
-            raise ApiError(400, f"job[{index}].type: {problem}", [{"field": f"job[{index}].type", "problem": problem}])
-    application = (body.application or str((body.job[0].get("application") or {}).get("name") or "")).lower()
+    application = (body.application or body.job[0].application.name).lower()
     task = Execution(
-        id=new_id(), application=application or "gennaker", name=body.description or body.job[0]["type"],
+        id=new_id(), application=application or "gennaker", name=body.description or body.job[0].type,
         type="ORCHESTRATION", status=Status.RUNNING, start_time=now_ms(),
         authentication={"user": who.username, "allowedAccounts": []}, trigger={"type": "manual", "user": who.username},
     )  # fmt: skip
     for index, job in enumerate(body.job):
-        stage = Stage(id=new_id(), ref_id=str(index), type=job["type"], name=job["type"], start_time=now_ms())
+        stage = Stage(id=new_id(), ref_id=str(index), type=job.type, name=job.type, start_time=now_ms())
         try:
             stage.context = _application_job(rt, request, who, job)
             stage.status = Status.SUCCEEDED

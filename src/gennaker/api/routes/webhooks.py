@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Body, Request
 
 from gennaker.api.deps import CallerDep, RuntimeDep
+from gennaker.api.errors import ERROR_RESPONSES
 from gennaker.triggers.webhook import match_webhook
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(responses=ERROR_RESPONSES, tags=["webhooks"])
 
 
 @router.post("/webhooks/webhook/{source}")
