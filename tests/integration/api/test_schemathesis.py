@@ -1,9 +1,9 @@
 """Property-based API checks with schemathesis: no input produces a 5xx or a response outside the schema.
 
-Streams (`…/events`) are left out: they stay open by design. The check that every schema-valid request is
-accepted is left out too: pipeline configs are also checked for rules a JSON schema cannot state (known stage
-types, existing requisite refIds, no cycles), and refusing those with a 400 is the intended behaviour. The app is built when the module is
-imported because schemathesis parametrizes tests from its schema at collection time.
+Streams (`…/events`) are left out: they stay open by design. The check that every schema-valid request
+is accepted is left out too: pipeline configs are also checked for rules a JSON schema cannot state
+(known stage types, existing requisite refIds, no cycles), and refusing those with a 400 is intended.
+The app is built when the module is imported because schemathesis parametrizes from its schema.
 """
 
 from __future__ import annotations
