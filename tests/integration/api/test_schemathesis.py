@@ -40,3 +40,20 @@ def _close_runtime() -> Iterator[None]:
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_responses_match_the_schema(case: schemathesis.Case) -> None:
     case.call_and_validate(headers=ADMIN, excluded_checks=[positive_data_acceptance])
+
+
+class LinkedCalls(schema.as_state_machine()):  # type: ignore[misc]
+    """Stateful runs: follow the OpenAPI links (trigger → get/cancel/pause/resume, task → get)."""
+
+    def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+        return {"headers": ADMIN}
+
+    def validate_response(self, response: object, case: schemathesis.Case, **kwargs: object) -> None:
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+
+TestLinkedCalls = LinkedCalls.TestCase
+TestLinkedCalls.settings = settings(
+    max_examples=30, deadline=None, stateful_step_count=6, suppress_health_check=list(HealthCheck)
+)
+TestLinkedCalls = pytest.mark.slow(TestLinkedCalls)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from gennaker.api.deps import CallerDep, RuntimeDep, require_application
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
@@ -14,6 +14,20 @@ from gennaker.runtime import Runtime
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["pipelines"])
 NO_BODY: dict[int | str, dict[str, Any]] = {200: {"description": "Done; the response has no body (as Gate)"}}
+EXECUTION_LINKS: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Started; `ref` is Gate's reference, `id` the execution id",
+        "links": {
+            name: {"operationId": operation, "parameters": {"execution_id": "$response.body#/id"}}
+            for name, operation in (
+                ("GetExecution", "getExecution"),
+                ("CancelExecution", "cancelExecution"),
+                ("PauseExecution", "pauseExecution"),
+                ("ResumeExecution", "resumeExecution"),
+            )
+        },
+    }
+}
 
 
 def _config_of(rt: Runtime, application: str, name_or_id: str) -> dict[str, Any]:
@@ -106,12 +120,19 @@ def _trigger(
     return execution_id
 
 
-@router.post("/pipelines/{application}/{name_or_id}", status_code=202)
+@router.post(
+    "/pipelines/{application}/{name_or_id}", status_code=202, operation_id="triggerPipeline", responses=EXECUTION_LINKS
+)
 def trigger_pipeline(
-    application: str, name_or_id: str, request: Request, rt: RuntimeDep, who: CallerDep,
+    application: Annotated[str, Path(examples=["shop"])],
+    name_or_id: Annotated[str, Path(examples=["release"])],
+    request: Request,
+    rt: RuntimeDep,
+    who: CallerDep,
     body: dict[str, Any] | None = Body(None),
-) -> dict[str, str]:  # fmt: skip
-    return {"ref": f"/pipelines/{_trigger(rt, request, who, application, name_or_id, body)}"}
+) -> dict[str, str]:
+    execution_id = _trigger(rt, request, who, application, name_or_id, body)
+    return {"ref": f"/pipelines/{execution_id}", "id": execution_id}
 
 
 @router.post("/pipelines/v2/{application}/{name_or_id}", status_code=202)
@@ -124,26 +145,32 @@ def trigger_pipeline_v2(
 
 
 # -- executions --------------------------------------------------------------------------------------
-@router.get("/pipelines/{execution_id}")
+@router.get("/pipelines/{execution_id}", operation_id="getExecution")
 def get_execution(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     return _execution(rt, request, who, execution_id, "READ")
 
 
-@router.put("/pipelines/{execution_id}/cancel", response_class=Response, responses=NO_BODY)
+@router.put(
+    "/pipelines/{execution_id}/cancel", response_class=Response, responses=NO_BODY, operation_id="cancelExecution"
+)
 def cancel(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep, reason: str | None = None) -> Response:
     _execution(rt, request, who, execution_id, "EXECUTE")
     rt.operations.cancel(execution_id, who.username, reason)
     return Response(status_code=200)
 
 
-@router.put("/pipelines/{execution_id}/pause", response_class=Response, responses=NO_BODY)
+@router.put(
+    "/pipelines/{execution_id}/pause", response_class=Response, responses=NO_BODY, operation_id="pauseExecution"
+)
 def pause(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
     _execution(rt, request, who, execution_id, "EXECUTE")
     rt.operations.pause(execution_id, who.username)
     return Response(status_code=200)
 
 
-@router.put("/pipelines/{execution_id}/resume", response_class=Response, responses=NO_BODY)
+@router.put(
+    "/pipelines/{execution_id}/resume", response_class=Response, responses=NO_BODY, operation_id="resumeExecution"
+)
 def resume(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
     _execution(rt, request, who, execution_id, "EXECUTE")
     rt.operations.resume(execution_id, who.username)

@@ -60,7 +60,15 @@ def _application_job(rt: Runtime, request: Request, who: Caller, job: Applicatio
     return {"application": name.lower()}
 
 
-@router.post("/tasks")
+TASK_LINKS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Recorded; `ref` is Gate's reference, `id` the task id",
+        "links": {"GetTask": {"operationId": "getTask", "parameters": {"task_id": "$response.body#/id"}}},
+    }
+}
+
+
+@router.post("/tasks", operation_id="createTask", responses=TASK_LINKS)
 def create_task(body: TaskRequest, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, str]:
     application = (body.application or body.job[0].application.name).lower()
     task = Execution(
@@ -84,10 +92,10 @@ def create_task(body: TaskRequest, request: Request, rt: RuntimeDep, who: Caller
     task.end_time = now_ms()
     with rt.db.transaction() as conn:
         rt.executions.insert(conn, task)
-    return {"ref": f"/tasks/{task.id}"}
+    return {"ref": f"/tasks/{task.id}", "id": task.id}
 
 
-@router.get("/tasks/{task_id}")
+@router.get("/tasks/{task_id}", operation_id="getTask")
 def get_task(task_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     with rt.db.read() as conn:
         task = rt.executions.get_json(conn, task_id)
