@@ -46,8 +46,13 @@ def list_executions(
     table = Table("ID", "PIPELINE", "STATUS", "TRIGGER", "DURATION")
     for execution in found:
         trigger = execution.get("trigger") or {}
-        table.add_row(execution["id"], execution["name"], execution["status"],
-                      f"{trigger.get('type')} by {trigger.get('user')}", duration(execution))  # fmt: skip
+        table.add_row(
+            execution["id"],
+            execution["name"],
+            execution["status"],
+            f"{trigger.get('type')} by {trigger.get('user')}",
+            duration(execution),
+        )
     console.print(table)
 
 

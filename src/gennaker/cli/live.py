@@ -14,9 +14,16 @@ from gennaker.model.status import Status
 from gennaker.runtime import Runtime
 
 STATUS_STYLE = {
-    "SUCCEEDED": "green", "RUNNING": "cyan", "TERMINAL": "red", "CANCELED": "yellow", "STOPPED": "red",
-    "FAILED_CONTINUE": "yellow", "SKIPPED": "dim", "NOT_STARTED": "dim", "PAUSED": "magenta",
-}  # fmt: skip
+    "SUCCEEDED": "green",
+    "RUNNING": "cyan",
+    "TERMINAL": "red",
+    "CANCELED": "yellow",
+    "STOPPED": "red",
+    "FAILED_CONTINUE": "yellow",
+    "SKIPPED": "dim",
+    "NOT_STARTED": "dim",
+    "PAUSED": "magenta",
+}
 
 
 def stage_table(execution: dict[str, Any]) -> Table:

@@ -60,8 +60,13 @@ def list_pipelines(application: str, output: str = typer.Option("table", "-o", "
         return
     table = Table("NAME", "ID", "STAGES", "TRIGGERS", "UPDATED BY")
     for config in configs:
-        table.add_row(config["name"], config["id"], str(len(config.get("stages") or [])),
-                      str(len(config.get("triggers") or [])), config.get("lastModifiedBy") or "")  # fmt: skip
+        table.add_row(
+            config["name"],
+            config["id"],
+            str(len(config.get("stages") or [])),
+            str(len(config.get("triggers") or [])),
+            config.get("lastModifiedBy") or "",
+        )
     console.print(table)
 
 

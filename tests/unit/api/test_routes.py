@@ -143,10 +143,15 @@ def test_webhooks_start_matching_pipelines_as_the_service_account(api: TestClien
         **PIPELINE,
         "name": "hooked",
         "triggers": [
-            {"type": "webhook", "enabled": True, "source": "ci", "payloadConstraints": {"branch": "^main$"},
-             "runAsUser": "deploy-bot"},
+            {
+                "type": "webhook",
+                "enabled": True,
+                "source": "ci",
+                "payloadConstraints": {"branch": "^main$"},
+                "runAsUser": "deploy-bot",
+            },
         ],
-    }  # fmt: skip
+    }
     api.post("/pipelines", json=hooked, headers=ADMIN)
     missed = api.post("/webhooks/webhook/ci", json={"branch": "dev"}, headers=as_user("dev")).json()
     assert missed["executions"] == []

@@ -24,8 +24,16 @@ def routes(api: TestClient) -> list[tuple[str, str]]:
 
 
 def concrete(path: str, execution_id: str, stage_id: str, config_id: str) -> str:
-    values = {"application": "shop", "name_or_id": "release", "pipeline_name": "release", "source": "ci",
-              "execution_id": execution_id, "stage_id": stage_id, "pipeline_id": config_id, "task_id": execution_id}  # fmt: skip
+    values = {
+        "application": "shop",
+        "name_or_id": "release",
+        "pipeline_name": "release",
+        "source": "ci",
+        "execution_id": execution_id,
+        "stage_id": stage_id,
+        "pipeline_id": config_id,
+        "task_id": execution_id,
+    }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

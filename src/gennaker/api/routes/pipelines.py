@@ -137,9 +137,13 @@ def trigger_pipeline(
 
 @router.post("/pipelines/v2/{application}/{name_or_id}", status_code=202)
 def trigger_pipeline_v2(
-    application: str, name_or_id: str, request: Request, rt: RuntimeDep, who: CallerDep,
+    application: str,
+    name_or_id: str,
+    request: Request,
+    rt: RuntimeDep,
+    who: CallerDep,
     body: dict[str, Any] | None = Body(None),
-) -> dict[str, str]:  # fmt: skip
+) -> dict[str, str]:
     execution_id = _trigger(rt, request, who, application, name_or_id, body)
     return {"eventId": str(uuid.uuid4()), "ref": f"/pipelines/{execution_id}"}
 
@@ -179,9 +183,13 @@ def resume(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) 
 
 @router.patch("/pipelines/{execution_id}/stages/{stage_id}")
 def patch_stage(
-    execution_id: str, stage_id: str, request: Request, rt: RuntimeDep, who: CallerDep,
+    execution_id: str,
+    stage_id: str,
+    request: Request,
+    rt: RuntimeDep,
+    who: CallerDep,
     body: dict[str, Any] = Body(...),
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Merge `body` into the stage context: manual judgment, `skipRemainingWait`, `manualSkip`."""
     _execution(rt, request, who, execution_id, "EXECUTE")
     if "judgmentStatus" in body and str(body["judgmentStatus"]).lower() not in ("continue", "stop"):
@@ -200,10 +208,14 @@ def restart_stage(execution_id: str, stage_id: str, request: Request, rt: Runtim
 
 @router.get("/executions")
 def list_by_ids(
-    request: Request, rt: RuntimeDep, who: CallerDep,
-    pipelineConfigIds: str | None = None, executionIds: str | None = None,
-    limit: int = Query(10, ge=1, le=1000), statuses: str | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+    request: Request,
+    rt: RuntimeDep,
+    who: CallerDep,
+    pipelineConfigIds: str | None = None,
+    executionIds: str | None = None,
+    limit: int = Query(10, ge=1, le=1000),
+    statuses: str | None = None,
+) -> list[dict[str, Any]]:
     """Executions by config ids (newest `limit` per config) or by execution ids; `[]` without either."""
     wanted = [s.strip().upper() for s in (statuses or "").split(",") if s.strip()]
     security = request.app.state.security

@@ -72,10 +72,15 @@ TASK_LINKS: dict[int | str, dict[str, Any]] = {
 def create_task(body: TaskRequest, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, str]:
     application = (body.application or body.job[0].application.name).lower()
     task = Execution(
-        id=new_id(), application=application or "gennaker", name=body.description or body.job[0].type,
-        type="ORCHESTRATION", status=Status.RUNNING, start_time=now_ms(),
-        authentication={"user": who.username, "allowedAccounts": []}, trigger={"type": "manual", "user": who.username},
-    )  # fmt: skip
+        id=new_id(),
+        application=application or "gennaker",
+        name=body.description or body.job[0].type,
+        type="ORCHESTRATION",
+        status=Status.RUNNING,
+        start_time=now_ms(),
+        authentication={"user": who.username, "allowedAccounts": []},
+        trigger={"type": "manual", "user": who.username},
+    )
     for index, job in enumerate(body.job):
         stage = Stage(id=new_id(), ref_id=str(index), type=job.type, name=job.type, start_time=now_ms())
         try:
