@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from gennaker.cli.common import console, current_user, fail, print_json, reports_errors, runtime
+from gennaker.cli.common import backend, console, fail, print_json, reports_errors
 
 app = typer.Typer(help="Applications: the unit of ownership.", no_args_is_help=True)
 
@@ -14,9 +14,7 @@ app = typer.Typer(help="Applications: the unit of ownership.", no_args_is_help=T
 @reports_errors
 def save(name: str, email: str | None = typer.Option(None, "--email", help="Owner's email.")) -> None:
     """Create or update an application."""
-    rt = runtime()
-    with rt.db.transaction() as conn:
-        saved = rt.applications.save(conn, name, {"email": email} if email else {}, current_user())
+    saved = backend().save_application(name, email)
     console.print(f"saved application [bold]{saved['name']}[/bold]")
 
 
@@ -24,9 +22,7 @@ def save(name: str, email: str | None = typer.Option(None, "--email", help="Owne
 @reports_errors
 def list_applications(output: str = typer.Option("table", "-o", "--output", help="table or json")) -> None:
     """List applications."""
-    rt = runtime()
-    with rt.db.read() as conn:
-        apps = rt.applications.all(conn)
+    apps = backend().applications()
     if output == "json":
         print_json(apps)
         return
@@ -40,9 +36,7 @@ def list_applications(output: str = typer.Option("table", "-o", "--output", help
 @reports_errors
 def get(name: str) -> None:
     """Show one application as JSON."""
-    rt = runtime()
-    with rt.db.read() as conn:
-        found = rt.applications.get(conn, name)
+    found = backend().application(name)
     if found is None:
         raise fail(f"application '{name}' not found")
     print_json(found)
@@ -52,9 +46,6 @@ def get(name: str) -> None:
 @reports_errors
 def delete(name: str) -> None:
     """Delete an application and its pipeline configs (executions are kept)."""
-    rt = runtime()
-    with rt.db.transaction() as conn:
-        deleted = rt.applications.delete(conn, name)
-    if not deleted:
+    if not backend().delete_application(name):
         raise fail(f"application '{name}' not found")
     console.print(f"deleted application {name}")

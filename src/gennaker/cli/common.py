@@ -13,6 +13,8 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from gennaker.cli import session
+from gennaker.cli.backend import Backend, BackendError, LocalBackend, RemoteBackend
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.pipeline import PipelineValidationError
@@ -26,6 +28,14 @@ R = TypeVar("R")
 
 def runtime() -> Runtime:
     return Runtime(Settings.from_env())
+
+
+def backend() -> Backend:
+    """The server from `gennaker login` (or GENNAKER_URL/GENNAKER_TOKEN), else the local database."""
+    logged_in = session.current()
+    if logged_in is not None:
+        return RemoteBackend(logged_in.url, logged_in.token)
+    return LocalBackend(runtime(), current_user())
 
 
 def current_user() -> str:
@@ -47,7 +57,7 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except PipelineValidationError as exc:
             raise fail("invalid pipeline: " + "; ".join(f"{e.field}: {e.problem}" for e in exc.errors)) from None
-        except (LaunchError, OperationError, NotFound, FileNotFoundError, ValueError) as exc:
+        except (BackendError, LaunchError, OperationError, NotFound, FileNotFoundError, ValueError) as exc:
             raise fail(str(exc)) from None
 
     return wrapper

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from gennaker.cli.common import console, current_user, fail, print_json, reports_errors, runtime
+from gennaker.cli.common import backend, console, fail, print_json, reports_errors, runtime
 from gennaker.cli.live import duration, failure_reason, stage_table
 
 app = typer.Typer(help="Executions: runs of pipelines.", no_args_is_help=True)
@@ -15,9 +15,7 @@ app = typer.Typer(help="Executions: runs of pipelines.", no_args_is_help=True)
 @reports_errors
 def get(execution_id: str, output: str = typer.Option("table", "-o", "--output", help="table or json")) -> None:
     """Show an execution (Spinnaker's execution JSON with -o json)."""
-    rt = runtime()
-    with rt.db.read() as conn:
-        execution = rt.executions.get_json(conn, execution_id)
+    execution = backend().execution(execution_id)
     if execution is None:
         raise fail(f"execution {execution_id} not found")
     if output == "json":
@@ -37,9 +35,7 @@ def list_executions(
     output: str = typer.Option("table", "-o", "--output"),
 ) -> None:
     """An application's newest executions."""
-    rt = runtime()
-    with rt.db.read() as conn:
-        found = rt.executions.list_json(conn, application, statuses=[s.upper() for s in status], limit=limit)
+    found = backend().executions(application, [s.upper() for s in status], limit)
     if output == "json":
         print_json(found)
         return
@@ -60,7 +56,7 @@ def list_executions(
 @reports_errors
 def cancel(execution_id: str, reason: str | None = typer.Option(None, "--reason")) -> None:
     """Cancel an execution."""
-    runtime().operations.cancel(execution_id, current_user(), reason)
+    backend().cancel(execution_id, reason)
     console.print(f"canceling {execution_id}")
 
 
@@ -68,7 +64,7 @@ def cancel(execution_id: str, reason: str | None = typer.Option(None, "--reason"
 @reports_errors
 def pause(execution_id: str) -> None:
     """Pause a running execution."""
-    runtime().operations.pause(execution_id, current_user())
+    backend().pause(execution_id)
     console.print(f"paused {execution_id}")
 
 
@@ -76,7 +72,7 @@ def pause(execution_id: str) -> None:
 @reports_errors
 def resume(execution_id: str) -> None:
     """Resume a paused execution."""
-    runtime().operations.resume(execution_id, current_user())
+    backend().resume(execution_id)
     console.print(f"resumed {execution_id}")
 
 
@@ -84,8 +80,8 @@ def resume(execution_id: str) -> None:
 @reports_errors
 def restart(execution_id: str, stage: str = typer.Argument(..., help="refId or name")) -> None:
     """Restart a finished stage and everything downstream of it."""
-    restarted = runtime().operations.restart_stage(execution_id, stage, current_user())
-    console.print(f"restarting stage {restarted.name} of {execution_id}")
+    backend().restart(execution_id, stage)
+    console.print(f"restarting stage {stage} of {execution_id}")
 
 
 @app.command("judge")
@@ -97,14 +93,14 @@ def judge(
     judgment_input: str | None = typer.Option(None, "--input", help="The chosen judgment input"),
 ) -> None:
     """Answer a manual judgment."""
-    judged = runtime().operations.judge(execution_id, stage, judgment, judgment_input, current_user())
-    console.print(f"{judgment.lower()} given at stage {judged.name} of {execution_id}")
+    backend().judge(execution_id, stage, judgment, judgment_input)
+    console.print(f"{judgment.lower()} given at stage {stage} of {execution_id}")
 
 
 @app.command("zombies")
 @reports_errors
 def zombies(repair: bool = typer.Option(False, "--repair", help="Rebuild their missing messages")) -> None:
-    """Executions that are active but have nothing queued to move them."""
+    """Executions that are active but have nothing queued to move them (on the local database)."""
     rt = runtime()
     found = rt.find_zombies()
     for execution_id in found:

@@ -9,9 +9,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from gennaker.cli.backend import Backend
 from gennaker.cli.common import console
-from gennaker.model.status import Status
-from gennaker.runtime import Runtime
 
 STATUS_STYLE = {
     "SUCCEEDED": "green",
@@ -69,14 +68,7 @@ def failure_reason(execution: dict[str, Any]) -> str:
     return f"execution {execution['status']}"
 
 
-def watch(rt: Runtime, execution_id: str, screen: Console = console, interval: float = 0.25) -> dict[str, Any]:
-    """Show the stages until the execution ends or waits for a judgment; returns its last JSON."""
+def follow(where: Backend, execution_id: str, screen: Console = console) -> dict[str, Any]:
+    """Show the stages live until the execution ends or waits for a judgment; returns its last JSON."""
     with Live(console=screen, auto_refresh=False) as live:
-        while True:
-            with rt.db.read() as conn:
-                execution = rt.executions.get_json(conn, execution_id)
-            assert execution is not None
-            live.update(stage_table(execution), refresh=True)
-            if Status(execution["status"]).is_complete or awaiting_judgment(execution):
-                return execution
-            time.sleep(interval)
+        return where.watch(execution_id, lambda execution: live.update(stage_table(execution), refresh=True))

@@ -2,11 +2,13 @@
 
 import typer
 
-from gennaker.cli import applications, executions, pipelines, server
+from gennaker.cli import applications, executions, login, pipelines, server
 
 app = typer.Typer(no_args_is_help=True, help="Gennaker: continuous delivery in one process.")
 app.command("up")(server.up)
 app.command("worker")(server.worker)
+app.command("login")(login.login)
+app.command("logout")(login.logout)
 app.add_typer(applications.app, name="application")
 app.add_typer(pipelines.app, name="pipeline")
 app.add_typer(executions.app, name="execution")

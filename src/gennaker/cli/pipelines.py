@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,10 @@ import typer
 import yaml
 from rich.table import Table
 
-from gennaker.cli.common import console, current_user, errors, fail, print_json, reports_errors, runtime
-from gennaker.cli.live import awaiting_judgment, failure_reason, watch
+from gennaker.cli.backend import Backend
+from gennaker.cli.common import backend, console, current_user, errors, fail, print_json, reports_errors
+from gennaker.cli.live import awaiting_judgment, failure_reason, follow
 from gennaker.model.status import Status
-from gennaker.runtime import Runtime
 
 app = typer.Typer(help="Pipeline configs, in Spinnaker's JSON shape.", no_args_is_help=True)
 
@@ -32,17 +33,14 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 @app.command("save")
 @reports_errors
-def save(
-    file: Path = typer.Option(..., "-f", "--file", exists=True, dir_okay=False, help="JSON or YAML"),
-) -> None:
+def save(file: Path = typer.Option(..., "-f", "--file", exists=True, dir_okay=False, help="JSON or YAML")) -> None:
     """Validate and save a pipeline (creates its application if missing)."""
-    saved = runtime().save_pipeline(load_config_file(file), current_user())
+    saved = backend().save_pipeline(load_config_file(file))
     console.print(f"saved pipeline [bold]{saved['application']}/{saved['name']}[/bold] ({saved['id']})")
 
 
-def _config(rt: Runtime, application: str, name: str) -> dict[str, Any]:
-    with rt.db.read() as conn:
-        config = rt.pipelines.get_by_name(conn, application, name)
+def _config(where: Backend, application: str, name: str) -> dict[str, Any]:
+    config = where.pipeline(application, name)
     if config is None:
         raise fail(f"pipeline '{name}' not found in application '{application}'")
     return config
@@ -52,9 +50,7 @@ def _config(rt: Runtime, application: str, name: str) -> dict[str, Any]:
 @reports_errors
 def list_pipelines(application: str, output: str = typer.Option("table", "-o", "--output")) -> None:
     """List an application's pipelines."""
-    rt = runtime()
-    with rt.db.read() as conn:
-        configs = rt.pipelines.for_application(conn, application)
+    configs = backend().pipelines(application)
     if output == "json":
         print_json(configs)
         return
@@ -74,17 +70,14 @@ def list_pipelines(application: str, output: str = typer.Option("table", "-o", "
 @reports_errors
 def get(application: str, name: str) -> None:
     """Print a pipeline config as JSON."""
-    print_json(_config(runtime(), application, name))
+    print_json(_config(backend(), application, name))
 
 
 @app.command("delete")
 @reports_errors
 def delete(application: str, name: str) -> None:
     """Delete a pipeline config and its history."""
-    rt = runtime()
-    with rt.db.transaction() as conn:
-        deleted = rt.pipelines.delete(conn, application, name)
-    if not deleted:
+    if not backend().delete_pipeline(application, name):
         raise fail(f"pipeline '{name}' not found in application '{application}'")
     console.print(f"deleted pipeline {application}/{name}")
 
@@ -93,16 +86,14 @@ def delete(application: str, name: str) -> None:
 @reports_errors
 def history(application: str, name: str, output: str = typer.Option("table", "-o", "--output")) -> None:
     """Every saved version of a pipeline, newest first."""
-    rt = runtime()
-    config = _config(rt, application, name)
-    with rt.db.read() as conn:
-        versions = rt.pipelines.history(conn, config["id"])
+    where = backend()
+    versions = where.history(_config(where, application, name)["id"])
     if output == "json":
         print_json(versions)
         return
     table = Table("VERSION", "SAVED AT", "BY", "STAGES")
     for v in versions:
-        saved_at = f"{v['createdAt'] // 1000}"
+        saved_at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v["createdAt"] / 1000))
         table.add_row(str(v["version"]), saved_at, v["createdBy"] or "", str(len(v["config"].get("stages") or [])))
     console.print(table)
 
@@ -111,11 +102,8 @@ def history(application: str, name: str, output: str = typer.Option("table", "-o
 @reports_errors
 def restore(application: str, name: str, version: int) -> None:
     """Save an older version again as the newest one."""
-    rt = runtime()
-    config = _config(rt, application, name)
-    with rt.db.transaction() as conn:
-        restored = rt.pipelines.restore(conn, config["id"], version, current_user())
-    if restored is None:
+    where = backend()
+    if not where.restore(_config(where, application, name)["id"], version):
         raise fail(f"pipeline {application}/{name} has no version {version}")
     console.print(f"restored version {version} of {application}/{name}")
 
@@ -140,33 +128,22 @@ def execute(
     output: str = typer.Option("id", "-o", "--output", help="id or json"),
 ) -> None:
     """Start a pipeline; prints the execution id."""
-    rt = runtime()
-    trigger = {"type": "manual", "user": current_user(), "parameters": parse_parameters(parameter)}
-    execution_id = rt.start_pipeline(application, name, trigger, current_user())
-    if not wait:
-        _print_started(rt, execution_id, output)
-        return
-    if not rt.wakeup.workers_elsewhere():
-        rt.start_workers(1)  # nothing else is running: run the engine here while we watch
+    where = backend()
     try:
-        final = watch(rt, execution_id, errors if output == "json" else console)
+        trigger = {"type": "manual", "user": current_user(), "parameters": parse_parameters(parameter)}
+        execution_id = where.execute(application, name, trigger)
+        final = follow(where, execution_id, errors if output == "json" else console) if wait else None
+        if output == "json":
+            print_json(final or where.execution(execution_id))
+        else:
+            console.print(execution_id)
     finally:
-        rt.close()
-    if output == "json":
-        print_json(final)
-    else:
-        console.print(execution_id)
+        where.close()
+    if final is None:
+        return
     if Status(final["status"]).is_halt:
         raise fail(failure_reason(final))
     judgment = awaiting_judgment(final)
     if judgment is not None:
-        errors_hint = f"gennaker execution judge {execution_id} {judgment['refId']} --judgment continue"
-        errors.print(f"waiting for manual judgment at stage '{judgment['name']}': {errors_hint}")
-
-
-def _print_started(rt: Runtime, execution_id: str, output: str) -> None:
-    if output == "json":
-        with rt.db.read() as conn:
-            print_json(rt.executions.get_json(conn, execution_id))
-    else:
-        console.print(execution_id)
+        hint = f"gennaker execution judge {execution_id} {judgment['refId']} --judgment continue"
+        errors.print(f"waiting for manual judgment at stage '{judgment['name']}': {hint}")

@@ -18,6 +18,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("GENNAKER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("GENNAKER_DATABASE_URL", raising=False)
     monkeypatch.setenv("GENNAKER_USER", "alice")
+    monkeypatch.setenv("GENNAKER_CONFIG_DIR", str(tmp_path / "config"))
+    for name in ("GENNAKER_URL", "GENNAKER_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     return CliRunner()
 
 

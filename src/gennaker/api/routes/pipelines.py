@@ -102,6 +102,23 @@ def pipeline_history(
     ]
 
 
+@router.post("/pipelineConfigs/{pipeline_id}/history/{version}/restore")
+def restore_pipeline(
+    pipeline_id: str, version: int, request: Request, rt: RuntimeDep, who: CallerDep
+) -> dict[str, Any]:
+    """Save an older version again as the newest one (history itself is never rewritten)."""
+    with rt.db.read() as conn:
+        current = rt.pipelines.get(conn, pipeline_id)
+    if current is None:
+        raise ApiError(404, f"pipeline {pipeline_id} not found")
+    require_application(request, rt, who, current["application"], "WRITE")
+    with rt.db.transaction() as conn:
+        restored = rt.pipelines.restore(conn, pipeline_id, version, who.username)
+    if restored is None:
+        raise ApiError(404, f"pipeline {pipeline_id} has no version {version}")
+    return restored
+
+
 # -- triggering --------------------------------------------------------------------------------------
 def _trigger(
     rt: Runtime, request: Request, who: Any, application: str, name_or_id: str, body: dict[str, Any] | None

@@ -29,6 +29,13 @@ def metrics(request: Request, who: CallerDep) -> PlainTextResponse:
     return PlainTextResponse(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+@router.get("/auth/user")
+def auth_user(who: CallerDep) -> dict[str, Any]:
+    """The signed-in caller, as Gate's `/auth/user` shows it."""
+    roles = sorted(getattr(who, "roles", ()))
+    return {"username": who.username, "email": None, "roles": roles, "admin": who.is_admin}
+
+
 @router.get("/credentials")
 def credentials(who: CallerDep) -> list[dict[str, Any]]:
     """Configured accounts, without secrets. No provider accounts exist until the providers land."""

@@ -1,0 +1,307 @@
+"""Where CLI commands act: on the local database (`LocalBackend`) or on a server (`RemoteBackend`).
+
+After `gennaker login URL` every command goes to that server through its HTTP API; otherwise commands
+work on the database named by GENNAKER_DATA_DIR / GENNAKER_DATABASE_URL. Both backends offer the same
+operations and raise `BackendError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from gennaker.engine.launcher import LaunchError
+from gennaker.engine.operations import NotFound, OperationError
+from gennaker.model.pipeline import PipelineValidationError
+from gennaker.model.status import Status
+from gennaker.runtime import Runtime
+
+Watcher = Callable[[dict[str, Any]], None]
+
+
+class BackendError(Exception):
+    """A command could not be carried out; the message is the one-line reason."""
+
+
+def stops_waiting(execution: dict[str, Any]) -> bool:
+    """`--wait` ends when the execution completes or waits for a manual judgment."""
+    running_judgment = any(s["type"] == "manualJudgment" and s["status"] == "RUNNING" for s in execution["stages"])
+    return Status(execution["status"]).is_complete or running_judgment
+
+
+class Backend(Protocol):
+    def save_application(self, name: str, email: str | None) -> dict[str, Any]: ...
+    def applications(self) -> list[dict[str, Any]]: ...
+    def application(self, name: str) -> dict[str, Any] | None: ...
+    def delete_application(self, name: str) -> bool: ...
+    def save_pipeline(self, config: dict[str, Any]) -> dict[str, Any]: ...
+    def pipelines(self, application: str) -> list[dict[str, Any]]: ...
+    def pipeline(self, application: str, name: str) -> dict[str, Any] | None: ...
+    def delete_pipeline(self, application: str, name: str) -> bool: ...
+    def history(self, pipeline_id: str) -> list[dict[str, Any]]: ...
+    def restore(self, pipeline_id: str, version: int) -> bool: ...
+    def execute(self, application: str, name: str, trigger: dict[str, Any]) -> str: ...
+    def execution(self, execution_id: str) -> dict[str, Any] | None: ...
+    def executions(self, application: str, statuses: list[str], limit: int) -> list[dict[str, Any]]: ...
+    def cancel(self, execution_id: str, reason: str | None) -> None: ...
+    def pause(self, execution_id: str) -> None: ...
+    def resume(self, execution_id: str) -> None: ...
+    def restart(self, execution_id: str, stage: str) -> None: ...
+    def judge(self, execution_id: str, stage: str, judgment: str, judgment_input: str | None) -> None: ...
+    def watch(self, execution_id: str, on_update: Watcher) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """Commands on the local database, as the local user."""
+
+    def __init__(self, runtime: Runtime, user: str):
+        self.rt = runtime
+        self.user = user
+
+    def _guarded(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except PipelineValidationError as exc:
+            raise BackendError(
+                "invalid pipeline: " + "; ".join(f"{e.field}: {e.problem}" for e in exc.errors)
+            ) from None
+        except (LaunchError, OperationError, NotFound) as exc:
+            raise BackendError(str(exc)) from None
+
+    def save_application(self, name: str, email: str | None) -> dict[str, Any]:
+        with self.rt.db.transaction() as conn:
+            return self.rt.applications.save(conn, name, {"email": email} if email else {}, self.user)
+
+    def applications(self) -> list[dict[str, Any]]:
+        with self.rt.db.read() as conn:
+            return self.rt.applications.all(conn)
+
+    def application(self, name: str) -> dict[str, Any] | None:
+        with self.rt.db.read() as conn:
+            return self.rt.applications.get(conn, name)
+
+    def delete_application(self, name: str) -> bool:
+        with self.rt.db.transaction() as conn:
+            return self.rt.applications.delete(conn, name)
+
+    def save_pipeline(self, config: dict[str, Any]) -> dict[str, Any]:
+        saved: dict[str, Any] = self._guarded(lambda: self.rt.save_pipeline(config, self.user))
+        return saved
+
+    def pipelines(self, application: str) -> list[dict[str, Any]]:
+        with self.rt.db.read() as conn:
+            return self.rt.pipelines.for_application(conn, application)
+
+    def pipeline(self, application: str, name: str) -> dict[str, Any] | None:
+        with self.rt.db.read() as conn:
+            return self.rt.pipelines.get_by_name(conn, application, name)
+
+    def delete_pipeline(self, application: str, name: str) -> bool:
+        with self.rt.db.transaction() as conn:
+            return self.rt.pipelines.delete(conn, application, name)
+
+    def history(self, pipeline_id: str) -> list[dict[str, Any]]:
+        with self.rt.db.read() as conn:
+            return self.rt.pipelines.history(conn, pipeline_id)
+
+    def restore(self, pipeline_id: str, version: int) -> bool:
+        with self.rt.db.transaction() as conn:
+            return self.rt.pipelines.restore(conn, pipeline_id, version, self.user) is not None
+
+    def execute(self, application: str, name: str, trigger: dict[str, Any]) -> str:
+        execution_id: str = self._guarded(lambda: self.rt.start_pipeline(application, name, trigger, self.user))
+        return execution_id
+
+    def execution(self, execution_id: str) -> dict[str, Any] | None:
+        with self.rt.db.read() as conn:
+            return self.rt.executions.get_json(conn, execution_id)
+
+    def executions(self, application: str, statuses: list[str], limit: int) -> list[dict[str, Any]]:
+        with self.rt.db.read() as conn:
+            return self.rt.executions.list_json(conn, application, statuses=statuses, limit=limit)
+
+    def cancel(self, execution_id: str, reason: str | None) -> None:
+        self._guarded(lambda: self.rt.operations.cancel(execution_id, self.user, reason))
+
+    def pause(self, execution_id: str) -> None:
+        self._guarded(lambda: self.rt.operations.pause(execution_id, self.user))
+
+    def resume(self, execution_id: str) -> None:
+        self._guarded(lambda: self.rt.operations.resume(execution_id, self.user))
+
+    def restart(self, execution_id: str, stage: str) -> None:
+        self._guarded(lambda: self.rt.operations.restart_stage(execution_id, stage, self.user))
+
+    def judge(self, execution_id: str, stage: str, judgment: str, judgment_input: str | None) -> None:
+        self._guarded(lambda: self.rt.operations.judge(execution_id, stage, judgment, judgment_input, self.user))
+
+    def watch(self, execution_id: str, on_update: Watcher) -> dict[str, Any]:
+        """Follow an execution here; runs the engine in this process when no other process would."""
+        if not self.rt.wakeup.workers_elsewhere():
+            self.rt.start_workers(1)
+        while True:
+            execution = self.execution(execution_id)
+            if execution is None:
+                raise BackendError(f"execution {execution_id} not found")
+            on_update(execution)
+            if stops_waiting(execution):
+                return execution
+            time.sleep(0.25)
+
+    def close(self) -> None:
+        self.rt.close()
+
+
+class RemoteBackend:
+    """Commands on a Gennaker server, through its Gate-compatible HTTP API."""
+
+    def __init__(self, url: str, token: str, transport: httpx.BaseTransport | None = None):
+        self.http = httpx.Client(
+            base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=30, transport=transport
+        )
+
+    def _call(self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any) -> httpx.Response | None:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise BackendError(f"cannot reach {self.http.base_url}: {exc}") from None
+        if response.status_code == 404 and missing_ok:
+            return None
+        if response.status_code >= 400:
+            raise BackendError(_error_text(response))
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._call(method, path, **kwargs)
+        return response.json() if response is not None else None
+
+    def _task(self, job: dict[str, Any]) -> None:
+        ref = self._json("POST", "/tasks", json={"job": [job]})["ref"]
+        task = self._json("GET", ref)
+        if task["status"] != "SUCCEEDED":
+            failed = next((s for s in task["stages"] if s["status"] == "TERMINAL"), None)
+            details = ((failed or {}).get("context", {}).get("exception") or {}).get("details") or {}
+            raise BackendError(details.get("error") or f"task {task['id']} ended {task['status']}")
+
+    def whoami(self) -> dict[str, Any]:
+        user: dict[str, Any] = self._json("GET", "/auth/user")
+        return user
+
+    def save_application(self, name: str, email: str | None) -> dict[str, Any]:
+        kind = "updateApplication" if self.application(name) is not None else "createApplication"
+        self._task({"type": kind, "application": {"name": name, **({"email": email} if email else {})}})
+        saved = self.application(name)
+        assert saved is not None
+        return saved
+
+    def applications(self) -> list[dict[str, Any]]:
+        apps: list[dict[str, Any]] = self._json("GET", "/applications")
+        return apps
+
+    def application(self, name: str) -> dict[str, Any] | None:
+        response = self._call("GET", f"/applications/{name}", missing_ok=True)
+        return response.json()["attributes"] if response is not None else None
+
+    def delete_application(self, name: str) -> bool:
+        if self.application(name) is None:
+            return False
+        self._task({"type": "deleteApplication", "application": {"name": name}})
+        return True
+
+    def save_pipeline(self, config: dict[str, Any]) -> dict[str, Any]:
+        self._call("POST", "/pipelines", json=config)
+        saved = self.pipeline(config["application"], config["name"])
+        assert saved is not None
+        return saved
+
+    def pipelines(self, application: str) -> list[dict[str, Any]]:
+        configs: list[dict[str, Any]] = self._json("GET", f"/applications/{application}/pipelineConfigs")
+        return configs
+
+    def pipeline(self, application: str, name: str) -> dict[str, Any] | None:
+        response = self._call("GET", f"/applications/{application}/pipelineConfigs/{name}", missing_ok=True)
+        return response.json() if response is not None else None
+
+    def delete_pipeline(self, application: str, name: str) -> bool:
+        if self.pipeline(application, name) is None:
+            return False
+        self._call("DELETE", f"/pipelines/{application}/{name}")
+        return True
+
+    def history(self, pipeline_id: str) -> list[dict[str, Any]]:
+        versions = self._json("GET", f"/pipelineConfigs/{pipeline_id}/history", params={"limit": 1000})
+        meta = ("version", "createdAt", "createdBy")
+        return [{**{k: v[k] for k in meta}, "config": {k: x for k, x in v.items() if k not in meta}} for v in versions]
+
+    def restore(self, pipeline_id: str, version: int) -> bool:
+        path = f"/pipelineConfigs/{pipeline_id}/history/{version}/restore"
+        return self._call("POST", path, missing_ok=True) is not None
+
+    def execute(self, application: str, name: str, trigger: dict[str, Any]) -> str:
+        ref: str = self._json("POST", f"/pipelines/{application}/{name}", json=trigger)["ref"]
+        return ref.rsplit("/", 1)[-1]
+
+    def execution(self, execution_id: str) -> dict[str, Any] | None:
+        response = self._call("GET", f"/pipelines/{execution_id}", missing_ok=True)
+        return response.json() if response is not None else None
+
+    def executions(self, application: str, statuses: list[str], limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if statuses:
+            params["statuses"] = ",".join(statuses)
+        found: list[dict[str, Any]] = self._json("GET", f"/applications/{application}/pipelines", params=params)
+        return found[:limit]
+
+    def cancel(self, execution_id: str, reason: str | None) -> None:
+        self._call("PUT", f"/pipelines/{execution_id}/cancel", params={"reason": reason} if reason else None)
+
+    def pause(self, execution_id: str) -> None:
+        self._call("PUT", f"/pipelines/{execution_id}/pause")
+
+    def resume(self, execution_id: str) -> None:
+        self._call("PUT", f"/pipelines/{execution_id}/resume")
+
+    def restart(self, execution_id: str, stage: str) -> None:
+        self._call("PUT", f"/pipelines/{execution_id}/stages/{stage}/restart")
+
+    def judge(self, execution_id: str, stage: str, judgment: str, judgment_input: str | None) -> None:
+        body: dict[str, Any] = {"judgmentStatus": judgment.lower()}
+        if judgment_input is not None:
+            body["judgmentInput"] = judgment_input
+        self._call("PATCH", f"/pipelines/{execution_id}/stages/{stage}", json=body)
+
+    def watch(self, execution_id: str, on_update: Watcher) -> dict[str, Any]:
+        """Follow the server's event stream for the execution."""
+        last: dict[str, Any] | None = None
+        with self.http.stream("GET", f"/pipelines/{execution_id}/events", timeout=None) as stream:
+            if stream.status_code >= 400:
+                stream.read()
+                raise BackendError(_error_text(stream))
+            for line in stream.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                last = json.loads(line.removeprefix("data: "))
+                on_update(last)
+                if stops_waiting(last):
+                    return last
+        if last is None:
+            raise BackendError(f"the server closed the stream of {execution_id}")
+        return last
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    details = "; ".join(f"{d['field']}: {d['problem']}" for d in body.get("details") or [])
+    message = str(body.get("message") or f"HTTP {response.status_code}")
+    return f"{message} ({details})" if details and details not in message else message
