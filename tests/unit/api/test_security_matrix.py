@@ -33,6 +33,7 @@ def concrete(path: str, execution_id: str, stage_id: str, config_id: str) -> str
         "stage_id": stage_id,
         "pipeline_id": config_id,
         "task_id": execution_id,
+        "version": "1",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
