@@ -85,9 +85,11 @@ def test_sigkill_mid_run_then_restart_finishes_everything_once(tmp_path: Path) -
     ids = [rt.start_pipeline("demo", "crashy", {}, "tester") for _ in range(200)]
 
     first = spawn_worker(url, tmp_path, effects)
-    wait_for(lambda: counts(rt)["SUCCEEDED"] >= 20, 60, "some executions to finish")
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    try:
+        wait_for(lambda: counts(rt)["SUCCEEDED"] >= 20, 60, "some executions to finish")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
     assert counts(rt)["SUCCEEDED"] < 200, "the crash must happen mid-run"
 
     second = spawn_worker(url, tmp_path, effects)
