@@ -646,7 +646,7 @@ class Handlers:
                 timed, stage_limit = candidate, int(candidate.context["stageTimeoutMs"])
                 break
         if timed is not None and stage_limit is not None and stage.type != EXECUTION_WINDOW and timed.start_time:
-            elapsed = now - timed.start_time - timed.paused_ms - int(timed.context.get("executionWindowWaitMs", 0))
+            elapsed = now - timed.start_time - timed.paused_ms - self._window_wait_ms(execution, timed, now)
             if elapsed > stage_limit:
                 return self._timed_out(
                     stage, f"Stage {timed.name} timed out after {elapsed} ms (stageTimeoutMs={stage_limit})"
@@ -659,6 +659,12 @@ class Handlers:
                     stage, f"Task {task.name} timed out after {elapsed} ms (timeout {task_limit} ms)"
                 )
         return None
+
+    @staticmethod
+    def _window_wait_ms(execution: Execution, stage: Stage, now: int) -> int:
+        """Time the stage spent waiting for its execution window, which its timeout does not count."""
+        windows = [c for c in execution.children(stage, STAGE_BEFORE) if c.type == EXECUTION_WINDOW and c.start_time]
+        return sum((w.end_time or now) - (w.start_time or now) for w in windows)
 
     @staticmethod
     def _timed_out(stage: Stage, reason: str) -> TaskResult:
