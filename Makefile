@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= $(CURDIR)/.gennaker
 
-.PHONY: up test lint typecheck unit bench lock clean
+.PHONY: up test lint typecheck unit bench lock clean ui
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install -q -c requirements.lock -e '.[test]'
 	touch $@
 
-up: $(VENV)/.installed
+# Front-end packages from npm (pinned by web/package-lock.json), copied into the package's static files.
+UI_VENDOR := src/gennaker/ui/static/vendor/htmx.min.js
+$(UI_VENDOR): web/package.json web/package-lock.json web/build.mjs
+	npm ci --prefix web --no-audit --no-fund
+	node web/build.mjs
+
+ui: $(UI_VENDOR)
+
+up: $(VENV)/.installed $(UI_VENDOR)
 	GENNAKER_DATA_DIR=$(DATA_DIR) $(VENV)/bin/gennaker up --load-examples examples
 
 lint: $(VENV)/.installed
@@ -21,7 +29,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
 
-test: lint typecheck
+test: lint typecheck $(UI_VENDOR)
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from gennaker import __version__
 from gennaker.api.deps import Security
@@ -10,9 +11,11 @@ from gennaker.api.errors import install_error_handlers
 from gennaker.api.metrics import Metrics
 from gennaker.api.routes import applications, live, pipelines, system, tasks, webhooks
 from gennaker.runtime import Runtime
+from gennaker.ui import routes as pages
+from gennaker.ui.static import STATIC
 
 
-def create_app(runtime: Runtime, security: Security) -> FastAPI:
+def create_app(runtime: Runtime, security: Security, *, ui: bool = True) -> FastAPI:
     app = FastAPI(title="Gennaker", version=__version__, description="Gate-compatible API of Gennaker.")
     app.state.runtime = runtime
     app.state.security = security
@@ -20,4 +23,7 @@ def create_app(runtime: Runtime, security: Security) -> FastAPI:
     install_error_handlers(app)
     for module in (system, applications, tasks, pipelines, live, webhooks):
         app.include_router(module.router)
+    if ui:
+        app.include_router(pages.router)
+        app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     return app

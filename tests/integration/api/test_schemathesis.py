@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from gennaker.api.app import create_app
 from gennaker.api.deps import Security
+from tests.api_support import as_user, by_header, by_role
 from tests.support import make_runtime
-from tests.unit.api.conftest import as_user, by_header, by_role
 
 ADMIN = as_user("admin")
 runtime = make_runtime(Path(tempfile.mkdtemp(prefix="gennaker-schemathesis-")))

@@ -18,7 +18,7 @@ from gennaker.api.app import create_app
 from gennaker.api.deps import Caller, Security
 from gennaker.cli.main import app as cli
 from gennaker.runtime import Runtime
-from tests.unit.api.conftest import CALLERS, by_role
+from tests.api_support import CALLERS, by_role
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "hello.json"
 TOKENS = {"admin-token": "admin", "dev-token": "dev"}

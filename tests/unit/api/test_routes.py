@@ -7,8 +7,8 @@ import json
 from fastapi.testclient import TestClient
 
 from gennaker.runtime import Runtime
+from tests.api_support import as_user
 from tests.support import wait_status
-from tests.unit.api.conftest import as_user
 
 ADMIN = as_user("admin")
 PIPELINE = {

@@ -27,7 +27,7 @@ def _event(execution: dict[str, Any]) -> str:
     return f"event: execution\nid: {execution['id']}\ndata: {json.dumps(execution, default=str)}\n\n"
 
 
-async def _changes(rt: Runtime, request: Request) -> AsyncIterator[set[str] | None]:
+async def changes(rt: Runtime, request: Request) -> AsyncIterator[set[str] | None]:
     """Sets of changed execution ids as they are published (None on keep-alive timeouts)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[list[str]] = asyncio.Queue()
@@ -63,7 +63,7 @@ def execution_events(execution_id: str, request: Request, rt: RuntimeDep, who: C
         yield _event(first)
         if Status(first["status"]).is_complete:
             return
-        async for ids in _changes(rt, request):
+        async for ids in changes(rt, request):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue
@@ -87,7 +87,7 @@ def application_events(application: str, request: Request, rt: RuntimeDep, who: 
 
     async def stream() -> AsyncIterator[str]:
         yield ": connected\n\n"
-        async for ids in _changes(rt, request):
+        async for ids in changes(rt, request):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue

@@ -1,29 +1,26 @@
+"""Test doubles for the API's security: callers named by a header, permissions by role lists."""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from fastapi import Request
-from fastapi.testclient import TestClient
 
-from gennaker.api.app import create_app
 from gennaker.api.deps import Caller, Security
-from gennaker.runtime import Runtime
 
 
 @dataclass(frozen=True)
-class TestCaller:
+class FakeCaller:
     username: str
     roles: frozenset[str]
     is_admin: bool = False
 
 
 CALLERS = {
-    "admin": TestCaller("admin", frozenset(), is_admin=True),
-    "dev": TestCaller("dev", frozenset({"dev"})),
-    "viewer": TestCaller("viewer", frozenset({"viewer"})),
+    "admin": FakeCaller("admin", frozenset(), is_admin=True),
+    "dev": FakeCaller("dev", frozenset({"dev"})),
+    "viewer": FakeCaller("viewer", frozenset({"viewer"})),
 }
 
 
@@ -40,12 +37,9 @@ def by_role(who: Caller, attributes: dict[str, Any] | None, permission: str) -> 
     return bool(set(allowed) & getattr(who, "roles", frozenset()))
 
 
-@pytest.fixture
-def api(runtime: Runtime) -> Iterator[TestClient]:
-    app = create_app(runtime, Security(authenticate=by_header, application_allows=by_role))
-    with TestClient(app) as client:
-        yield client
-
-
 def as_user(name: str) -> dict[str, str]:
     return {"X-Test-User": name}
+
+
+def header_security() -> Security:
+    return Security(authenticate=by_header, application_allows=by_role)

@@ -1,0 +1,234 @@
+"""The pages. Every page and action goes through the same caller and permission checks as the API.
+
+Forms carry a CSRF token that must equal the `gennaker_csrf` cookie (double submit): another site can
+make a browser post a form, but cannot read or set this cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_application
+from gennaker.api.errors import ApiError
+from gennaker.api.routes.live import changes
+from gennaker.engine.launcher import LaunchError
+from gennaker.engine.operations import OperationError
+from gennaker.model.status import Status
+from gennaker.runtime import Runtime
+from gennaker.ui.graph import layout
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+CSRF_COOKIE = "gennaker_csrf"
+
+
+def _when(ms: int | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000)) if ms else ""
+
+
+def _duration(item: dict[str, Any]) -> str:
+    start, end = item.get("startTime"), item.get("endTime")
+    if not start:
+        return ""
+    return f"{((end or int(time.time() * 1000)) - start) / 1000:.1f}s"
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["duration"] = _duration
+
+
+def _csrf(request: Request) -> str:
+    return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+
+
+def _page(request: Request, name: str, who: Caller, **context: Any) -> HTMLResponse:
+    token = _csrf(request)
+    response = templates.TemplateResponse(request, name, {"user": who, "csrf": token, **context})
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+def _check_csrf(request: Request, form: FormData) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf") or "")):
+        raise ApiError(403, "the form's CSRF token does not match; reload the page and try again")
+
+
+def _allows(request: Request, who: Caller, attributes: dict[str, Any] | None, permission: str) -> bool:
+    return bool(request.app.state.security.application_allows(who, attributes, permission))
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/ui/applications", status_code=303)
+
+
+@router.get("/ui/applications", response_class=HTMLResponse)
+def applications_page(request: Request, rt: RuntimeDep, who: CallerDep, q: str = "") -> HTMLResponse:
+    with rt.db.read() as conn:
+        apps = [a for a in rt.applications.all(conn) if _allows(request, who, a, "READ")]
+    wanted = q.strip().lower()
+    shown = [a for a in apps if wanted in a["name"] or wanted in (a.get("email") or "").lower()]
+    return _page(request, "applications.html", who, applications=shown, query=q)
+
+
+@router.get("/ui/applications/{application}", response_class=HTMLResponse)
+def application_page(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
+    require_application(request, rt, who, application, "READ")
+    with rt.db.read() as conn:
+        attributes = rt.applications.get(conn, application)
+        if attributes is None:
+            raise ApiError(404, f"application '{application.lower()}' not found")
+        pipelines = [
+            {
+                "config": config,
+                "executions": rt.executions.list_json(conn, application, pipeline_config_ids=[config["id"]], limit=10),
+                "can_execute": _allows(request, who, attributes, "EXECUTE"),
+            }
+            for config in rt.pipelines.for_application(conn, application)
+        ]
+    return _page(request, "application.html", who, application=attributes, pipelines=pipelines)
+
+
+def _detail_context(request: Request, rt: Runtime, who: Caller, execution: dict[str, Any]) -> dict[str, Any]:
+    with rt.db.read() as conn:
+        attributes = rt.applications.get(conn, execution["application"])
+    return {
+        "execution": execution,
+        "graph": layout(execution["stages"]),
+        "failure": failing_leaf(execution),
+        "can_execute": _allows(request, who, attributes, "EXECUTE"),
+    }
+
+
+def failing_leaf(execution: dict[str, Any]) -> dict[str, str] | None:
+    """The deepest failed stage that says why (child-pipeline errors already name the child's stage)."""
+    if execution["status"] not in (Status.TERMINAL, Status.STOPPED, Status.CANCELED):
+        return None
+    failed = [s for s in execution["stages"] if s["status"] in (Status.TERMINAL, Status.STOPPED)]
+    for stage in sorted(failed, key=lambda s: bool(s.get("parentStageId")), reverse=True):
+        details = ((stage.get("context") or {}).get("exception") or {}).get("details") or {}
+        reason = (details.get("errors") or [None])[-1] or details.get("error")
+        if reason:
+            return {"stage": stage["name"], "reason": str(reason)}
+    if execution["status"] == Status.CANCELED:
+        return {"stage": "execution", "reason": f"canceled by {execution.get('canceledBy') or 'someone'}"}
+    return None
+
+
+def _execution(rt: Runtime, request: Request, who: Caller, execution_id: str, permission: str) -> dict[str, Any]:
+    with rt.db.read() as conn:
+        execution = rt.executions.get_json(conn, execution_id)
+    if execution is None:
+        raise ApiError(404, f"execution {execution_id} not found")
+    require_application(request, rt, who, execution["application"], permission)
+    return execution
+
+
+@router.get("/ui/executions/{execution_id}", response_class=HTMLResponse)
+def execution_page(request: Request, execution_id: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
+    execution = _execution(rt, request, who, execution_id, "READ")
+    return _page(request, "execution.html", who, **_detail_context(request, rt, who, execution))
+
+
+def _sse(fragment: str) -> str:
+    return "event: execution\n" + "".join(f"data: {line}\n" for line in fragment.splitlines()) + "\n"
+
+
+@router.get("/ui/executions/{execution_id}/stream")
+def execution_stream(request: Request, execution_id: str, rt: RuntimeDep, who: CallerDep) -> StreamingResponse:
+    """The execution's detail, re-rendered whenever it changes, swapped in place by htmx."""
+    _execution(rt, request, who, execution_id, "READ")
+    detail = templates.env.get_template("_execution_detail.html")
+    csrf = _csrf(request)
+
+    async def stream() -> AsyncIterator[str]:
+        async for ids in changes(rt, request):
+            if ids is None:
+                yield ": keep-alive\n\n"
+            elif execution_id in ids:
+                execution = await asyncio.to_thread(_execution, rt, request, who, execution_id, "READ")
+                context = _detail_context(request, rt, who, execution)
+                yield _sse(detail.render(oob=True, csrf=csrf, **context))
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/ui/applications/{application}/stream")
+def application_stream(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> StreamingResponse:
+    """Only the rows of executions that changed, each replacing itself by id (or added to its pipeline)."""
+    require_application(request, rt, who, application, "READ")
+    row = templates.env.get_template("_execution_row.html")
+    wanted = application.lower()
+
+    async def stream() -> AsyncIterator[str]:
+        async for ids in changes(rt, request):
+            if ids is None:
+                yield ": keep-alive\n\n"
+                continue
+            for execution_id in sorted(ids):
+                with rt.db.read() as conn:
+                    execution = rt.executions.get_json(conn, execution_id)
+                if execution and execution["application"] == wanted and execution["type"] == "PIPELINE":
+                    html = row.render(execution=execution, oob=True)
+                    # A new execution has no row yet: add it at the top of its pipeline's table.
+                    table = f"executions-{execution['pipelineConfigId']}"
+                    yield _sse(html.replace('hx-swap-oob="true"', f'hx-swap-oob="afterbegin:#{table}"', 1)
+                               if execution["status"] == Status.NOT_STARTED else html)  # fmt: skip
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/ui/executions/{execution_id}/stages/{stage_id}/judgment")
+async def judge(request: Request, execution_id: str, stage_id: str, rt: RuntimeDep, who: CallerDep) -> Response:
+    form = await request.form()
+    _check_csrf(request, form)
+    await asyncio.to_thread(_execution, rt, request, who, execution_id, "EXECUTE")
+    judgment = str(form.get("judgment") or "")
+    chosen = form.get("input")
+    try:
+        await asyncio.to_thread(
+            rt.operations.judge, execution_id, stage_id, judgment, str(chosen) if chosen else None, who.username
+        )
+    except OperationError as exc:
+        raise ApiError(409, str(exc)) from None
+    return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
+
+
+@router.get("/ui/applications/{application}/pipelines/{name}/start", response_class=HTMLResponse)
+def start_form(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
+    require_application(request, rt, who, application, "EXECUTE")
+    with rt.db.read() as conn:
+        config = rt.pipelines.get_by_name(conn, application, name)
+    if config is None:
+        raise ApiError(404, f"pipeline '{name}' not found in application '{application.lower()}'")
+    return _page(request, "start.html", who, config=config, errors={})
+
+
+@router.post("/ui/applications/{application}/pipelines/{name}/start", response_model=None)
+async def start(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> Response:
+    form = await request.form()
+    _check_csrf(request, form)
+    require_application(request, rt, who, application, "EXECUTE")
+    parameters = {str(k)[2:]: str(v) for k, v in form.items() if str(k).startswith("p.")}
+    trigger = {"type": "manual", "user": who.username, "parameters": parameters}
+    try:
+        execution_id = await asyncio.to_thread(rt.start_pipeline, application, name, trigger, who.username)
+    except LaunchError as exc:
+        with rt.db.read() as conn:
+            config = rt.pipelines.get_by_name(conn, application, name)
+        errors = {e.field: e.problem for e in exc.errors} or {"": str(exc)}
+        page = _page(request, "start.html", who, config=config, errors=errors)
+        page.status_code = 400
+        return page
+    return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)

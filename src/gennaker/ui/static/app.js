@@ -1,0 +1,23 @@
+// Theme (light/dark, remembered) and keyboard shortcuts: "/" focuses search, "g a" goes to applications.
+(function () {
+  const root = document.documentElement;
+  const saved = localStorage.getItem("gennaker-theme");
+  if (saved) root.dataset.theme = saved;
+  else if (window.matchMedia("(prefers-color-scheme: dark)").matches) root.dataset.theme = "dark";
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("[data-theme-toggle]")) return;
+    root.dataset.theme = root.dataset.theme === "dark" ? "light" : "dark";
+    localStorage.setItem("gennaker-theme", root.dataset.theme);
+  });
+  let pending = "";
+  document.addEventListener("keydown", (event) => {
+    if (event.target.matches("input, select, textarea")) return;
+    if (event.key === "/") {
+      const search = document.querySelector("input[type=search]");
+      if (search) { event.preventDefault(); search.focus(); }
+    } else if (pending === "g" && event.key === "a") {
+      window.location.href = "/ui/applications";
+    }
+    pending = event.key;
+  });
+})();
