@@ -27,8 +27,7 @@ from gennaker.engine.handlers import new_id
 from gennaker.model.execution import Execution, Stage, now_ms
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime, Settings
-from gennaker.store import codec
-from gennaker.store.tables import executions, stages
+from gennaker.store.tables import executions
 
 
 @dataclass(frozen=True)
@@ -43,16 +42,10 @@ def fill(rt: Runtime, count: int, config_id: str) -> str:
     chunk = 5000
     with rt.db.transaction() as conn:
         for start in range(0, count, chunk):
-            execution_rows, stage_rows = [], []
-            for i in range(start, min(count, start + chunk)):
-                execution = _execution(config_id, base + i * 1000, 5)
-                execution_rows.append(_row(execution))
-                stage_rows += _stage_rows(execution)
-            conn.execute(executions.insert(), execution_rows)
-            conn.execute(stages.insert(), stage_rows)
+            batch = [_execution(config_id, base + i * 1000, 5) for i in range(start, min(count, start + chunk))]
+            rt.executions.insert_many(conn, batch)
         big = _execution(config_id, base - 1, 30)
-        conn.execute(executions.insert(), [_row(big)])
-        conn.execute(stages.insert(), _stage_rows(big))
+        rt.executions.insert_many(conn, [big])
     return big.id
 
 
@@ -83,33 +76,6 @@ def _execution(config_id: str, build_time: int, stage_count: int) -> Execution:
             )
         )
     return execution
-
-
-def _row(execution: Execution) -> dict[str, Any]:
-    return {
-        "id": execution.id,
-        "application": "bench",
-        "pipeline_config_id": execution.pipeline_config_id,
-        "name": execution.name,
-        "status": execution.status.value,
-        "build_time": execution.build_time,
-        "start_time": execution.start_time,
-        "end_time": execution.end_time,
-        "header": codec.dumps(execution.header_json()),
-    }
-
-
-def _stage_rows(execution: Execution) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": s.id,
-            "execution_id": execution.id,
-            "position": n,
-            "status": s.status.value,
-            "doc": codec.dumps(s.to_json()),
-        }
-        for n, s in enumerate(execution.stages)
-    ]
 
 
 def free_port() -> int:

@@ -50,6 +50,16 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
+def execution_for(request: Request, rt: Runtime, who: Caller, execution_id: str, permission: str) -> dict[str, Any]:
+    """The execution's JSON, if `who` has `permission` on its application (404 / 403 otherwise)."""
+    with rt.db.read() as conn:
+        execution = rt.executions.get_json(conn, execution_id)
+    if execution is None:
+        raise ApiError(404, f"execution {execution_id} not found")
+    require_application(request, rt, who, execution["application"], permission)
+    return execution
+
+
 def require_application(request: Request, rt: Runtime, who: Caller, application: str, permission: str) -> None:
     """Refuse with 403 (or 404 for READ, not to reveal names) unless `who` has `permission` on the app."""
     with rt.db.read() as conn:

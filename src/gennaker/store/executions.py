@@ -34,6 +34,24 @@ class ExecutionStore:
         self._write_stages(conn, loaded)
         return loaded
 
+    def insert_many(self, conn: Connection, batch: list[Execution]) -> None:
+        """Store finished executions in bulk (imports and benchmarks), two statements in all."""
+        conn.execute(executions.insert(), [{"header": codec.dumps(e.header_json()), **_indexed(e)} for e in batch])
+        conn.execute(
+            stages.insert(),
+            [
+                {
+                    "id": s.id,
+                    "execution_id": e.id,
+                    "position": n,
+                    "status": s.status.value,
+                    "doc": codec.dumps(s.to_json()),
+                }
+                for e in batch
+                for n, s in enumerate(e.stages)
+            ],
+        )
+
     def load(self, conn: Connection, execution_id: str, *, for_update: bool = False) -> Loaded | None:
         query = sa.select(executions.c.header).where(executions.c.id == execution_id)
         if for_update and conn.dialect.name == "postgresql":

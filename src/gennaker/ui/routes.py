@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_application
+from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, require_application
 from gennaker.api.errors import ApiError
 from gennaker.api.routes.live import changes
 from gennaker.engine.launcher import LaunchError
@@ -126,18 +126,9 @@ def failing_leaf(execution: dict[str, Any]) -> dict[str, str] | None:
     return None
 
 
-def _execution(rt: Runtime, request: Request, who: Caller, execution_id: str, permission: str) -> dict[str, Any]:
-    with rt.db.read() as conn:
-        execution = rt.executions.get_json(conn, execution_id)
-    if execution is None:
-        raise ApiError(404, f"execution {execution_id} not found")
-    require_application(request, rt, who, execution["application"], permission)
-    return execution
-
-
 @router.get("/ui/executions/{execution_id}", response_class=HTMLResponse)
 def execution_page(request: Request, execution_id: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    execution = _execution(rt, request, who, execution_id, "READ")
+    execution = execution_for(request, rt, who, execution_id, "READ")
     return _page(request, "execution.html", who, **_detail_context(request, rt, who, execution))
 
 
@@ -148,7 +139,7 @@ def _sse(fragment: str) -> str:
 @router.get("/ui/executions/{execution_id}/stream")
 def execution_stream(request: Request, execution_id: str, rt: RuntimeDep, who: CallerDep) -> StreamingResponse:
     """The execution's detail, re-rendered whenever it changes, swapped in place by htmx."""
-    _execution(rt, request, who, execution_id, "READ")
+    execution_for(request, rt, who, execution_id, "READ")
     detail = templates.env.get_template("_execution_detail.html")
     csrf = _csrf(request)
 
@@ -157,7 +148,7 @@ def execution_stream(request: Request, execution_id: str, rt: RuntimeDep, who: C
             if ids is None:
                 yield ": keep-alive\n\n"
             elif execution_id in ids:
-                execution = await asyncio.to_thread(_execution, rt, request, who, execution_id, "READ")
+                execution = await asyncio.to_thread(execution_for, request, rt, who, execution_id, "READ")
                 context = _detail_context(request, rt, who, execution)
                 yield _sse(detail.render(oob=True, csrf=csrf, **context))
 
@@ -193,7 +184,7 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
 async def judge(request: Request, execution_id: str, stage_id: str, rt: RuntimeDep, who: CallerDep) -> Response:
     form = await request.form()
     _check_csrf(request, form)
-    await asyncio.to_thread(_execution, rt, request, who, execution_id, "EXECUTE")
+    await asyncio.to_thread(execution_for, request, rt, who, execution_id, "EXECUTE")
     judgment = str(form.get("judgment") or "")
     chosen = form.get("input")
     try:

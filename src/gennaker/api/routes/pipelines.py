@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
-from gennaker.api.deps import CallerDep, RuntimeDep, require_application
+from gennaker.api.deps import CallerDep, RuntimeDep, execution_for, require_application
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.model.pipeline import PipelineConfig
 from gennaker.runtime import Runtime
@@ -36,15 +36,6 @@ def _config_of(rt: Runtime, application: str, name_or_id: str) -> dict[str, Any]
     if config is None or config["application"] != application.lower():
         raise ApiError(404, f"pipeline '{name_or_id}' not found in application '{application.lower()}'")
     return config
-
-
-def _execution(rt: Runtime, request: Request, who: Any, execution_id: str, permission: str) -> dict[str, Any]:
-    with rt.db.read() as conn:
-        execution = rt.executions.get_json(conn, execution_id)
-    if execution is None:
-        raise ApiError(404, f"execution {execution_id} not found")
-    require_application(request, rt, who, execution["application"], permission)
-    return execution
 
 
 # -- configs ---------------------------------------------------------------------------------------
@@ -168,14 +159,14 @@ def trigger_pipeline_v2(
 # -- executions --------------------------------------------------------------------------------------
 @router.get("/pipelines/{execution_id}", operation_id="getExecution")
 def get_execution(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
-    return _execution(rt, request, who, execution_id, "READ")
+    return execution_for(request, rt, who, execution_id, "READ")
 
 
 @router.put(
     "/pipelines/{execution_id}/cancel", response_class=Response, responses=NO_BODY, operation_id="cancelExecution"
 )
 def cancel(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep, reason: str | None = None) -> Response:
-    _execution(rt, request, who, execution_id, "EXECUTE")
+    execution_for(request, rt, who, execution_id, "EXECUTE")
     rt.operations.cancel(execution_id, who.username, reason)
     return Response(status_code=200)
 
@@ -184,7 +175,7 @@ def cancel(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep, 
     "/pipelines/{execution_id}/pause", response_class=Response, responses=NO_BODY, operation_id="pauseExecution"
 )
 def pause(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
-    _execution(rt, request, who, execution_id, "EXECUTE")
+    execution_for(request, rt, who, execution_id, "EXECUTE")
     rt.operations.pause(execution_id, who.username)
     return Response(status_code=200)
 
@@ -193,7 +184,7 @@ def pause(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -
     "/pipelines/{execution_id}/resume", response_class=Response, responses=NO_BODY, operation_id="resumeExecution"
 )
 def resume(execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
-    _execution(rt, request, who, execution_id, "EXECUTE")
+    execution_for(request, rt, who, execution_id, "EXECUTE")
     rt.operations.resume(execution_id, who.username)
     return Response(status_code=200)
 
@@ -208,19 +199,19 @@ def patch_stage(
     body: dict[str, Any] = Body(...),
 ) -> dict[str, Any]:
     """Merge `body` into the stage context: manual judgment, `skipRemainingWait`, `manualSkip`."""
-    _execution(rt, request, who, execution_id, "EXECUTE")
+    execution_for(request, rt, who, execution_id, "EXECUTE")
     if "judgmentStatus" in body and str(body["judgmentStatus"]).lower() not in ("continue", "stop"):
         problem = "must be 'continue' or 'stop'"
         raise ApiError(400, f"judgmentStatus: {problem}", [{"field": "judgmentStatus", "problem": problem}])
     rt.operations.patch_stage(execution_id, stage_id, body, who.username)
-    return _execution(rt, request, who, execution_id, "READ")
+    return execution_for(request, rt, who, execution_id, "READ")
 
 
 @router.put("/pipelines/{execution_id}/stages/{stage_id}/restart")
 def restart_stage(execution_id: str, stage_id: str, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
-    _execution(rt, request, who, execution_id, "EXECUTE")
+    execution_for(request, rt, who, execution_id, "EXECUTE")
     rt.operations.restart_stage(execution_id, stage_id, who.username)
-    return _execution(rt, request, who, execution_id, "READ")
+    return execution_for(request, rt, who, execution_id, "READ")
 
 
 @router.get("/executions")
