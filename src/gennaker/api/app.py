@@ -11,6 +11,7 @@ from gennaker.api.errors import install_error_handlers
 from gennaker.api.metrics import Metrics
 from gennaker.api.routes import applications, live, pipelines, system, tasks, webhooks
 from gennaker.runtime import Runtime
+from gennaker.ui import editor
 from gennaker.ui import routes as pages
 from gennaker.ui.static import STATIC
 
@@ -25,5 +26,6 @@ def create_app(runtime: Runtime, security: Security, *, ui: bool = True) -> Fast
         app.include_router(module.router)
     if ui:
         app.include_router(pages.router)
+        app.include_router(editor.router)
         app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     return app

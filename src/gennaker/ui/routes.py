@@ -51,14 +51,14 @@ def _csrf(request: Request) -> str:
     return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
 
 
-def _page(request: Request, name: str, who: Caller, **context: Any) -> HTMLResponse:
+def page(request: Request, name: str, who: Caller, **context: Any) -> HTMLResponse:
     token = _csrf(request)
     response = templates.TemplateResponse(request, name, {"user": who, "csrf": token, **context})
     response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
     return response
 
 
-def _check_csrf(request: Request, form: FormData) -> None:
+def check_csrf(request: Request, form: FormData) -> None:
     cookie = request.cookies.get(CSRF_COOKIE)
     if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf") or "")):
         raise ApiError(403, "the form's CSRF token does not match; reload the page and try again")
@@ -79,7 +79,7 @@ def applications_page(request: Request, rt: RuntimeDep, who: CallerDep, q: str =
         apps = [a for a in rt.applications.all(conn) if _allows(request, who, a, "READ")]
     wanted = q.strip().lower()
     shown = [a for a in apps if wanted in a["name"] or wanted in (a.get("email") or "").lower()]
-    return _page(request, "applications.html", who, applications=shown, query=q)
+    return page(request, "applications.html", who, applications=shown, query=q)
 
 
 @router.get("/ui/applications/{application}", response_class=HTMLResponse)
@@ -97,7 +97,7 @@ def application_page(request: Request, application: str, rt: RuntimeDep, who: Ca
             }
             for config in rt.pipelines.for_application(conn, application)
         ]
-    return _page(request, "application.html", who, application=attributes, pipelines=pipelines)
+    return page(request, "application.html", who, application=attributes, pipelines=pipelines)
 
 
 def _detail_context(request: Request, rt: Runtime, who: Caller, execution: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def failing_leaf(execution: dict[str, Any]) -> dict[str, str] | None:
 @router.get("/ui/executions/{execution_id}", response_class=HTMLResponse)
 def execution_page(request: Request, execution_id: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
     execution = execution_for(request, rt, who, execution_id, "READ")
-    return _page(request, "execution.html", who, **_detail_context(request, rt, who, execution))
+    return page(request, "execution.html", who, **_detail_context(request, rt, who, execution))
 
 
 def _sse(fragment: str) -> str:
@@ -183,7 +183,7 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
 @router.post("/ui/executions/{execution_id}/stages/{stage_id}/judgment")
 async def judge(request: Request, execution_id: str, stage_id: str, rt: RuntimeDep, who: CallerDep) -> Response:
     form = await request.form()
-    _check_csrf(request, form)
+    check_csrf(request, form)
     await asyncio.to_thread(execution_for, request, rt, who, execution_id, "EXECUTE")
     judgment = str(form.get("judgment") or "")
     chosen = form.get("input")
@@ -203,13 +203,13 @@ def start_form(request: Request, application: str, name: str, rt: RuntimeDep, wh
         config = rt.pipelines.get_by_name(conn, application, name)
     if config is None:
         raise ApiError(404, f"pipeline '{name}' not found in application '{application.lower()}'")
-    return _page(request, "start.html", who, config=config, errors={})
+    return page(request, "start.html", who, config=config, errors={})
 
 
 @router.post("/ui/applications/{application}/pipelines/{name}/start", response_model=None)
 async def start(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> Response:
     form = await request.form()
-    _check_csrf(request, form)
+    check_csrf(request, form)
     require_application(request, rt, who, application, "EXECUTE")
     parameters = {str(k)[2:]: str(v) for k, v in form.items() if str(k).startswith("p.")}
     trigger = {"type": "manual", "user": who.username, "parameters": parameters}
@@ -219,7 +219,7 @@ async def start(request: Request, application: str, name: str, rt: RuntimeDep, w
         with rt.db.read() as conn:
             config = rt.pipelines.get_by_name(conn, application, name)
         errors = {e.field: e.problem for e in exc.errors} or {"": str(exc)}
-        page = _page(request, "start.html", who, config=config, errors=errors)
-        page.status_code = 400
-        return page
+        refused = page(request, "start.html", who, config=config, errors=errors)
+        refused.status_code = 400
+        return refused
     return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
