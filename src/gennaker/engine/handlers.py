@@ -603,7 +603,7 @@ class Handlers:
         stage, task = located
         precheck = self.task_precheck(unit, execution, stage, task)
         if precheck is not None:
-            self._push_task_outcome(unit, execution, stage, task, precheck)
+            self._apply_result(unit, execution, stage, task, precheck)
             return
         if "result" in message.data:
             result = result_from_json(message.data["result"])
@@ -636,29 +636,34 @@ class Handlers:
 
     def timeout(self, now: int, execution: Execution, stage: Stage, task: Task) -> TaskResult | None:
         """A result when the stage or the task has run out of time (orca.md §2.5), else None."""
-        impl = self.registry.tasks.get(task.implementing_class)
-        if impl is None:
+        if task.implementing_class not in self.registry.tasks:
             return TaskResult.terminal(f"no task implementation named '{task.implementing_class}'")
-        stage_limit = None
-        timed: Stage | None = None
-        for candidate in [stage, *execution.ancestors_of_parent(stage)]:
-            if candidate.context.get("stageTimeoutMs") is not None:
-                timed, stage_limit = candidate, int(candidate.context["stageTimeoutMs"])
-                break
+        for remaining, reason in self._time_limits(now, execution, stage, task):
+            if remaining < 0:
+                return self._timed_out(stage, reason)
+        return None
+
+    def _time_limits(self, now: int, execution: Execution, stage: Stage, task: Task) -> list[tuple[int, str]]:
+        """(ms left, reason once past) for the stage's and the task's time limits."""
+        impl = self.registry.task(task.implementing_class)
+        limits: list[tuple[int, str]] = []
+        timed = next((s for s in [stage, *execution.ancestors_of_parent(stage)] if "stageTimeoutMs" in s.context), None)
+        stage_limit = int(timed.context["stageTimeoutMs"]) if timed is not None else None
         if timed is not None and stage_limit is not None and stage.type != EXECUTION_WINDOW and timed.start_time:
             elapsed = now - timed.start_time - timed.paused_ms - self._window_wait_ms(execution, timed, now)
-            if elapsed > stage_limit:
-                return self._timed_out(
-                    stage, f"Stage {timed.name} timed out after {elapsed} ms (stageTimeoutMs={stage_limit})"
+            limits.append(
+                (
+                    stage_limit - elapsed,
+                    f"Stage {timed.name} timed out after {elapsed} ms (stageTimeoutMs={stage_limit})",
                 )
+            )
         task_limit = stage_limit if (impl.timeout_overridable and stage_limit is not None) else impl.timeout_ms
         if task_limit is not None and task.start_time is not None:
             elapsed = now - task.start_time - stage.paused_ms
-            if elapsed > task_limit:
-                return self._timed_out(
-                    stage, f"Task {task.name} timed out after {elapsed} ms (timeout {task_limit} ms)"
-                )
-        return None
+            limits.append(
+                (task_limit - elapsed, f"Task {task.name} timed out after {elapsed} ms (timeout {task_limit} ms)")
+            )
+        return limits
 
     @staticmethod
     def _window_wait_ms(execution: Execution, stage: Stage, now: int) -> int:
@@ -711,6 +716,9 @@ class Handlers:
             floor = stage.context.get("backoffPeriodMs")
             if isinstance(floor, int | float):
                 backoff = max(backoff, int(floor))
+            # Poll again no later than the moment a time limit runs out, so timeouts land on time.
+            for remaining, _ in self._time_limits(unit.now, execution, stage, task):
+                backoff = min(backoff, max(1, remaining + 1))
             unit.push(Message(Kind.RUN_TASK, execution.id, stage.id, task.id), delay_ms=backoff)
         else:
             mapped = failure_status(stage, status) if status in (Status.TERMINAL, Status.CANCELED) else status
