@@ -99,8 +99,6 @@ class Operations:
         """Merge `body` into a stage's context (how judgments, skipRemainingWait and manualSkip arrive)."""
         with self._unit(execution_id) as (unit, execution):
             stage = find_stage(execution, stage_ref)
-            if execution.status.is_complete:
-                raise OperationError(f"execution {execution_id} is already {execution.status.value}")
             if body.get("manualSkip") and not self._skippable(stage):
                 raise OperationError(f"stage {stage.name} ({stage.type}) cannot be skipped manually")
             stage.context.update(body)
