@@ -32,6 +32,8 @@ class Unit:
         queue: QueueStore,
         locked: Collection[str],
         runs_outside: Callable[[Execution, Message], bool],
+        *,
+        inline: bool = True,
     ):
         self.conn = conn
         self.now = now_ms()
@@ -39,6 +41,7 @@ class Unit:
         self._queue = queue
         self._locked = set(locked)
         self._runs_outside = runs_outside
+        self._inline = inline  # off when isolating a failing message: everything it produces is queued
         self.loaded: dict[str, Loaded] = {}
         self.local: deque[Message] = deque()
         self.outbox: list[tuple[Message, int]] = []
@@ -65,7 +68,7 @@ class Unit:
     def push(self, message: Message, delay_ms: int = 0) -> None:
         loaded = self.loaded.get(message.execution_id)
         outside = loaded is not None and self._runs_outside(loaded.execution, message)
-        inline = delay_ms <= 0 and loaded is not None and self.handled < INLINE_BUDGET and not outside
+        inline = self._inline and delay_ms <= 0 and loaded is not None and self.handled < INLINE_BUDGET and not outside
         if inline:
             self.local.append(message)
         else:

@@ -136,11 +136,11 @@ class Worker:
             self._pool.submit(self._run_external, message, token)
         return outcome.handled + len(external)
 
-    def _handle(self, conn: Connection, messages: list[QueuedMessage]) -> Outcome:
+    def _handle(self, conn: Connection, messages: list[QueuedMessage], *, inline: bool = True) -> Outcome:
         """Handle the messages whose executions no other worker is busy with; leave the rest for later."""
         available = self.executions.lock_available(conn, {m.execution_id for m in messages})
         messages = [m for m in messages if m.execution_id in available]
-        unit = Unit(conn, self.executions, self.queue, available, self._external_flagged)
+        unit = Unit(conn, self.executions, self.queue, available, self._external_flagged, inline=inline)
         for queued in messages:
             self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
         self.queue.delete(conn, [m.id for m in messages])
@@ -180,7 +180,8 @@ class Worker:
                 with self.db.transaction() as conn:
                     due_now = self.queue.due(conn, now_ms(), self.batch_size, external=False)
                     claimed = [m for m in due_now if m.id == message.id]
-                    outcome = self._handle(conn, claimed) if claimed else NOTHING
+                    # Without inline chains, so a failure is pinned on the message that causes it.
+                    outcome = self._handle(conn, claimed, inline=False) if claimed else NOTHING
                 self._after_commit(outcome, len(claimed), time.perf_counter())
             except Exception:
                 log.exception("message %s (%s) failed", message.id, message.kind)
