@@ -1,0 +1,194 @@
+"""`${…}` templates inside any value: typing of results, failures and the evaluation summary (orca.md §4.2).
+
+A string that is exactly one `${…}` yields the typed value; text mixed with expressions yields a string in
+which null parts are put back as `${…}`. A failure keeps the whole original string and records an entry in
+`expressionEvaluationSummary` under the expression's text. Map keys are evaluated like values. To write a
+literal `${` in a template, put it in a string literal: `${'${'}`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gennaker.expressions.compiler import FunctionTable, Scope, compile_expression
+from gennaker.expressions.javalike import ExpressionError, to_text
+
+Summary = dict[str, list[dict[str, Any]]]
+
+
+@dataclass
+class Part:
+    text: str
+    expression: bool
+
+
+def split_template(text: str) -> list[Part]:
+    """Literal and expression parts; an expression ends at the `}` that closes its `${`, quotes respected."""
+    parts: list[Part] = []
+    position = 0
+    while True:
+        start = text.find("${", position)
+        if start < 0:
+            break
+        end = _closing_brace(text, start + 2)
+        if end < 0:
+            raise ExpressionError(
+                f"No ending suffix '}}' for expression starting at character {start}: {text[start:]}",
+                "SpelParseException",
+            )
+        if start > position:
+            parts.append(Part(text[position:start], False))
+        parts.append(Part(text[start + 2 : end], True))
+        position = end + 1
+    if position < len(text):
+        parts.append(Part(text[position:], False))
+    return parts
+
+
+def _closing_brace(text: str, index: int) -> int:
+    depth, quote = 0, ""
+    while index < len(text):
+        char = text[index]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "}":
+            if depth == 0:
+                return index
+            depth -= 1
+        index += 1
+    return -1
+
+
+@dataclass
+class Processed:
+    value: Any
+    summary: Summary = field(default_factory=dict)
+
+
+class TemplateProcessor:
+    def __init__(self, functions: FunctionTable):
+        self.functions = functions
+
+    def evaluate(
+        self, expression: str, root: Any, *, allow_unknown_keys: bool = True, variables: dict[str, Any] | None = None
+    ) -> Any:
+        """One expression, without `${}`."""
+        scope = Scope(
+            root=root,
+            functions=self.functions,
+            allow_unknown_keys=allow_unknown_keys,
+            this=root,
+            variables=dict(variables or {}),
+        )
+        try:
+            return compile_expression(expression.strip())(scope)
+        except ExpressionError:
+            raise
+        except RecursionError:
+            raise ExpressionError("expression nests too deeply") from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError) as exc:
+            raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
+
+    def process(
+        self, value: Any, root: Any, *, allow_unknown_keys: bool = True, variables: dict[str, Any] | None = None
+    ) -> Processed:
+        """Evaluate every string (and map key) in `value`; the input is never changed."""
+        summary: Summary = {}
+        result = self._walk(value, root, allow_unknown_keys, variables or {}, summary, [])
+        return Processed(result, summary)
+
+    def _walk(
+        self, value: Any, root: Any, unknown: bool, variables: dict[str, Any], summary: Summary, keys: list[str]
+    ) -> Any:
+        if isinstance(value, str):
+            return self.template(value, root, unknown, variables, summary, keys) if "${" in value else value
+        if isinstance(value, Mapping):
+            out = {}
+            for key, item in value.items():
+                new_key = self._walk(key, root, unknown, variables, summary, keys) if isinstance(key, str) else key
+                out[to_text(new_key) if not isinstance(new_key, str) else new_key] = self._walk(
+                    item, root, unknown, variables, summary, [*keys, str(key)]
+                )
+            return out
+        if isinstance(value, list):
+            return [self._walk(item, root, unknown, variables, summary, keys) for item in value]
+        return value
+
+    def template(
+        self,
+        text: str,
+        root: Any,
+        unknown: bool = True,
+        variables: dict[str, Any] | None = None,
+        summary: Summary | None = None,
+        keys: list[str] | None = None,
+    ) -> Any:
+        """One template string; failures and unresolved parts are recorded in `summary`."""
+        summary = {} if summary is None else summary
+        where = f"[{keys[-1]}]" if keys else "[]"
+        try:
+            parts = split_template(text)
+        except ExpressionError as exc:
+            _record(summary, text.strip(), where, exc, "ERROR")
+            return text
+        expressions = [p for p in parts if p.expression]
+        values = []
+        for part in parts:
+            if not part.expression:
+                values.append(part.text)
+                continue
+            try:
+                values.append(self.evaluate(part.text, root, allow_unknown_keys=unknown, variables=variables))
+            except ExpressionError as exc:
+                _record(summary, part.text.strip(), where, exc, "ERROR")
+                return text
+        if len(parts) == 1 and expressions:
+            if values[0] is None:
+                _record(summary, expressions[0].text.strip(), where, None, "INFO")
+                return text
+            return values[0]
+        out = []
+        for part, value in zip(parts, values, strict=True):
+            if part.expression and value is None:
+                _record(summary, part.text.strip(), where, None, "INFO")
+                out.append("${" + part.text + "}")
+            else:
+                out.append(value if not part.expression else to_text(value))
+        return "".join(out)
+
+
+def _record(summary: Summary, expression: str, where: str, error: ExpressionError | None, level: str) -> None:
+    if error is None:
+        description = f"Failed to evaluate {where} {expression} not found"
+        exception_type = "SpelEvaluationException"
+    else:
+        description = f"Failed to evaluate {where} {error}"
+        exception_type = error.exception_type
+    summary.setdefault(expression, []).append(
+        {
+            "description": description.replace("$", ""),
+            "exceptionType": exception_type,
+            "timestamp": int(time.time() * 1000),
+            "level": level,
+        }
+    )
+
+
+def has_errors(summary: Summary) -> bool:
+    return any(entry.get("level") == "ERROR" for entries in summary.values() for entry in entries)
+
+
+def merge(into: Summary, new: Summary) -> Summary:
+    """Entries of `new` added to `into`; an expression that now resolved drops its older entries."""
+    for expression, entries in new.items():
+        into.setdefault(expression, []).extend(entries)
+    return into
