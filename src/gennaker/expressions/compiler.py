@@ -37,6 +37,7 @@ MAX_TEXT = 1_000_000
 MAX_ITEMS = 100_000
 
 Compiled = Callable[["Scope"], Any]
+CHAINS = {"add", "sub", "mul", "or_", "and_"}  # left-associative binary operators
 FunctionTable = Mapping[str, Callable[..., Any]]
 
 
@@ -190,6 +191,8 @@ class Compiler:
     def compile(self, node: Tree | Token) -> Compiled:
         if isinstance(node, Token):
             raise ExpressionError(f"unexpected token {node}")
+        if node.data in CHAINS:
+            return self._chain(node)
         handler = getattr(self, f"n_{node.data}", None)
         if handler is None:
             raise ExpressionError(f"unsupported construct '{node.data}'")
@@ -385,13 +388,32 @@ class Compiler:
 
         return elvis
 
-    def n_or_(self, left: Tree, right: Tree) -> Compiled:
-        a, b = self.compile(left), self.compile(right)
-        return lambda scope: as_bool(a(scope), "or") or as_bool(b(scope), "or")
+    def _chain(self, node: Tree) -> Compiled:
+        """A left-associative run such as `a + b - c + …`, compiled without recursing down its spine
+        (a 10,000-character sum would otherwise nest thousands of calls deep)."""
+        steps: list[tuple[str, str, Tree]] = []
+        while isinstance(node, Tree) and node.data in CHAINS:
+            children = node.children
+            operator = str(children[1]) if len(children) == 3 else node.data
+            steps.append((node.data, operator, children[-1]))
+            node = children[0]
+        first = self.compile(node)
+        folds = [(kind, operator, self.compile(right)) for kind, operator, right in reversed(steps)]
 
-    def n_and_(self, left: Tree, right: Tree) -> Compiled:
-        a, b = self.compile(left), self.compile(right)
-        return lambda scope: as_bool(a(scope), "and") and as_bool(b(scope), "and")
+        def run(scope: Scope) -> Any:
+            value = first(scope)
+            for kind, operator, right in folds:
+                if kind == "or_":
+                    value = as_bool(value, "or") or as_bool(right(scope), "or")
+                elif kind == "and_":
+                    value = as_bool(value, "and") and as_bool(right(scope), "and")
+                elif kind == "add":
+                    value = add(value, right(scope))
+                else:
+                    value = arithmetic(operator, value, right(scope))
+            return value
+
+        return run
 
     def n_not_(self, operand: Tree) -> Compiled:
         a = self.compile(operand)
@@ -404,18 +426,6 @@ class Compiler:
     def n_matches(self, left: Tree, right: Tree) -> Compiled:
         a, b = self.compile(left), self.compile(right)
         return lambda scope: full_match(a(scope), b(scope))
-
-    def n_add(self, left: Tree, _op: Token, right: Tree) -> Compiled:
-        a, b = self.compile(left), self.compile(right)
-        return lambda scope: add(a(scope), b(scope))
-
-    def n_sub(self, left: Tree, _op: Token, right: Tree) -> Compiled:
-        a, b = self.compile(left), self.compile(right)
-        return lambda scope: arithmetic("-", a(scope), b(scope))
-
-    def n_mul(self, left: Tree, operator: Token, right: Tree) -> Compiled:
-        a, b, op = self.compile(left), self.compile(right), str(operator)
-        return lambda scope: arithmetic(op, a(scope), b(scope))
 
     def n_power(self, left: Tree, right: Tree) -> Compiled:
         a, b = self.compile(left), self.compile(right)
