@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from gennaker.engine.contracts import EngineServices, ExpressionEvaluator
+from gennaker.engine.evaluation import PipelineExpressions
 from gennaker.engine.handlers import Handlers
 from gennaker.engine.launcher import Launcher, LaunchError
 from gennaker.engine.operations import Operations
@@ -23,6 +24,7 @@ from gennaker.engine.unit import Unit
 from gennaker.engine.wakeup import PostgresWakeup, Wakeup
 from gennaker.engine.worker import Worker
 from gennaker.engine.zombies import find_zombies, repair
+from gennaker.expressions import Expressions
 from gennaker.model.execution import Execution, Stage
 from gennaker.model.pipeline import PipelineValidationError, assign_ref_ids, validate_pipeline
 from gennaker.stages import core_registry
@@ -52,6 +54,28 @@ class Settings:
         return cls(data_dir=data_dir, database_url=url, task_lease_ms=lease)
 
 
+class StoreLookups:
+    """What expression helpers look up outside the execution (`#pipelineId`, `#applicationMetadata`)."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def pipeline_id(self, application: str, name: str) -> str | None:
+        with self.runtime.db.read() as conn:
+            config = self.runtime.pipelines.get_by_name(conn, application, name)
+        return str(config["id"]) if config else None
+
+    def application(self, name: str) -> dict[str, Any] | None:
+        with self.runtime.db.read() as conn:
+            return self.runtime.applications.get(conn, name)
+
+    def canary_config_id(self, name: str, application: str) -> str | None:
+        return None  # no canary configs exist until canary analysis lands
+
+    def current_user(self) -> str | None:
+        return None  # the execution's own user is used
+
+
 class Runtime:
     def __init__(
         self,
@@ -68,10 +92,11 @@ class Runtime:
         self.pipelines = PipelineStore()
         self.executions = ExecutionStore()
         self.queue = QueueStore()
-        self.launcher = Launcher(self.executions, self.queue)
+        self.expressions = Expressions(StoreLookups(self))
+        self.launcher = Launcher(self.executions, self.queue, self.expressions)
         self.wakeup: Wakeup = Wakeup(settings.data_dir / "wakeup") if self.db.is_sqlite else PostgresWakeup(self.db.url)
         self.services = EngineServices(
-            expressions=expressions or ExpressionEvaluator(),
+            expressions=expressions or PipelineExpressions(self.expressions),
             start_child=self._start_child,
             read_execution=self.executions.get_json,
             settings=settings.engine,

@@ -6,8 +6,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from gennaker.engine.evaluation import evaluate_at_trigger
 from gennaker.engine.handlers import new_id
 from gennaker.engine.messages import Kind
+from gennaker.expressions import Expressions
 from gennaker.model.execution import Execution, Stage
 from gennaker.model.pipeline import FieldError, assign_ref_ids
 from gennaker.store.executions import ExecutionStore
@@ -46,12 +48,16 @@ def resolve_parameters(config: dict[str, Any], supplied: dict[str, Any]) -> dict
     return values
 
 
-def build_execution(config: dict[str, Any], trigger: dict[str, Any], user: str) -> Execution:
+def build_execution(
+    config: dict[str, Any], trigger: dict[str, Any], user: str, expressions: Expressions | None = None
+) -> Execution:
     config = assign_ref_ids(config)
     trigger = dict(trigger)
     trigger.setdefault("type", "manual")
     trigger.setdefault("user", user)
     trigger["parameters"] = resolve_parameters(config, dict(trigger.get("parameters") or {}))
+    if expressions is not None:
+        config = evaluate_at_trigger(expressions, config, trigger)
     for key, default in (
         ("artifacts", []),
         ("notifications", []),
@@ -95,9 +101,10 @@ def build_execution(config: dict[str, Any], trigger: dict[str, Any], user: str) 
 
 
 class Launcher:
-    def __init__(self, executions: ExecutionStore, queue: QueueStore):
+    def __init__(self, executions: ExecutionStore, queue: QueueStore, expressions: Expressions | None = None):
         self.executions = executions
         self.queue = queue
+        self.expressions = expressions
 
     def start(self, conn: Connection, config: dict[str, Any], trigger: dict[str, Any], user: str) -> str:
         """Store a new execution and queue its start; returns its id (or the correlated one's)."""
@@ -108,7 +115,7 @@ class Launcher:
             existing = self.executions.find_by_correlation(conn, correlation_id)
             if existing:
                 return existing
-        execution = build_execution(config, trigger, user)
+        execution = build_execution(config, trigger, user, self.expressions)
         self.executions.insert(conn, execution, correlation_id=correlation_id)
         self.queue.push(conn, [(execution.id, Kind.START_EXECUTION.value, {}, execution.build_time)])
         return execution.id

@@ -300,6 +300,13 @@ def cf_service_key(scope: Scope, name_or_id: Any) -> Any:
     return {}
 
 
+def _execution_user(scope: Scope) -> str | None:
+    root = scope.root
+    execution = root.get("execution") if isinstance(root, Mapping) else None
+    authentication = execution.get("authentication") if isinstance(execution, Mapping) else None
+    return authentication.get("user") if isinstance(authentication, Mapping) else None
+
+
 # -- the function table ---------------------------------------------------------------------------------------
 def function_table(lookups: Lookups, urls: UrlFetcher) -> dict[str, Callable[..., Any]]:
     def application_of(scope: Scope) -> str:
@@ -340,7 +347,7 @@ def function_table(lookups: Lookups, urls: UrlFetcher) -> dict[str, Callable[...
         "stageByRefId": stage_by_ref_id,
         "stageExists": stage_exists,
         "currentStage": current_stage,
-        "currentUser": lambda scope: lookups.current_user() or "anonymous",
+        "currentUser": lambda scope: lookups.current_user() or _execution_user(scope) or "anonymous",
         "judgment": judgment,
         "judgement": judgment,
         "deployedServerGroups": deployed_server_groups,
