@@ -2,7 +2,7 @@
 
 import typer
 
-from gennaker.cli import applications, executions, login, pipelines, server
+from gennaker.cli import applications, executions, expr, login, pipelines, server
 
 app = typer.Typer(no_args_is_help=True, help="Gennaker: continuous delivery in one process.")
 app.command("up")(server.up)
@@ -12,3 +12,4 @@ app.command("logout")(login.logout)
 app.add_typer(applications.app, name="application")
 app.add_typer(pipelines.app, name="pipeline")
 app.add_typer(executions.app, name="execution")
+app.add_typer(expr.app, name="expr")
