@@ -35,6 +35,7 @@ test: lint typecheck $(UI_VENDOR)
 bench: $(VENV)/.installed
 	$(PY) bench/engine.py --json
 	$(PY) bench/api.py --json
+	$(PY) bench/expressions.py --json
 
 # Re-pin the lock after changing dependencies in pyproject.toml.
 lock: $(VENV)/.installed

@@ -8,7 +8,6 @@ through the data and the tables in `javalike`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +17,7 @@ from lark.exceptions import LarkError
 from gennaker.expressions.grammar import PARSER
 from gennaker.expressions.javalike import (
     CONSTRUCTORS,
+    DATA_VIEWS,
     STATICS,
     ExpressionError,
     JavaObject,
@@ -41,16 +41,23 @@ CHAINS = {"add", "sub", "mul", "or_", "and_"}  # left-associative binary operato
 FunctionTable = Mapping[str, Callable[..., Any]]
 
 
-@dataclass
 class Scope:
     """What one evaluation sees: the root, `#this`, helper functions and its budget."""
 
-    root: Any
-    functions: FunctionTable
-    allow_unknown_keys: bool = True
-    this: Any = None
-    steps: int = 0
-    variables: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("allow_unknown_keys", "functions", "root", "steps", "this", "variables")
+
+    def __init__(
+        self,
+        root: Any,
+        functions: FunctionTable,
+        allow_unknown_keys: bool = True,
+        variables: dict[str, Any] | None = None,
+    ):
+        self.root = self.this = root
+        self.functions = functions
+        self.allow_unknown_keys = allow_unknown_keys
+        self.variables = variables or {}
+        self.steps = 0
 
     def tick(self, count: int = 1) -> None:
         self.steps += count
@@ -73,15 +80,28 @@ class StaticClass(JavaObject):
 
 def checked(value: Any) -> Any:
     """Refuse values larger than the output budget."""
-    if isinstance(value, str) and len(value) > MAX_TEXT:
+    kind = type(value)
+    if kind is str and len(value) > MAX_TEXT:
         raise ExpressionError(f"expression result exceeds {MAX_TEXT} characters")
-    if isinstance(value, list) and len(value) > MAX_ITEMS:
+    if kind is list and len(value) > MAX_ITEMS:
         raise ExpressionError(f"expression result exceeds {MAX_ITEMS} items")
     return value
 
 
 # -- reading data -------------------------------------------------------------------------------------------
 def read_property(target: Any, name: str, scope: Scope) -> Any:
+    kind = type(target)
+    if kind is dict:  # the common cases first, without the Mapping ABC check
+        if name in target:
+            return target[name]
+        if scope.allow_unknown_keys:
+            return None
+    elif kind in DATA_VIEWS:
+        found, value = target.lookup(name)
+        if found:
+            return value
+        if scope.allow_unknown_keys:
+            return None
     if target is None:
         raise ExpressionError(f"EL1007E: Property or field '{name}' cannot be found on null")
     if isinstance(target, Mapping):
@@ -495,6 +515,7 @@ def _nesting(text: str) -> int:
 @lru_cache(maxsize=4096)
 def compile_expression(text: str) -> Compiled:
     """Parse and compile one expression (without `${}`); cached by text."""
+    text = text.strip()
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(
             f"EL1078E: Expression of length {len(text)} exceeds the maximum of {MAX_EXPRESSION_LENGTH}",

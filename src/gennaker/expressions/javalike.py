@@ -14,6 +14,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -120,6 +121,7 @@ def compare(left: Any, right: Any) -> int:
 
 
 # -- regular expressions (RE2: linear time, no catastrophic backtracking) ----------------------------------
+@lru_cache(maxsize=512)
 def java_regex(pattern: str) -> Any:
     try:
         return re2.compile(pattern)
@@ -144,9 +146,19 @@ def java_replacement(replacement: str) -> str:
     return "".join(out)
 
 
+REGEX_SPECIALS = frozenset("\\^$.|?*+()[]{}")
+
+
+def is_literal(pattern: str) -> bool:
+    return not REGEX_SPECIALS.intersection(pattern)
+
+
 def java_split(text: str, pattern: str, limit: int = 0) -> list[str]:
     """String.split: a regex, and trailing empty strings dropped when limit is 0."""
-    parts = java_regex(pattern).split(text, maxsplit=max(0, limit - 1)) if pattern else list(text)
+    if pattern and is_literal(pattern):
+        parts = text.split(pattern, max(0, limit - 1)) if limit > 0 else text.split(pattern)
+    else:
+        parts = java_regex(pattern).split(text, maxsplit=max(0, limit - 1)) if pattern else list(text)
     if limit == 0:
         while parts and parts[-1] == "":
             parts.pop()
@@ -160,6 +172,20 @@ def full_match(text: Any, pattern: Any) -> bool:
 
 
 # -- emulated Java classes ---------------------------------------------------------------------------------
+DATA_VIEWS: set[type] = set()  # concrete DataView classes, for a fast type check on the hot path
+
+
+class DataView(Mapping[str, Any]):
+    """A read-only view of data that expressions read like a map (a root with fallbacks, a stage)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        DATA_VIEWS.add(cls)
+
+    def lookup(self, key: str) -> tuple[bool, Any]:
+        raise NotImplementedError
+
+
 class JavaObject:
     """An instance of an allow-listed Java class. Subclasses declare `methods` and `java_class`."""
 
@@ -577,37 +603,42 @@ def resolve_class(qualified: str) -> str:
 
 
 # -- methods per value type ----------------------------------------------------------------------------------
-def _string_methods(text: str) -> dict[str, Callable[..., Any]]:
-    return {
-        "contains": lambda part: to_text(part) in text,
-        "startsWith": lambda part, offset=0: text.startswith(to_text(part), _int(offset)),
-        "endsWith": lambda part: text.endswith(to_text(part)),
-        "toLowerCase": lambda *_: text.lower(),
-        "toUpperCase": lambda *_: text.upper(),
-        "trim": lambda: text.strip(" \t\n\r\x0b\x0c\x00"),
-        "strip": text.strip,
-        "isEmpty": lambda: text == "",
-        "isBlank": lambda: text.strip() == "",
-        "length": lambda: len(text),
-        "charAt": lambda i: text[_int(i)],
-        "indexOf": lambda part, start=0: text.find(to_text(part), _int(start)),
-        "lastIndexOf": lambda part: text.rfind(to_text(part)),
-        "substring": lambda begin, end=None: _substring(text, begin, end),
-        "replace": lambda old, new: text.replace(to_text(old), to_text(new)),
-        "replaceAll": lambda pattern, repl: java_regex(to_text(pattern)).sub(java_replacement(to_text(repl)), text),
-        "replaceFirst": lambda pattern, repl: java_regex(to_text(pattern)).sub(
-            java_replacement(to_text(repl)), text, count=1
-        ),
-        "split": lambda pattern, limit=0: java_split(text, to_text(pattern), _int(limit)),
-        "matches": lambda pattern: full_match(text, pattern),
-        "concat": lambda other: text + to_text(other),
-        "equals": lambda other: isinstance(other, str) and text == other,
-        "equalsIgnoreCase": lambda other: isinstance(other, str) and text.lower() == other.lower(),
-        "compareTo": lambda other: compare(text, other),
-        "toString": lambda: text,
-        "hashCode": lambda: _java_hash(text),
-        "toCharArray": lambda: list(text),
-    }
+STRING_METHODS: dict[str, Callable[..., Any]] = {
+    "contains": lambda text, part: to_text(part) in text,
+    "startsWith": lambda text, part, offset=0: text.startswith(to_text(part), _int(offset)),
+    "endsWith": lambda text, part: text.endswith(to_text(part)),
+    "toLowerCase": lambda text, *_: text.lower(),
+    "toUpperCase": lambda text, *_: text.upper(),
+    "trim": lambda text: text.strip(" \t\n\r\x0b\x0c\x00"),
+    "strip": lambda text: text.strip(),
+    "isEmpty": lambda text: text == "",
+    "isBlank": lambda text: text.strip() == "",
+    "length": lambda text: len(text),
+    "charAt": lambda text, i: text[_int(i)],
+    "indexOf": lambda text, part, start=0: text.find(to_text(part), _int(start)),
+    "lastIndexOf": lambda text, part: text.rfind(to_text(part)),
+    "substring": lambda text, begin, end=None: _substring(text, begin, end),
+    "replace": lambda text, old, new: text.replace(to_text(old), to_text(new)),
+    "replaceAll": lambda text, pattern, repl: _replace_all(text, to_text(pattern), to_text(repl)),
+    "replaceFirst": lambda text, pattern, repl: java_regex(to_text(pattern)).sub(
+        java_replacement(to_text(repl)), text, count=1
+    ),
+    "split": lambda text, pattern, limit=0: java_split(text, to_text(pattern), _int(limit)),
+    "matches": lambda text, pattern: full_match(text, pattern),
+    "concat": lambda text, other: text + to_text(other),
+    "equals": lambda text, other: isinstance(other, str) and text == other,
+    "equalsIgnoreCase": lambda text, other: isinstance(other, str) and text.lower() == other.lower(),
+    "compareTo": lambda text, other: compare(text, other),
+    "toString": lambda text: text,
+    "hashCode": lambda text: _java_hash(text),
+    "toCharArray": lambda text: list(text),
+}
+
+
+def _replace_all(text: str, pattern: str, replacement: str) -> str:
+    if is_literal(pattern) and "$" not in replacement and "\\" not in replacement:
+        return text.replace(pattern, replacement)
+    return str(java_regex(pattern).sub(java_replacement(replacement), text))
 
 
 def _substring(text: str, begin: Any, end: Any) -> str:
@@ -624,18 +655,17 @@ def _java_hash(text: str) -> int:
     return value - 2**32 if value >= 2**31 else value
 
 
-def _list_methods(items: list[Any]) -> dict[str, Callable[..., Any]]:
-    return {
-        "size": lambda: len(items),
-        "isEmpty": lambda: not items,
-        "get": lambda i: _list_get(items, i),
-        "contains": lambda value: any(equal(value, item) for item in items),
-        "indexOf": lambda value: next((i for i, item in enumerate(items) if equal(value, item)), -1),
-        "subList": lambda start, end: items[_int(start) : _int(end)],
-        "equals": lambda other: equal(items, other),
-        "toString": lambda: to_text(items),
-        "hashCode": lambda: _java_hash(to_text(items)),
-    }
+LIST_METHODS: dict[str, Callable[..., Any]] = {
+    "size": lambda items: len(items),
+    "isEmpty": lambda items: not items,
+    "get": lambda items, i: _list_get(items, i),
+    "contains": lambda items, value: any(equal(value, item) for item in items),
+    "indexOf": lambda items, value: next((i for i, item in enumerate(items) if equal(value, item)), -1),
+    "subList": lambda items, start, end: items[_int(start) : _int(end)],
+    "equals": lambda items, other: equal(items, other),
+    "toString": lambda items: to_text(items),
+    "hashCode": lambda items: _java_hash(to_text(items)),
+}
 
 
 def _list_get(items: list[Any], index: Any) -> Any:
@@ -645,64 +675,67 @@ def _list_get(items: list[Any], index: Any) -> Any:
     return items[position]
 
 
-def _map_methods(mapping: Mapping[Any, Any]) -> dict[str, Callable[..., Any]]:
-    return {
-        "size": lambda: len(mapping),
-        "isEmpty": lambda: len(mapping) == 0,
-        "get": lambda key: mapping.get(key),
-        "getOrDefault": lambda key, default: mapping.get(key, default),
-        "containsKey": lambda key: key in mapping,
-        "containsValue": lambda value: any(equal(value, v) for v in mapping.values()),
-        "keySet": lambda: list(mapping.keys()),
-        "values": lambda: list(mapping.values()),
-        "entrySet": lambda: [{"key": k, "value": v} for k, v in mapping.items()],
-        "equals": lambda other: equal(mapping, other),
-        "toString": lambda: to_text(mapping),
-        "hashCode": lambda: _java_hash(to_text(mapping)),
-    }
+MAP_METHODS: dict[str, Callable[..., Any]] = {
+    "size": lambda mapping: len(mapping),
+    "isEmpty": lambda mapping: len(mapping) == 0,
+    "get": lambda mapping, key: mapping.get(key),
+    "getOrDefault": lambda mapping, key, default: mapping.get(key, default),
+    "containsKey": lambda mapping, key: key in mapping,
+    "containsValue": lambda mapping, value: any(equal(value, v) for v in mapping.values()),
+    "keySet": lambda mapping: list(mapping.keys()),
+    "values": lambda mapping: list(mapping.values()),
+    "entrySet": lambda mapping: [{"key": k, "value": v} for k, v in mapping.items()],
+    "equals": lambda mapping, other: equal(mapping, other),
+    "toString": lambda mapping: to_text(mapping),
+    "hashCode": lambda mapping: _java_hash(to_text(mapping)),
+}
 
 
-def _number_methods(number: int | float) -> dict[str, Callable[..., Any]]:
-    return {
-        "toString": lambda: to_text(number),
-        "intValue": lambda: int(number),
-        "longValue": lambda: int(number),
-        "doubleValue": lambda: float(number),
-        "equals": lambda other: type(other) is type(number) and number == other,
-        "compareTo": lambda other: compare(number, other),
-        "hashCode": lambda: int(number) if isinstance(number, int) else _java_hash(to_text(number)),
-    }
+NUMBER_METHODS: dict[str, Callable[..., Any]] = {
+    "toString": lambda number: to_text(number),
+    "intValue": lambda number: int(number),
+    "longValue": lambda number: int(number),
+    "doubleValue": lambda number: float(number),
+    "equals": lambda number, other: type(other) is type(number) and number == other,
+    "compareTo": lambda number, other: compare(number, other),
+    "hashCode": lambda number: int(number) if isinstance(number, int) else _java_hash(to_text(number)),
+}
+BOOL_METHODS: dict[str, Callable[..., Any]] = {
+    "toString": lambda flag: to_text(flag),
+    "booleanValue": lambda flag: flag,
+    "equals": lambda flag, other: other is flag,
+    "hashCode": lambda flag: 1231 if flag else 1237,
+}
 
 
-def _bool_methods(flag: bool) -> dict[str, Callable[..., Any]]:
-    return {
-        "toString": lambda: to_text(flag),
-        "booleanValue": lambda: flag,
-        "equals": lambda other: other is flag,
-        "hashCode": lambda: 1231 if flag else 1237,
-    }
-
-
-def methods_of(value: Any) -> dict[str, Callable[..., Any]]:
-    if isinstance(value, str):
-        return _string_methods(value)
-    if isinstance(value, bool):
-        return _bool_methods(value)
-    if isinstance(value, int | float):
-        return _number_methods(value)
-    if isinstance(value, list):
-        return _list_methods(value)
-    if isinstance(value, Mapping):
-        return _map_methods(value)
+def method_of(value: Any, name: str) -> Callable[..., Any] | None:
+    """The allowed method `name` of `value`, bound to it; None when the type has no such method."""
+    kind = type(value)
+    table = (
+        STRING_METHODS
+        if kind is str
+        else BOOL_METHODS
+        if kind is bool
+        else NUMBER_METHODS
+        if kind is int or kind is float
+        else LIST_METHODS
+        if kind is list
+        else MAP_METHODS
+        if kind is dict or (not isinstance(value, JavaObject) and isinstance(value, Mapping))
+        else None
+    )
+    if table is not None:
+        method = table.get(name)
+        return None if method is None else lambda *args: method(value, *args)
     if isinstance(value, JavaObject):
-        return value.methods
-    return {}
+        return value.methods.get(name)
+    return None
 
 
 def call_method(target: Any, name: str, args: list[Any]) -> Any:
     if target is None:
         raise ExpressionError(f"Method call: Attempted to call method {name}() on null context object")
-    method = methods_of(target).get(name)
+    method = method_of(target, name)
     if method is None:
         raise ExpressionError(
             f"Method call: Method {name}() cannot be found on type {type_name(target)} (or is not allowed)",

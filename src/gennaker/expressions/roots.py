@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from gennaker.expressions.javalike import DataView
+
 
 def scm_info(source: Mapping[str, Any]) -> Any:
     """The git info of the build: from a `buildInfo` in the root, else from a CI trigger's buildInfo."""
@@ -90,22 +92,34 @@ class StageLookup:
         return False, None
 
 
-class WithFallback(Mapping[str, Any]):
+class WithFallback(DataView):
     """A map whose missing keys are looked up in a stage's ancestors' outputs."""
 
-    def __init__(self, base: Mapping[str, Any], lookup: StageLookup, stage: Mapping[str, Any]):
-        self.base, self.lookup, self.stage = base, lookup, stage
+    def __init__(self, base: Mapping[str, Any], stages: StageLookup, stage: Mapping[str, Any]):
+        self.base, self.stages, self.stage = base, stages, stage
+        self._found: dict[str, tuple[bool, Any]] = {}  # ancestor lookups, once per key
+
+    def _fallback(self, key: str) -> tuple[bool, Any]:
+        if key not in self._found:
+            self._found[key] = self.stages.output(self.stage, key)
+        return self._found[key]
 
     def __getitem__(self, key: str) -> Any:
         if key in self.base:
             return self.base[key]
-        found, value = self.lookup.output(self.stage, key)
+        found, value = self._fallback(key)
         if found:
             return value
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self.base or (isinstance(key, str) and self.lookup.output(self.stage, key)[0])
+        return key in self.base or (isinstance(key, str) and self._fallback(key)[0])
+
+    def lookup(self, key: str) -> tuple[bool, Any]:
+        base = self.base
+        if key in base:
+            return True, base[key]
+        return self._fallback(key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.base)
@@ -114,12 +128,12 @@ class WithFallback(Mapping[str, Any]):
         return len(self.base)
 
 
-class StageView(Mapping[str, Any]):
+class StageView(DataView):
     """A stage as helpers return it: its JSON plus `hasSucceeded`/`hasFailed`, and a context that falls
     back to ancestor outputs."""
 
-    def __init__(self, stage: Mapping[str, Any], lookup: StageLookup):
-        self.stage, self.lookup = stage, lookup
+    def __init__(self, stage: Mapping[str, Any], stages: StageLookup):
+        self.stage, self.stages = stage, stages
 
     def __getitem__(self, key: str) -> Any:
         if key == "hasSucceeded":
@@ -127,8 +141,14 @@ class StageView(Mapping[str, Any]):
         if key == "hasFailed":
             return self.stage.get("status") == "TERMINAL"
         if key == "context":
-            return WithFallback(self.stage.get("context") or {}, self.lookup, self.stage)
+            return WithFallback(self.stage.get("context") or {}, self.stages, self.stage)
         return self.stage[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in ("hasSucceeded", "hasFailed", "context") or key in self.stage
+
+    def lookup(self, key: str) -> tuple[bool, Any]:
+        return (True, self[key]) if key in self else (False, None)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.stage)

@@ -82,15 +82,9 @@ class TemplateProcessor:
         self, expression: str, root: Any, *, allow_unknown_keys: bool = True, variables: dict[str, Any] | None = None
     ) -> Any:
         """One expression, without `${}`."""
-        scope = Scope(
-            root=root,
-            functions=self.functions,
-            allow_unknown_keys=allow_unknown_keys,
-            this=root,
-            variables=dict(variables or {}),
-        )
+        scope = Scope(root, self.functions, allow_unknown_keys, variables)
         try:
-            return compile_expression(expression.strip())(scope)
+            return compile_expression(expression)(scope)
         except ExpressionError:
             raise
         except RecursionError:
