@@ -163,3 +163,21 @@ def test_webhooks_start_matching_pipelines_as_the_service_account(api: TestClien
     execution = wait_status(runtime, ref.split("/")[-1], "RUNNING")
     assert execution["trigger"]["type"] == "webhook" and execution["trigger"]["user"] == "deploy-bot"
     assert execution["trigger"]["parameters"]["env"] == "x"
+
+
+def test_evaluate_expression_against_an_execution(api: TestClient, runtime: Runtime) -> None:
+    api.post("/pipelines", json=PIPELINE, headers=ADMIN)
+    execution_id = api.post("/pipelines/shop/release", json={"parameters": {"env": "qa"}}, headers=ADMIN).json()["id"]
+    wait_status(runtime, execution_id, "RUNNING")
+    answer = api.get(
+        f"/pipelines/{execution_id}/evaluateExpression", params={"expression": "parameters.env"}, headers=ADMIN
+    )
+    assert answer.json() == {"result": "qa", "detail": None}
+    failing = api.get(
+        f"/pipelines/{execution_id}/evaluateExpression", params={"expression": "${T(java.lang.System)}"}, headers=ADMIN
+    ).json()
+    assert failing["result"] == "${T(java.lang.System)}" and failing["detail"]
+    staged = api.get(
+        f"/pipelines/{execution_id}/1/evaluateExpression", params={"expression": "waitTime"}, headers=ADMIN
+    )
+    assert staged.json()["result"] == 0
