@@ -6,17 +6,21 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gennaker import __version__
+from gennaker.api.audit import install_audit
 from gennaker.api.deps import Security
 from gennaker.api.errors import install_error_handlers
 from gennaker.api.metrics import Metrics
 from gennaker.api.routes import applications, live, pipelines, system, tasks, webhooks
+from gennaker.api.routes import auth as auth_routes
+from gennaker.auth.service import AuthService
 from gennaker.runtime import Runtime
-from gennaker.ui import editor
+from gennaker.ui import editor, login
 from gennaker.ui import routes as pages
 from gennaker.ui.static import STATIC
 
 
-def create_app(runtime: Runtime, security: Security, *, ui: bool = True) -> FastAPI:
+def create_app(runtime: Runtime, security: Security, *, ui: bool = True, auth: AuthService | None = None) -> FastAPI:
+    """The API (and UI); with `auth`, also sign-in, users, tokens and an audit record of every change."""
     app = FastAPI(title="Gennaker", version=__version__, description="Gate-compatible API of Gennaker.")
     app.state.runtime = runtime
     app.state.security = security
@@ -24,7 +28,13 @@ def create_app(runtime: Runtime, security: Security, *, ui: bool = True) -> Fast
     install_error_handlers(app)
     for module in (system, applications, tasks, pipelines, live, webhooks):
         app.include_router(module.router)
+    if auth is not None:
+        app.state.auth = auth
+        app.include_router(auth_routes.router)
+        install_audit(app, auth)
     if ui:
+        if auth is not None:
+            app.include_router(login.router)
         app.include_router(pages.router)
         app.include_router(editor.router)
         app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")

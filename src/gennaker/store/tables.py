@@ -102,3 +102,38 @@ execution_events = sa.Table(
     sa.Column("status", sa.String(20)),
     sa.Column("at", sa.BigInteger, nullable=False),
 )
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("username", sa.String(255), primary_key=True),
+    sa.Column("password_hash", sa.String(255)),
+    sa.Column("roles", sa.Text, nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("username", sa.String(255), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="api"),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger),
+    sa.Column("revoked_at", sa.BigInteger),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("username", sa.String(255)),
+    sa.Column("action", sa.String(255), nullable=False),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer),
+    sa.Column("remote", sa.String(255)),
+)

@@ -112,7 +112,8 @@ def test_without_execute_there_is_no_start_button_and_forcing_is_refused(api: Te
         "/ui/applications/shop/pipelines/release/start", data={"csrf": csrf, "p.env": "prod"}, headers=as_user("viewer")
     )
     assert forced.status_code == 403
-    assert api.get("/ui/applications").status_code == 401
+    anonymous = api.get("/ui/applications", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/ui/login")
 
 
 def test_bad_parameters_are_shown_next_to_the_field(api: TestClient) -> None:

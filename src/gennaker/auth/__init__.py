@@ -1,0 +1,1 @@
+"""Who is calling and what they may do: local users, API tokens, browser sessions, permissions, audit."""
