@@ -2,7 +2,7 @@
 
 import typer
 
-from gennaker.cli import applications, executions, expr, login, pipelines, server
+from gennaker.cli import applications, executions, expr, login, pipelines, server, users
 
 app = typer.Typer(no_args_is_help=True, help="Gennaker: continuous delivery in one process.")
 app.command("up")(server.up)
@@ -13,3 +13,6 @@ app.add_typer(applications.app, name="application")
 app.add_typer(pipelines.app, name="pipeline")
 app.add_typer(executions.app, name="execution")
 app.add_typer(expr.app, name="expr")
+app.add_typer(users.users_app, name="user")
+app.add_typer(users.tokens_app, name="token")
+app.add_typer(users.audit_app, name="audit")

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
 
 import typer
+import uvicorn
 
+from gennaker.api.app import create_app
+from gennaker.api.security import local_security
+from gennaker.auth.identity import DefaultPolicy
+from gennaker.auth.service import AuthService
 from gennaker.cli.common import console, current_user, reports_errors, runtime
 from gennaker.cli.pipelines import load_config_file
 from gennaker.runtime import Runtime
@@ -16,18 +22,42 @@ from gennaker.runtime import Runtime
 log = logging.getLogger("gennaker")
 
 
+def _report_zombies(rt: Runtime) -> None:
+    zombies = rt.find_zombies()
+    if zombies:
+        log.warning("%d zombie executions found; run `gennaker execution zombies --repair`", len(zombies))
+
+
 def _serve(rt: Runtime, threads: int) -> None:
     """Run workers until SIGINT or SIGTERM."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    zombies = rt.find_zombies()
-    if zombies:
-        log.warning("%d zombie executions found; run `gennaker execution zombies --repair`", len(zombies))
+    _report_zombies(rt)
     rt.start_workers(threads)
     stop.wait()
     console.print("stopping…")
     rt.close()
+
+
+def _serve_http(rt: Runtime, threads: int, host: str, port: int) -> None:
+    """Workers in threads, the API and UI in the foreground until SIGINT or SIGTERM."""
+    auth = AuthService(rt.db)
+    generated = auth.ensure_admin(os.environ.get("GENNAKER_ADMIN_PASSWORD"))
+    if generated:
+        console.print(f"Created user [bold]admin[/bold] with password [bold]{generated}[/bold] (shown only this once)")
+    roles = frozenset(
+        r.strip().lower() for r in os.environ.get("GENNAKER_DEFAULT_APPLICATION_ROLES", "").split(",") if r.strip()
+    )
+    app = create_app(rt, local_security(auth, DefaultPolicy(roles)), auth=auth)
+    _report_zombies(rt)
+    rt.start_workers(threads)
+    console.print(f"UI and API: http://{host}:{port}/   (OpenAPI: http://{host}:{port}/openapi.json)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        console.print("stopping…")
+        rt.close()
 
 
 def load_examples(rt: Runtime, directory: Path) -> list[str]:
@@ -44,8 +74,10 @@ def load_examples(rt: Runtime, directory: Path) -> list[str]:
 def up(
     load_examples_from: Path | None = typer.Option(None, "--load-examples", help="Save the pipelines in this folder"),
     threads: int = typer.Option(1, "--threads", help="Engine worker threads"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address the API and UI listen on"),
+    port: int = typer.Option(8084, "--port", help="Port of the API and UI (Gate's 8084 by default)"),
 ) -> None:
-    """Run Gennaker: engine workers and schedulers, on the embedded SQLite unless GENNAKER_DATABASE_URL is set."""
+    """Run Gennaker: API, UI and engine workers, on the embedded SQLite unless GENNAKER_DATABASE_URL is set."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     rt = runtime()
     loaded = load_examples(rt, load_examples_from) if load_examples_from else []
@@ -56,7 +88,7 @@ def up(
         app_name, pipeline_name = loaded[0].split("/", 1)
         console.print(f"Try: gennaker pipeline execute {app_name} '{pipeline_name}' --wait")
     console.print("List executions: gennaker execution list APP    Stop with Ctrl-C.")
-    _serve(rt, threads)
+    _serve_http(rt, threads, host, port)
 
 
 @reports_errors
