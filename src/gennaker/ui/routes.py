@@ -22,7 +22,7 @@ from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, requ
 from gennaker.api.errors import ApiError
 from gennaker.api.routes.live import changes
 from gennaker.engine.launcher import LaunchError
-from gennaker.engine.operations import OperationError
+from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime
 from gennaker.ui.graph import layout
@@ -193,6 +193,27 @@ async def judge(request: Request, execution_id: str, stage_id: str, rt: RuntimeD
         )
     except OperationError as exc:
         raise ApiError(409, str(exc)) from None
+    return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
+
+
+@router.post("/ui/executions/{execution_id}/{action}")
+async def act(request: Request, execution_id: str, action: str, rt: RuntimeDep, who: CallerDep) -> Response:
+    """Cancel, pause, resume, or restart a stage (`stage` form field), each confirmed in the page first."""
+    form = await request.form()
+    check_csrf(request, form)
+    await asyncio.to_thread(execution_for, request, rt, who, execution_id, "EXECUTE")
+    operations = {
+        "cancel": lambda: rt.operations.cancel(execution_id, who.username, "canceled from the UI"),
+        "pause": lambda: rt.operations.pause(execution_id, who.username),
+        "resume": lambda: rt.operations.resume(execution_id, who.username),
+        "restart": lambda: rt.operations.restart_stage(execution_id, str(form.get("stage") or ""), who.username),
+    }
+    if action not in operations:
+        raise ApiError(404, f"unknown action {action}")
+    try:
+        await asyncio.to_thread(operations[action])
+    except (OperationError, NotFound) as exc:
+        raise ApiError(409 if isinstance(exc, OperationError) else 404, str(exc)) from None
     return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
 
 

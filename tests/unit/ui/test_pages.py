@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from gennaker.runtime import Runtime
 from tests.api_support import as_user
-from tests.support import wait_status
+from tests.support import execution, wait_status
 
 ADMIN = as_user("admin")
 PIPELINE = {
@@ -125,3 +125,34 @@ def test_bad_parameters_are_shown_next_to_the_field(api: TestClient) -> None:
     )
     assert refused.status_code == 400
     assert 'class="error" role="alert">' in refused.text and "is not one of" in refused.text
+
+
+def test_cancel_and_restart_from_the_execution_page(api: TestClient, runtime: Runtime) -> None:
+    setup_app(api)
+    execution_id = api.post("/pipelines/shop/release", json={"parameters": {"env": "prod"}}, headers=ADMIN).json()["id"]
+    wait_status(runtime, execution_id, "RUNNING")
+    page = api.get(f"/ui/executions/{execution_id}", headers=as_user("dev")).text
+    assert "Cancel" in page and "Pause" in page
+    csrf = api.cookies.get("gennaker_csrf")
+    assert (
+        api.post(f"/ui/executions/{execution_id}/cancel", data={"csrf": csrf}, headers=as_user("viewer")).status_code
+        == 403
+    )
+    done = api.post(
+        f"/ui/executions/{execution_id}/cancel", data={"csrf": csrf}, headers=as_user("dev"), follow_redirects=False
+    )
+    assert done.status_code == 303
+    assert wait_status(runtime, execution_id, "CANCELED")["canceledBy"] == "dev"
+    settle = next(
+        s for s in runtime.executions.get_json(runtime.db.reader.connect(), execution_id)["stages"] if s["refId"] == "1"
+    )
+    restarted = api.post(
+        f"/ui/executions/{execution_id}/restart",
+        data={"csrf": csrf, "stage": settle["id"]},
+        headers=as_user("dev"),
+        follow_redirects=False,
+    )
+    assert restarted.status_code == 303
+    assert (
+        wait_status(runtime, execution_id, "RUNNING")["stages"][0]["context"]["restartDetails"]["restartedBy"] == "dev"
+    )
