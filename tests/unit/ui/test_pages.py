@@ -6,7 +6,8 @@ from fastapi.testclient import TestClient
 
 from gennaker.runtime import Runtime
 from tests.api_support import as_user
-from tests.support import execution, wait_status
+from tests.support import execution as stored_execution
+from tests.support import wait_status
 
 ADMIN = as_user("admin")
 PIPELINE = {
@@ -143,9 +144,7 @@ def test_cancel_and_restart_from_the_execution_page(api: TestClient, runtime: Ru
     )
     assert done.status_code == 303
     assert wait_status(runtime, execution_id, "CANCELED")["canceledBy"] == "dev"
-    settle = next(
-        s for s in runtime.executions.get_json(runtime.db.reader.connect(), execution_id)["stages"] if s["refId"] == "1"
-    )
+    settle = next(s for s in stored_execution(runtime, execution_id)["stages"] if s["refId"] == "1")
     restarted = api.post(
         f"/ui/executions/{execution_id}/restart",
         data={"csrf": csrf, "stage": settle["id"]},
