@@ -83,7 +83,7 @@ class Expressions:
             for field in ("value", "description"):
                 if field in variable:
                     entry[field] = to_plain(
-                        self.processor._walk(variable[field], overlay, True, {}, summary, [str(variable.get("key"))])
+                        self.processor.walk(variable[field], overlay, True, {}, summary, [str(variable.get("key"))])
                     )
             if entry.get("key") not in (None, ""):
                 known[str(entry["key"])] = entry.get("value")

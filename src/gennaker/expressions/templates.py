@@ -97,10 +97,10 @@ class TemplateProcessor:
     ) -> Processed:
         """Evaluate every string (and map key) in `value`; the input is never changed."""
         summary: Summary = {}
-        result = self._walk(value, root, allow_unknown_keys, variables or {}, summary, [])
+        result = self.walk(value, root, allow_unknown_keys, variables or {}, summary, [])
         return Processed(result, summary)
 
-    def _walk(
+    def walk(
         self, value: Any, root: Any, unknown: bool, variables: dict[str, Any], summary: Summary, keys: list[str]
     ) -> Any:
         if isinstance(value, str):
@@ -108,13 +108,13 @@ class TemplateProcessor:
         if isinstance(value, Mapping):
             out = {}
             for key, item in value.items():
-                new_key = self._walk(key, root, unknown, variables, summary, keys) if isinstance(key, str) else key
-                out[to_text(new_key) if not isinstance(new_key, str) else new_key] = self._walk(
+                new_key = self.walk(key, root, unknown, variables, summary, keys) if isinstance(key, str) else key
+                out[to_text(new_key) if not isinstance(new_key, str) else new_key] = self.walk(
                     item, root, unknown, variables, summary, [*keys, str(key)]
                 )
             return out
         if isinstance(value, list):
-            return [self._walk(item, root, unknown, variables, summary, keys) for item in value]
+            return [self.walk(item, root, unknown, variables, summary, keys) for item in value]
         return value
 
     def template(
