@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, require_application
 from gennaker.api.errors import ApiError
 from gennaker.api.routes.live import changes
+from gennaker.api.routes.pipelines import evaluate_in
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.status import Status
@@ -174,8 +175,11 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
                     html = row.render(execution=execution, oob=True)
                     # A new execution has no row yet: add it at the top of its pipeline's table.
                     table = f"executions-{execution['pipelineConfigId']}"
-                    yield _sse(html.replace('hx-swap-oob="true"', f'hx-swap-oob="afterbegin:#{table}"', 1)
-                               if execution["status"] == Status.NOT_STARTED else html)  # fmt: skip
+                    yield _sse(
+                        html.replace('hx-swap-oob="true"', f'hx-swap-oob="afterbegin:#{table}"', 1)
+                        if execution["status"] == Status.NOT_STARTED
+                        else html
+                    )
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -194,6 +198,21 @@ async def judge(request: Request, execution_id: str, stage_id: str, rt: RuntimeD
     except OperationError as exc:
         raise ApiError(409, str(exc)) from None
     return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
+
+
+@router.get("/ui/expressions", response_class=HTMLResponse)
+def playground(
+    request: Request, rt: RuntimeDep, who: CallerDep, execution: str = "", stage: str = "", expression: str = ""
+) -> HTMLResponse:
+    """Evaluate `${…}` against any past execution (and stage) the caller may read."""
+    answer = None
+    if execution and expression:
+        found = execution_for(request, rt, who, execution.strip(), "READ")
+        try:
+            answer = evaluate_in(rt, found, stage.strip() or None, expression)
+        except NotFound as exc:
+            answer = {"result": None, "detail": {"stage": [{"description": str(exc), "level": "ERROR"}]}}
+    return page(request, "playground.html", who, execution=execution, stage=stage, expression=expression, answer=answer)
 
 
 @router.post("/ui/executions/{execution_id}/{action}")

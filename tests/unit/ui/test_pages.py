@@ -155,3 +155,28 @@ def test_cancel_and_restart_from_the_execution_page(api: TestClient, runtime: Ru
     assert (
         wait_status(runtime, execution_id, "RUNNING")["stages"][0]["context"]["restartDetails"]["restartedBy"] == "dev"
     )
+
+
+def test_expression_playground_against_a_past_execution(api: TestClient, runtime: Runtime) -> None:
+    setup_app(api)
+    execution_id = api.post("/pipelines/shop/release", json={"parameters": {"env": "prod"}}, headers=ADMIN).json()["id"]
+    wait_status(runtime, execution_id, "RUNNING")
+    page = api.get(
+        "/ui/expressions",
+        params={"execution": execution_id, "expression": "parameters.env.toUpperCase()"},
+        headers=as_user("dev"),
+    )
+    assert '<pre id="result">"PROD"</pre>' in page.text
+    staged = api.get(
+        "/ui/expressions",
+        params={"execution": execution_id, "stage": "Approve", "expression": "${instructions}"},
+        headers=as_user("dev"),
+    )
+    assert "Ship it?" in staged.text
+    refused = api.get(
+        "/ui/expressions",
+        params={"execution": execution_id, "expression": "1"},
+        headers=as_user("nobody"),
+        follow_redirects=False,
+    )
+    assert refused.status_code == 303
