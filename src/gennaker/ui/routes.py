@@ -215,6 +215,17 @@ def playground(
     return page(request, "playground.html", who, execution=execution, stage=stage, expression=expression, answer=answer)
 
 
+@router.get("/ui/audit", response_class=HTMLResponse)
+def audit_page(request: Request, who: CallerDep, user: str = "") -> HTMLResponse:
+    """The audit log, for administrators."""
+    if not who.is_admin:
+        raise ApiError(403, f"{who.username} is not an administrator")
+    auth = getattr(request.app.state, "auth", None)
+    if auth is None:
+        raise ApiError(404, "this server keeps no audit log")
+    return page(request, "audit.html", who, entries=auth.audit(user or None, 200), filter_user=user)
+
+
 @router.post("/ui/executions/{execution_id}/{action}")
 async def act(request: Request, execution_id: str, action: str, rt: RuntimeDep, who: CallerDep) -> Response:
     """Cancel, pause, resume, or restart a stage (`stage` form field), each confirmed in the page first."""

@@ -150,3 +150,13 @@ def test_secrets_never_reach_responses_or_logs(
     client.post("/ui/login", data={"username": "dev", "password": PASSWORD})
     text = "\n".join(bodies) + caplog.text
     assert PASSWORD not in text and token not in text and "$argon2" not in text
+
+
+def test_audit_page_for_admins_only(client: TestClient, auth: AuthService) -> None:
+    auth.add_user("boss", PASSWORD, [], is_admin=True)
+    client.post(
+        "/tasks", json={"job": [{"type": "createApplication", "application": {"name": "shop"}}]}, headers=basic("boss")
+    )
+    page = client.get("/ui/audit", headers=basic("boss"))
+    assert page.status_code == 200 and "/tasks" in page.text and "boss" in page.text
+    assert client.get("/ui/audit", headers=basic("dev")).status_code == 403
