@@ -560,6 +560,11 @@ class Handlers:
         stage = execution.top_level_ancestor(stage)
         if not (stage.status.is_complete or stage.status is Status.NOT_STARTED):
             return
+        if self._must_wait(unit, execution):  # another run of a concurrency-limited pipeline is active (§2.8)
+            execution.status = Status.NOT_STARTED
+            payload = {"kind": Kind.RESTART_STAGE, "stageId": stage.id, "user": message.data.get("user")}
+            self.queue.park(unit.conn, execution.pipeline_config_id or "", execution.id, payload)
+            return
         previous = stage.context.get("exception")
         self._reset(execution, stage)
         stage.context["restartDetails"] = {

@@ -199,3 +199,26 @@ def test_a_message_that_keeps_failing_becomes_a_terminating_one(
         runtime.close()
     assert done["stages"][0]["tasks"][0]["status"] == "TERMINAL"
     assert calls["failed"] >= worker_module.MAX_ATTEMPTS
+
+
+def test_a_restart_waits_while_another_run_of_a_limited_pipeline_is_active(runtime: Runtime) -> None:
+    stages = [
+        {"refId": "1", "type": "testFail", "reason": "first try"},
+        {"refId": "2", "type": "manualJudgment", "requisiteStageRefIds": ["1"]},
+    ]
+    runtime.save_pipeline(pipeline("limited-restart", stages, limitConcurrent=True), "t")
+    failed = runtime.start_pipeline("demo", "limited-restart", {}, "t")
+    wait_status(runtime, failed, "TERMINAL")
+    runtime.operations.patch_stage(failed, "1", {"succeed": True}, "t")
+    blocker = runtime.start_pipeline("demo", "limited-restart", {}, "t")
+    wait_status(runtime, blocker, "TERMINAL")  # fails too: the patch was on the other execution
+    runtime.operations.patch_stage(blocker, "1", {"succeed": True}, "t")
+    runtime.operations.restart_stage(blocker, "1", "t")
+    wait_for(lambda: stage_statuses(runtime, blocker)["2"] == "RUNNING", what="the blocker to wait at its judgment")
+    runtime.operations.restart_stage(failed, "1", "t")
+    wait_status(runtime, failed, "NOT_STARTED")
+    assert stage_statuses(runtime, failed)["1"] == "TERMINAL"  # not restarted yet
+    runtime.operations.judge(blocker, "2", "continue", None, "t")
+    wait_status(runtime, blocker, "SUCCEEDED")
+    wait_for(lambda: stage_statuses(runtime, failed)["2"] == "RUNNING", what="the parked restart to run")
+    assert execution(runtime, failed)["stages"][0]["context"]["restartDetails"]["restartedBy"] == "t"
