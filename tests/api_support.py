@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 
 from gennaker.api.deps import Caller, Security
+from gennaker.auth.identity import Identity, application_allows
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,9 @@ def by_header(request: Request) -> Caller | None:
 
 
 def by_role(who: Caller, attributes: dict[str, Any] | None, permission: str) -> bool:
-    """Test authorization: admins, or a role listed under the permission in the app's `permissions`."""
-    if who.is_admin:
-        return True
-    allowed = ((attributes or {}).get("permissions") or {}).get(permission) or []
-    return bool(set(allowed) & getattr(who, "roles", frozenset()))
+    """Authorization by the product's own rules (Fiat's model, restricted default), for the test callers."""
+    identity = Identity(who.username, frozenset(getattr(who, "roles", ())), who.is_admin)
+    return application_allows(identity, attributes, permission)
 
 
 def as_user(name: str) -> dict[str, str]:

@@ -270,9 +270,9 @@ class Handlers:
     # -- stages -----------------------------------------------------------------------------------
     def start_stage(self, unit: Unit, message: Message, execution: Execution) -> None:
         stage = execution.stage(message.stage_id or "")
-        if stage is None or stage.status is not Status.NOT_STARTED or execution.status.is_complete:
+        if stage is None or stage.status is not Status.NOT_STARTED:
             return
-        if execution.canceled or (execution.status is not Status.RUNNING and execution.status is not Status.PAUSED):
+        if execution.canceled or execution.status not in (Status.RUNNING, Status.PAUSED):
             return
         upstream = execution.upstream(stage)
         if not all(s.status in CONTINUABLE for s in upstream):

@@ -178,8 +178,7 @@ class Worker:
         for message in due:
             try:
                 with self.db.transaction() as conn:
-                    due_now = self.queue.due(conn, now_ms(), self.batch_size, external=False)
-                    claimed = [m for m in due_now if m.id == message.id]
+                    claimed = self.queue.still_due(conn, message.id, now_ms())
                     # Without inline chains, so a failure is pinned on the message that causes it.
                     outcome = self._handle(conn, claimed, inline=False) if claimed else NOTHING
                 self._after_commit(outcome, len(claimed), time.perf_counter())

@@ -67,13 +67,9 @@ def _text(value: Any, what: str) -> str:
 # -- conversions (kork) ---------------------------------------------------------------------------------
 def to_json(scope: Scope, value: Any) -> str:
     text = dumps_json(value)
-    if "${" in text and not _wrapped_raw(value):
+    if "${" in text and not isinstance(value, DoNotEval):
         raise ExpressionError("result for toJson cannot contain an expression", "SpelHelperFunctionException")
     return text
-
-
-def _wrapped_raw(value: Any) -> bool:
-    return isinstance(value, DoNotEval)
 
 
 def to_int(scope: Scope, value: Any) -> int:

@@ -7,7 +7,14 @@ stage's monitor at once instead of waiting for its next poll.
 
 from typing import Any
 
-from gennaker.engine.contracts import StageDefinition, StageFailure, Task, TaskContext, TaskResult
+from gennaker.engine.contracts import (
+    StageDefinition,
+    StageFailure,
+    Task,
+    TaskContext,
+    TaskResult,
+    exception_details,
+)
 from gennaker.model.execution import Stage
 from gennaker.model.status import CONTINUABLE, Status
 
@@ -73,13 +80,8 @@ class MonitorPipelineTask(Task):
         if status is Status.CANCELED:
             return TaskResult(Status.CANCELED, context, outputs)
         if status.is_halt:
-            errors = child_errors(child)
-            result = TaskResult.terminal(errors[0] if errors else f"child pipeline {status.value}", **context)
-            result.context["exception"]["details"]["errors"] = (
-                errors or result.context["exception"]["details"]["errors"]
-            )
-            result.outputs = outputs
-            return result
+            errors = child_errors(child) or [f"child pipeline {status.value}"]
+            return TaskResult(Status.TERMINAL, {**context, "exception": exception_details(errors[0], errors)}, outputs)
         return TaskResult(Status.RUNNING, context)
 
 

@@ -55,16 +55,12 @@ class QueueStore:
 
         On PostgreSQL the rows are locked for this transaction and rows locked by others are skipped.
         """
-        query = (
-            sa.select(queue)
-            .where((queue.c.deliver_at <= now) & ((queue.c.lease_until.is_(None)) | (queue.c.lease_until <= now)))
-            .where(queue.c.external.is_(external))
-            .order_by(queue.c.deliver_at, queue.c.id)
-            .limit(limit)
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return [_message(r) for r in conn.execute(query)]
+        query = _due_now(now).where(queue.c.external.is_(external)).order_by(queue.c.deliver_at, queue.c.id)
+        return _claim(conn, query.limit(limit))
+
+    def still_due(self, conn: Connection, message_id: int, now: int) -> list[QueuedMessage]:
+        """The message as a one-item batch if it is still due and unleased (locked like `due`), else empty."""
+        return _claim(conn, _due_now(now).where(queue.c.id == message_id))
 
     def lease(self, conn: Connection, message_id: int, token: str, until: int) -> None:
         conn.execute(
@@ -167,3 +163,16 @@ def _message(row: Any) -> QueuedMessage:
         row.attempts,
         row.claim_token,
     )
+
+
+def _due_now(now: int) -> sa.Select[Any]:
+    return sa.select(queue).where(
+        (queue.c.deliver_at <= now) & ((queue.c.lease_until.is_(None)) | (queue.c.lease_until <= now))
+    )
+
+
+def _claim(conn: Connection, query: sa.Select[Any]) -> list[QueuedMessage]:
+    """Run a due-message query; on PostgreSQL lock the rows and skip those other workers hold."""
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [_message(r) for r in conn.execute(query)]

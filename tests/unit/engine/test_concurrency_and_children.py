@@ -22,17 +22,17 @@ def statuses(rt: Runtime, ids: list[str]) -> list[str]:
     return [execution(rt, i)["status"] for i in ids]
 
 
-def judge_all(rt: Runtime, ids: list[str]) -> None:
-    for execution_id in ids:
-        if stage_statuses(rt, execution_id).get("1") == "RUNNING":
-            rt.operations.judge(execution_id, "1", "continue", None, "t")
+def judge(rt: Runtime, execution_id: str) -> None:
+    """Continue the execution's judgment once it waits for one (the execution runs before its stage does)."""
+    wait_for(lambda: stage_statuses(rt, execution_id).get("1") == "RUNNING", what="the judgment to wait")
+    rt.operations.judge(execution_id, "1", "continue", None, "t")
 
 
 def test_limit_concurrent_runs_only_the_newest_waiting_one(runtime: Runtime) -> None:
     runtime.save_pipeline(pipeline("one-at-a-time", JUDGE, limitConcurrent=True, keepWaitingPipelines=False), "t")
     ids = [runtime.start_pipeline("demo", "one-at-a-time", {}, "t") for _ in range(3)]
     wait_for(lambda: statuses(runtime, ids) == ["RUNNING", "NOT_STARTED", "NOT_STARTED"], what="one running")
-    judge_all(runtime, ids[:1])
+    judge(runtime, ids[0])
     wait_for(lambda: statuses(runtime, ids) == ["SUCCEEDED", "CANCELED", "RUNNING"], what="newest to start")
     assert "superceded" in execution(runtime, ids[1])["cancellationReason"]
 
@@ -41,9 +41,9 @@ def test_keep_waiting_pipelines_run_in_order(runtime: Runtime) -> None:
     runtime.save_pipeline(pipeline("queue", JUDGE, limitConcurrent=True, keepWaitingPipelines=True), "t")
     ids = [runtime.start_pipeline("demo", "queue", {}, "t") for _ in range(3)]
     wait_for(lambda: statuses(runtime, ids) == ["RUNNING", "NOT_STARTED", "NOT_STARTED"])
-    judge_all(runtime, ids)
+    judge(runtime, ids[0])
     wait_for(lambda: statuses(runtime, ids) == ["SUCCEEDED", "RUNNING", "NOT_STARTED"], what="second to start")
-    judge_all(runtime, ids)
+    judge(runtime, ids[1])
     wait_for(lambda: statuses(runtime, ids) == ["SUCCEEDED", "SUCCEEDED", "RUNNING"], what="third to start")
 
 
@@ -51,7 +51,7 @@ def test_max_concurrent_executions(runtime: Runtime) -> None:
     runtime.save_pipeline(pipeline("two", JUDGE, limitConcurrent=False, maxConcurrentExecutions=2), "t")
     ids = [runtime.start_pipeline("demo", "two", {}, "t") for _ in range(3)]
     wait_for(lambda: statuses(runtime, ids) == ["RUNNING", "RUNNING", "NOT_STARTED"], what="two running")
-    judge_all(runtime, ids[:1])
+    judge(runtime, ids[0])
     wait_for(lambda: statuses(runtime, ids) == ["SUCCEEDED", "RUNNING", "RUNNING"], what="the third to start")
 
 
