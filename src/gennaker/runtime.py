@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy.engine import Connection
 
 from gennaker.engine.contracts import EngineServices, ExpressionEvaluator
@@ -27,7 +28,9 @@ from gennaker.engine.zombies import find_zombies, repair
 from gennaker.expressions import Expressions
 from gennaker.model.execution import Execution, Stage
 from gennaker.model.pipeline import PipelineValidationError, assign_ref_ids, validate_pipeline
+from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.stages import core_registry
+from gennaker.stages.manifest import add_manifest_stages
 from gennaker.store.applications import ApplicationStore
 from gennaker.store.database import Database
 from gennaker.store.executions import ExecutionStore
@@ -44,6 +47,8 @@ class Settings:
     # How long a worker may run an external task before another worker takes the message over.
     task_lease_ms: int = 10 * 60 * 1000
     engine: dict[str, Any] = field(default_factory=dict)
+    # The configuration file's content (`GENNAKER_CONFIG`): provider accounts, artifact accounts.
+    config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -51,7 +56,27 @@ class Settings:
         data_dir = Path(env.get("GENNAKER_DATA_DIR") or Path.cwd() / ".gennaker").resolve()
         url = env.get("GENNAKER_DATABASE_URL") or f"sqlite:///{data_dir / 'gennaker.db'}"
         lease = int(env.get("GENNAKER_TASK_LEASE_MS") or 10 * 60 * 1000)
-        return cls(data_dir=data_dir, database_url=url, task_lease_ms=lease)
+        config = load_config(Path(env["GENNAKER_CONFIG"])) if env.get("GENNAKER_CONFIG") else {}
+        return cls(data_dir=data_dir, database_url=url, task_lease_ms=lease, config=config)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """The YAML configuration file; a missing or malformed file stops startup with a message naming it."""
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"GENNAKER_CONFIG: cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"GENNAKER_CONFIG: {path} is not valid YAML: {error}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"GENNAKER_CONFIG: {path} must hold a mapping at the top level")
+    return loaded
 
 
 class StoreLookups:
@@ -87,7 +112,11 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.database_url)
         self.db.migrate()
-        self.registry = registry or core_registry()
+        self.kubernetes = KubernetesProvider.from_config((settings.config.get("providers") or {}).get("kubernetes"))
+        if registry is None:
+            registry = core_registry()
+            add_manifest_stages(registry, self.kubernetes, fetch=None)
+        self.registry = registry
         self.applications = ApplicationStore()
         self.pipelines = PipelineStore()
         self.executions = ExecutionStore()
@@ -146,7 +175,7 @@ class Runtime:
             "dryRun": bool(parent.trigger.get("dryRun")),
             "correlationId": f"{parent.id}_{stage.id}_{config['id']}_{parent.start_time}",
         }
-        return self.launcher.start(conn, config, trigger, trigger["user"] or "anonymous")
+        return self.launcher.start(conn, config, trigger, str(trigger["user"] or "anonymous"))
 
     # -- zombies -----------------------------------------------------------------------------------
     def find_zombies(self) -> list[str]:
@@ -196,5 +225,6 @@ class Runtime:
 
     def close(self) -> None:
         self.stop_workers()
+        self.kubernetes.close()
         self.wakeup.close()
         self.db.dispose()

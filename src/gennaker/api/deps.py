@@ -13,6 +13,7 @@ from typing import Annotated, Any, Protocol
 from fastapi import Depends, Request
 
 from gennaker.api.errors import ApiError
+from gennaker.auth.identity import Identity
 from gennaker.runtime import Runtime
 
 
@@ -30,6 +31,13 @@ class Security:
 
     authenticate: Callable[[Request], Caller | None]
     application_allows: Callable[[Caller, dict[str, Any] | None, str], bool]
+
+
+def identity_of(who: Caller) -> Identity:
+    """The caller as the permission rules see it (test callers may carry no roles)."""
+    if isinstance(who, Identity):
+        return who
+    return Identity(who.username, frozenset(getattr(who, "roles", ())), who.is_admin)
 
 
 def runtime(request: Request) -> Runtime:

@@ -11,8 +11,8 @@ from typing import Any
 
 from fastapi import Request
 
-from gennaker.api.deps import Caller, Security
-from gennaker.auth.identity import DefaultPolicy, Identity, application_allows
+from gennaker.api.deps import Caller, Security, identity_of
+from gennaker.auth.identity import DefaultPolicy, application_allows
 from gennaker.auth.service import AuthService
 
 SESSION_COOKIE = "gennaker_session"
@@ -46,7 +46,6 @@ def local_security(auth: AuthService, default: DefaultPolicy) -> Security:
         return auth.authenticate_token(session, kind="session")
 
     def allows(who: Caller, attributes: dict[str, Any] | None, permission: str) -> bool:
-        identity = who if isinstance(who, Identity) else Identity(who.username, frozenset(), who.is_admin)
-        return application_allows(identity, attributes, permission, default)
+        return application_allows(identity_of(who), attributes, permission, default)
 
     return Security(authenticate=authenticate, application_allows=allows)

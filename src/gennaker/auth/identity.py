@@ -42,3 +42,14 @@ def application_allows(
     if permission == "EXECUTE" and not permissions.get("EXECUTE"):
         allowed |= holders("READ") | holders("WRITE")
     return bool(allowed & {r.lower() for r in who.roles})
+
+
+def account_allows(who: Identity, permissions: Mapping[str, Any] | None, permission: str) -> bool:
+    """READ / WRITE on a provider account. As in Fiat, an account without permissions is open to everyone
+    (accounts come from the configuration file, which only administrators write); WRITE implies READ."""
+    if who.is_admin or not permissions or not any(permissions.get(p) for p in ("READ", "WRITE")):
+        return True
+    allowed = {str(r).lower() for r in permissions.get(permission) or []}
+    if permission == "READ":
+        allowed |= {str(r).lower() for r in permissions.get("WRITE") or []}
+    return bool(allowed & {r.lower() for r in who.roles})

@@ -53,6 +53,7 @@ class Backend(Protocol):
     def restart(self, execution_id: str, stage: str) -> None: ...
     def judge(self, execution_id: str, stage: str, judgment: str, judgment_input: str | None) -> None: ...
     def watch(self, execution_id: str, on_update: Watcher) -> dict[str, Any]: ...
+    def accounts(self) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
 
 
@@ -153,6 +154,9 @@ class LocalBackend:
                 return execution
             time.sleep(0.25)
 
+    def accounts(self) -> list[dict[str, Any]]:
+        return [account.public() for account in self.rt.kubernetes.accounts]
+
     def close(self) -> None:
         self.rt.close()
 
@@ -202,6 +206,10 @@ class RemoteBackend:
     def applications(self) -> list[dict[str, Any]]:
         apps: list[dict[str, Any]] = self._json("GET", "/applications")
         return apps
+
+    def accounts(self) -> list[dict[str, Any]]:
+        accounts: list[dict[str, Any]] = self._json("GET", "/credentials")
+        return accounts
 
     def application(self, name: str) -> dict[str, Any] | None:
         response = self._call("GET", f"/applications/{name}", missing_ok=True)

@@ -143,6 +143,10 @@ class ExpressionEvaluator:
         """One expression (without `${}`) in the stage's evaluation root (used by preconditions)."""
         return expression
 
+    def evaluate_value(self, execution: Execution, stage: Stage, value: Any) -> tuple[Any, dict[str, Any]]:
+        """Every `${…}` in `value` (e.g. manifests fetched from an artifact) and the summary of failures."""
+        return value, {}
+
 
 @dataclass(slots=True)
 class EngineServices:

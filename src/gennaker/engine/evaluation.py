@@ -70,6 +70,12 @@ class PipelineExpressions(ExpressionEvaluator):
             stage.context[SUMMARY_KEY] = merge(dict(stage.context.get(SUMMARY_KEY) or {}), processed.summary)
         return processed.value
 
+    def evaluate_value(self, execution: Execution, stage: Stage, value: Any) -> tuple[Any, dict[str, Any]]:
+        if not has_template(value):
+            return value, {}
+        processed = self.expressions.process(value, stage_root(execution.to_json(), stage.to_json()))
+        return processed.value, dict(processed.summary)
+
 
 def has_template_for(expression: str, context: dict[str, Any]) -> bool:
     """An older summary entry stays only while its expression is still unresolved in the context."""

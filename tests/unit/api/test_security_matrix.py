@@ -34,6 +34,7 @@ def concrete(path: str, execution_id: str, stage_id: str, config_id: str) -> str
         "pipeline_id": config_id,
         "task_id": execution_id,
         "version": "1",
+        "account": "prod",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

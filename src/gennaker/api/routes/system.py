@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from gennaker.api.deps import CallerDep, RuntimeDep
-from gennaker.api.errors import ERROR_RESPONSES
+from gennaker.api.deps import CallerDep, RuntimeDep, identity_of
+from gennaker.api.errors import ERROR_RESPONSES, ApiError
+from gennaker.auth.identity import account_allows
+from gennaker.providers.kubernetes import UnknownAccountError
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["system"])
 
@@ -37,6 +39,22 @@ def auth_user(who: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/credentials")
-def credentials(who: CallerDep) -> list[dict[str, Any]]:
-    """Configured accounts, without secrets. No provider accounts exist until the providers land."""
-    return []
+def credentials(rt: RuntimeDep, who: CallerDep) -> list[dict[str, Any]]:
+    """The provider accounts the caller may read, without secrets (Gate's `/credentials`)."""
+    return [
+        account.public()
+        for account in rt.kubernetes.accounts
+        if account_allows(identity_of(who), account.permissions, "READ")
+    ]
+
+
+@router.get("/credentials/{account}")
+def credential(account: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
+    try:
+        found = rt.kubernetes.accounts.get(account)
+    except UnknownAccountError:
+        raise ApiError(404, f"account '{account}' not found") from None
+    if not account_allows(identity_of(who), found.permissions, "READ"):
+        raise ApiError(404, f"account '{account}' not found")
+    return found.public()
+

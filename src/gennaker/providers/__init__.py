@@ -1,0 +1,1 @@
+"""Deployment targets. Each provider owns its accounts, operations and live infrastructure views."""

@@ -1,0 +1,184 @@
+"""Reading and writing Spinnaker's annotations and labels on a manifest (kubernetes.md §1.5-§1.7).
+
+Annotations are "first writer wins": a value already in the manifest is kept, so users can set their
+own cluster name in YAML. They go on the object and on its pod template, so pods carry them too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gennaker.providers.kubernetes.kinds import kind_info
+
+MONIKER = "moniker.spinnaker.io/"
+ARTIFACT = "artifact.spinnaker.io/"
+STRATEGY = "strategy.spinnaker.io/"
+LOAD_BALANCERS = "traffic.spinnaker.io/load-balancers"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+APP_NAME = "app.kubernetes.io/name"
+REVISION = "deployment.kubernetes.io/revision"
+MONIKER_FIELDS = ("application", "cluster", "stack", "detail", "sequence")
+
+
+def metadata(manifest: dict[str, Any]) -> dict[str, Any]:
+    return manifest.setdefault("metadata", {})
+
+
+def annotations_of(manifest: dict[str, Any]) -> dict[str, str]:
+    return (manifest.get("metadata") or {}).get("annotations") or {}
+
+
+def labels_of(manifest: dict[str, Any]) -> dict[str, str]:
+    return (manifest.get("metadata") or {}).get("labels") or {}
+
+
+def name(manifest: dict[str, Any]) -> str:
+    return str((manifest.get("metadata") or {}).get("name") or "")
+
+
+def namespace(manifest: dict[str, Any]) -> str | None:
+    return (manifest.get("metadata") or {}).get("namespace")
+
+
+def pod_template(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod template (`spec.template`, or a CronJob's `spec.jobTemplate.spec.template`), if any."""
+    spec = manifest.get("spec") or {}
+    if "template" in spec:
+        return spec["template"]
+    job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return job_spec.get("template")
+
+
+def _annotation_targets(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    template = pod_template(manifest)
+    return [metadata(manifest)] + ([template.setdefault("metadata", {})] if template is not None else [])
+
+
+def annotate(manifest: dict[str, Any], values: dict[str, str], *, overwrite: bool = False) -> None:
+    """Set annotations on the object and its pod template; existing values win unless `overwrite`."""
+    for meta in _annotation_targets(manifest):
+        existing = meta.get("annotations") or {}
+        for key, value in values.items():
+            if overwrite or key not in existing:
+                existing[key] = value
+        meta["annotations"] = existing
+
+
+def label(manifest: dict[str, Any], values: dict[str, str], *, overwrite: bool, template: bool = True) -> None:
+    targets = _annotation_targets(manifest) if template else [metadata(manifest)]
+    for meta in targets:
+        existing = meta.get("labels") or {}
+        for key, value in values.items():
+            if overwrite or key not in existing:
+                existing[key] = value
+        meta["labels"] = existing
+
+
+def write_moniker(
+    manifest: dict[str, Any],
+    moniker: dict[str, Any],
+    *,
+    skip_template_labels: bool = False,
+    managed_by: str = "spinnaker",
+) -> None:
+    """Moniker annotations (first writer wins) and the reserved labels (kubernetes.md §1.6)."""
+    values = {}
+    for field in MONIKER_FIELDS:
+        value = moniker.get("app" if field == "application" else field)
+        if value not in (None, ""):
+            values[MONIKER + field] = str(value)
+    annotate(manifest, values)
+    app = moniker.get("app")
+    template = not skip_template_labels
+    if app:
+        label(manifest, {APP_NAME: str(app)}, overwrite=False, template=template)
+    label(manifest, {MANAGED_BY: managed_by}, overwrite=True, template=template)
+    if moniker.get("sequence") is not None:
+        label(manifest, {MONIKER + "sequence": str(moniker["sequence"])}, overwrite=True, template=template)
+
+
+def read_moniker(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The moniker a manifest carries; a ReplicaSet without a sequence takes its Deployment revision."""
+    values = annotations_of(manifest)
+    moniker: dict[str, Any] = {
+        "app": values.get(MONIKER + "application"),
+        "cluster": values.get(MONIKER + "cluster"),
+    }
+    for field in ("stack", "detail"):
+        if values.get(MONIKER + field):
+            moniker[field] = values[MONIKER + field]
+    sequence = values.get(MONIKER + "sequence")
+    if sequence is None and manifest.get("kind") == "ReplicaSet":
+        sequence = values.get(REVISION)
+    if sequence is not None and str(sequence).isdigit():
+        moniker["sequence"] = int(sequence)
+    return moniker
+
+
+def write_artifact(manifest: dict[str, Any], artifact: dict[str, Any]) -> None:
+    annotate(
+        manifest,
+        {
+            ARTIFACT + "type": artifact["type"],
+            ARTIFACT + "name": artifact["name"],
+            ARTIFACT + "location": artifact.get("location") or "",
+            ARTIFACT + "version": artifact.get("version") or "",
+        },
+    )
+
+
+def read_artifact(manifest: dict[str, Any], account: str) -> dict[str, Any]:
+    """The artifact a deployed object represents, from its annotations (kubernetes.md §1.7)."""
+    values = annotations_of(manifest)
+    info = kind_info(manifest.get("apiVersion", ""), manifest.get("kind", ""))
+    return {
+        "type": values.get(ARTIFACT + "type") or f"kubernetes/{info.name}",
+        "name": values.get(ARTIFACT + "name") or name(manifest),
+        "location": values.get(ARTIFACT + "location", namespace(manifest) or ""),
+        "version": values.get(ARTIFACT + "version", ""),
+        "reference": name(manifest),
+        "metadata": {"account": account},
+        "customKind": False,
+    }
+
+
+def version_number(manifest: dict[str, Any]) -> int | None:
+    version = annotations_of(manifest).get(ARTIFACT + "version") or ""
+    return int(version[1:]) if version.startswith("v") and version[1:].isdigit() else None
+
+
+def strategy(manifest: dict[str, Any], key: str) -> str | None:
+    value = annotations_of(manifest).get(STRATEGY + key)
+    return None if value is None else str(value)
+
+
+def load_balancers(manifest: dict[str, Any]) -> list[str]:
+    """The `traffic.spinnaker.io/load-balancers` list, each `"service <name>"` (kubernetes.md §3.3)."""
+    raw = annotations_of(manifest).get(LOAD_BALANCERS)
+    if not raw:
+        return []
+    try:
+        parsed = json.loads(raw)
+    except ValueError as error:
+        raise ValueError(f"{LOAD_BALANCERS} must be a JSON list of '<kind> <name>' strings: {error}") from None
+    if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+        raise ValueError(f"{LOAD_BALANCERS} must be a JSON list of '<kind> <name>' strings")
+    return parsed
+
+
+def last_applied(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    raw = annotations_of(manifest).get(LAST_APPLIED)
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def without_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest minus `metadata` (and status), as version reuse compares them (kubernetes.md §1.4)."""
+    return {k: v for k, v in manifest.items() if k not in ("metadata", "status")}

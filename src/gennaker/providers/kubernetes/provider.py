@@ -1,0 +1,47 @@
+"""The Kubernetes provider as the rest of Gennaker sees it: accounts, and one client per account."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from gennaker.providers.kubernetes.accounts import KubernetesAccount, KubernetesAccounts
+from gennaker.providers.kubernetes.client import KubeClient
+from gennaker.providers.kubernetes.deploy import Deployer
+from gennaker.providers.kubernetes.operations import ManifestOperations
+
+
+class KubernetesProvider:
+    def __init__(
+        self,
+        accounts: KubernetesAccounts,
+        client_factory: Callable[[KubernetesAccount], KubeClient] = KubeClient,
+    ):
+        self.accounts = accounts
+        self._client_factory = client_factory
+        self._clients: dict[str, KubeClient] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any] | None) -> KubernetesProvider:
+        return cls(KubernetesAccounts.from_config(section))
+
+    def client(self, account: str) -> KubeClient:
+        """The account's client, created on first use (raises UnknownAccountError for unknown names)."""
+        with self._lock:
+            if account not in self._clients:
+                self._clients[account] = self._client_factory(self.accounts.get(account))
+            return self._clients[account]
+
+    def operations(self, account: str) -> ManifestOperations:
+        return ManifestOperations(self.client(account))
+
+    def deployer(self, account: str) -> Deployer:
+        return Deployer(self.client(account))
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
