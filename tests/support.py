@@ -70,9 +70,15 @@ def test_registry() -> Registry:
     return registry
 
 
-def make_runtime(tmp_path: Path, database_url: str | None = None) -> Runtime:
+def make_runtime(
+    tmp_path: Path,
+    database_url: str | None = None,
+    config: dict[str, Any] | None = None,
+    engine: dict[str, Any] | None = None,
+) -> Runtime:
     url = database_url or f"sqlite:///{tmp_path / 'gennaker.db'}"
-    return Runtime(Settings(data_dir=tmp_path, database_url=url), registry=test_registry())
+    settings = Settings(data_dir=tmp_path, database_url=url, config=config or {}, engine=engine or {})
+    return Runtime(settings, registry=test_registry())
 
 
 def pipeline(name: str, stages: list[dict[str, Any]], app: str = "demo", **extra: Any) -> dict[str, Any]:

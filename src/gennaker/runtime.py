@@ -113,10 +113,8 @@ class Runtime:
         self.db = Database(settings.database_url)
         self.db.migrate()
         self.kubernetes = KubernetesProvider.from_config((settings.config.get("providers") or {}).get("kubernetes"))
-        if registry is None:
-            registry = core_registry()
-            add_manifest_stages(registry, self.kubernetes, fetch=None)
-        self.registry = registry
+        self.registry = registry or core_registry()
+        add_manifest_stages(self.registry, self.kubernetes, fetch=None)
         self.applications = ApplicationStore()
         self.pipelines = PipelineStore()
         self.executions = ExecutionStore()
