@@ -396,6 +396,7 @@ class Handlers:
             self._add_synthetic(
                 execution, stage, definition.after_stages(stage), STAGE_AFTER, requisites=[], chain=True
             )
+            status = self._stage_status(execution, stage)  # RUNNING while after-stages remain
         elif (
             status in (Status.TERMINAL, Status.STOPPED, Status.FAILED_CONTINUE)
             and definition
