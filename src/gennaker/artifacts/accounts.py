@@ -1,0 +1,228 @@
+"""Artifact accounts: who may fetch which artifact types, with which credentials.
+
+Configured like Spinnaker's halconfig `artifacts:` section (`http`, `gitrepo`, `github`, `gitlab`, `helm`, each
+`{enabled, accounts: [...]}`), plus built-in accounts that always exist: `embedded-artifact`,
+`docker-registry`, `no-auth-http-account` and `no-auth-git-repo-account`. Secrets are `SecretStr`, so
+reprs, logs and the public listing never show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+EMBEDDED_ACCOUNT = "embedded-artifact"
+DOCKER_ACCOUNT = "docker-registry"
+NO_AUTH_HTTP_ACCOUNT = "no-auth-http-account"
+NO_AUTH_GIT_ACCOUNT = "no-auth-git-repo-account"
+
+
+class ArtifactConfigError(ValueError):
+    """The `artifacts:` configuration is invalid; the message names each offending field."""
+
+
+class ArtifactAccount(BaseModel):
+    """One named account; subclasses say which artifact types they fetch."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    types: ClassVar[tuple[str, ...]] = ()
+    name: str = Field(min_length=1)
+
+    def public(self) -> dict[str, Any]:
+        """What `/artifacts/credentials` shows: the name and types, never credentials."""
+        return {"name": self.name, "types": list(self.types)}
+
+
+class _Credentials(ArtifactAccount):
+    """Basic-auth or token credentials, given inline or read once from files (halconfig's `*File` keys)."""
+
+    username: str | None = None
+    password: SecretStr | None = None
+    usernamePasswordFile: str | None = None
+    token: SecretStr | None = None
+    tokenFile: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        if data.get("usernamePasswordFile") and not data.get("password"):
+            text = _read_secret(str(data["usernamePasswordFile"]), "usernamePasswordFile")
+            if ":" not in text:
+                raise ValueError("usernamePasswordFile must hold `username:password`")
+            data["username"], data["password"] = text.split(":", 1)
+        if data.get("tokenFile") and not data.get("token") and "tokenFile" in cls.model_fields:
+            data["token"] = _read_secret(str(data["tokenFile"]), "tokenFile")
+        return data
+
+    def basic_auth(self) -> tuple[str, str] | None:
+        if self.username and self.password is not None:
+            return self.username, self.password.get_secret_value()
+        return None
+
+    def token_value(self) -> str | None:
+        return self.token.get_secret_value() if self.token is not None else None
+
+
+class HttpAccount(_Credentials):
+    """`http/file`: a plain GET of the reference URL, with basic auth or a bearer token."""
+
+    types: ClassVar[tuple[str, ...]] = ("http/file",)
+
+
+class GitRepoAccount(_Credentials):
+    """`git/repo`: clones over HTTPS (basic auth or token) or SSH (a private key file)."""
+
+    types: ClassVar[tuple[str, ...]] = ("git/repo",)
+    sshPrivateKeyFilePath: str | None = None
+    sshPrivateKeyPassphrase: SecretStr | None = None
+    sshKnownHostsFilePath: str | None = None
+    sshTrustUnknownHosts: bool = False
+
+    @model_validator(mode="after")
+    def _no_passphrase(self) -> GitRepoAccount:
+        if self.sshPrivateKeyPassphrase is not None:
+            raise ValueError("sshPrivateKeyPassphrase is not supported: use a key without a passphrase")
+        return self
+
+
+class GitHubAccount(_Credentials):
+    """`github/file`: GitHub's contents API; `baseUrl` is the API root (GitHub Enterprise: `https://host/api/v3`)."""
+
+    types: ClassVar[tuple[str, ...]] = ("github/file",)
+    baseUrl: str = "https://api.github.com"
+
+
+class GitLabAccount(_Credentials):
+    """`gitlab/file`: GitLab's raw file API with a `PRIVATE-TOKEN`; `baseUrl` is the GitLab root."""
+
+    types: ClassVar[tuple[str, ...]] = ("gitlab/file",)
+    baseUrl: str = "https://gitlab.com"
+
+
+class HelmAccount(_Credentials):
+    """`helm/chart`: a chart repository (`index.yaml` + archives) at `repository`."""
+
+    types: ClassVar[tuple[str, ...]] = ("helm/chart",)
+    repository: str = Field(min_length=1)
+
+
+class EmbeddedAccount(ArtifactAccount):
+    """`embedded/base64`: the content is the base64 `reference` itself."""
+
+    types: ClassVar[tuple[str, ...]] = ("embedded/base64",)
+
+
+class DockerImageAccount(ArtifactAccount):
+    """`docker/image`: a reference to bind into manifests, never downloaded."""
+
+    types: ClassVar[tuple[str, ...]] = ("docker/image",)
+
+
+SECTIONS: dict[str, type[ArtifactAccount]] = {
+    "http": HttpAccount,
+    "gitrepo": GitRepoAccount,
+    "github": GitHubAccount,
+    "gitlab": GitLabAccount,
+    "helm": HelmAccount,
+}
+
+
+def builtin_accounts() -> list[ArtifactAccount]:
+    return [
+        EmbeddedAccount(name=EMBEDDED_ACCOUNT),
+        DockerImageAccount(name=DOCKER_ACCOUNT),
+        HttpAccount(name=NO_AUTH_HTTP_ACCOUNT),
+        GitRepoAccount(name=NO_AUTH_GIT_ACCOUNT),
+    ]
+
+
+class ArtifactAccounts:
+    """All accounts by name, with the built-ins first and the default account per type."""
+
+    def __init__(self, accounts: Iterable[ArtifactAccount]):
+        self._by_name: dict[str, ArtifactAccount] = {}
+        for account in accounts:
+            if account.name in self._by_name:
+                raise ArtifactConfigError(f"artifact account name {account.name!r} is used more than once")
+            self._by_name[account.name] = account
+        self._builtin = {a.name for a in builtin_accounts()}
+
+    def __iter__(self) -> Iterator[ArtifactAccount]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def get(self, name: str) -> ArtifactAccount | None:
+        return self._by_name.get(name)
+
+    def for_type(self, artifact_type: str) -> list[ArtifactAccount]:
+        return [a for a in self if artifact_type in a.types]
+
+    def default_for(self, artifact_type: str) -> ArtifactAccount | None:
+        """The built-in account for the type, else the only configured account for it, else None."""
+        handlers = self.for_type(artifact_type)
+        builtin = [a for a in handlers if a.name in self._builtin]
+        if builtin:
+            return builtin[0]
+        return handlers[0] if len(handlers) == 1 else None
+
+    def public(self) -> list[dict[str, Any]]:
+        return [a.public() for a in self]
+
+
+def artifact_accounts(section: Mapping[str, Any] | None) -> ArtifactAccounts:
+    """Accounts from the `artifacts:` section (or a mapping holding it under `artifacts`).
+
+    A kind is loaded when `enabled` is true or absent; an enabled kind Gennaker cannot fetch is an error.
+    """
+    section = section or {}
+    if set(section) == {"artifacts"} and isinstance(section["artifacts"], Mapping | None):
+        section = section["artifacts"] or {}
+    accounts: list[ArtifactAccount] = builtin_accounts()
+    problems: list[str] = []
+    for kind, body in section.items():
+        path = f"artifacts.{kind}"
+        if not isinstance(body, Mapping):
+            problems.append(f"{path}: must be a mapping")
+            continue
+        if not body.get("enabled", True):
+            continue
+        model = SECTIONS.get(kind)
+        if model is None:
+            problems.append(f"{path}: artifact kind not supported (supported: {', '.join(SECTIONS)})")
+            continue
+        items = body.get("accounts") or []
+        if not isinstance(items, list):
+            problems.append(f"{path}.accounts: must be a list")
+            continue
+        for index, item in enumerate(items):
+            try:
+                accounts.append(model.model_validate(item))
+            except ValidationError as exc:
+                problems.extend(_describe(f"{path}.accounts[{index}]", exc))
+    if problems:
+        raise ArtifactConfigError("invalid artifact accounts: " + "; ".join(problems))
+    return ArtifactAccounts(accounts)
+
+
+def _describe(prefix: str, exc: ValidationError) -> list[str]:
+    result = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        result.append(f"{where}: {message[:1].lower()}{message[1:]}")
+    return result
+
+
+def _read_secret(path: str, key: str) -> str:
+    try:
+        return Path(path).expanduser().read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read {key} {path}: {exc.strerror}") from None
