@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import Connection
 
+from gennaker.artifacts import ArtifactFetcher, artifact_accounts
+from gennaker.bake import HelmBinaryRenderer, render_helm
 from gennaker.engine.contracts import EngineServices, ExpressionEvaluator
 from gennaker.engine.evaluation import PipelineExpressions
 from gennaker.engine.handlers import Handlers
@@ -30,6 +32,7 @@ from gennaker.model.execution import Execution, Stage
 from gennaker.model.pipeline import PipelineValidationError, assign_ref_ids, validate_pipeline
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.stages import core_registry
+from gennaker.stages.bake_manifest import BakeManifestStage, CreateBakeManifestTask
 from gennaker.stages.manifest import add_manifest_stages
 from gennaker.store.applications import ApplicationStore
 from gennaker.store.database import Database
@@ -113,8 +116,17 @@ class Runtime:
         self.db = Database(settings.database_url)
         self.db.migrate()
         self.kubernetes = KubernetesProvider.from_config((settings.config.get("providers") or {}).get("kubernetes"))
+        self.artifact_accounts = artifact_accounts(settings.config.get("artifacts") or {})
+        self.fetch_artifact = ArtifactFetcher(self.artifact_accounts, git_cache_dir=settings.data_dir / "git-cache")
+        helm_binary = (settings.config.get("bake") or {}).get("helmExecutable")
         self.registry = registry or core_registry()
-        add_manifest_stages(self.registry, self.kubernetes, fetch=None)
+        add_manifest_stages(self.registry, self.kubernetes, fetch=self.fetch_artifact)
+        self.registry.add_stage(
+            BakeManifestStage(),
+            CreateBakeManifestTask(
+                self.fetch_artifact, HelmBinaryRenderer(helm_binary) if helm_binary else render_helm
+            ),
+        )
         self.applications = ApplicationStore()
         self.pipelines = PipelineStore()
         self.executions = ExecutionStore()

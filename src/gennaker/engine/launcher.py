@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from gennaker.artifacts import ArtifactResolutionError, resolve_trigger_artifacts
 from gennaker.engine.evaluation import evaluate_at_trigger
 from gennaker.engine.handlers import new_id
 from gennaker.engine.messages import Kind
@@ -67,6 +68,7 @@ def build_execution(
         ("strategy", False),
     ):
         trigger.setdefault(key, default)
+    bind_trigger_artifacts(config, trigger)
     stages = []
     for raw in config.get("stages") or []:
         if not raw.get("type"):
@@ -98,6 +100,26 @@ def build_execution(
         extra={"description": config.get("description"), "origin": trigger.get("origin", "api")},
         stages=stages,
     )
+
+
+def bind_trigger_artifacts(config: dict[str, Any], trigger: dict[str, Any]) -> None:
+    """Resolve the pipeline's expected artifacts against what the trigger brought (orca.md §1).
+
+    A trigger resolves the expected artifacts its `expectedArtifactIds` name; a manual run (from the UI, the
+    CLI or the API) resolves all of them, so defaults and prior artifacts apply without extra configuration.
+    """
+    expected = config.get("expectedArtifacts") or []
+    if not expected:
+        return
+    if trigger.get("type") == "manual" and not trigger.get("expectedArtifactIds"):
+        trigger["expectedArtifactIds"] = [e.get("id") for e in expected if isinstance(e, dict)]
+    try:
+        resolution = resolve_trigger_artifacts({"trigger": trigger, "expectedArtifacts": expected})
+    except ArtifactResolutionError as error:
+        raise LaunchError(str(error), [FieldError("trigger.artifacts", str(error))]) from None
+    trigger["artifacts"] = [dict(a) for a in resolution.artifacts]
+    trigger["resolvedExpectedArtifacts"] = [dict(e) for e in resolution.expected]
+    trigger["expectedArtifacts"] = [dict(e) for e in resolution.expected]
 
 
 class Launcher:

@@ -16,6 +16,10 @@ class Registry:
 
     def add_stage(self, definition: StageDefinition, *tasks: Task) -> None:
         self.stages[definition.type] = definition
+        self.add_tasks(*tasks)
+
+    def add_tasks(self, *tasks: Task) -> None:
+        """Tasks several stage types share (e.g. binding produced artifacts)."""
         for task in tasks:
             self.tasks[task.name] = task
 

@@ -1,6 +1,7 @@
 """Stage types, one module each, registered under their Spinnaker `type`."""
 
 from gennaker.engine.registry import Registry
+from gennaker.stages.artifacts import BindProducedArtifactsTask
 from gennaker.stages.check_preconditions import (
     CheckPreconditionsStage,
     CheckPreconditionStage,
@@ -16,6 +17,7 @@ from gennaker.stages.wait import WaitStage, WaitTask
 
 def core_registry() -> Registry:
     registry = Registry()
+    registry.add_tasks(BindProducedArtifactsTask())
     registry.add_stage(WaitStage(), WaitTask())
     registry.add_stage(ManualJudgmentStage(), WaitForJudgmentTask())
     registry.add_stage(CheckPreconditionsStage())

@@ -48,6 +48,12 @@ def credentials(rt: RuntimeDep, who: CallerDep) -> list[dict[str, Any]]:
     ]
 
 
+@router.get("/artifacts/credentials")
+def artifact_credentials(rt: RuntimeDep, who: CallerDep) -> list[dict[str, Any]]:
+    """Artifact accounts and the artifact types each handles, without secrets (Gate's `/artifacts/credentials`)."""
+    return rt.artifact_accounts.public()
+
+
 @router.get("/credentials/{account}")
 def credential(account: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     try:

@@ -12,11 +12,10 @@ from gennaker.engine.contracts import StageDefinition, TaskContext, TaskResult
 from gennaker.model.execution import Stage
 from gennaker.providers.kubernetes import binding
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
+from gennaker.stages.artifacts import bound_artifact, visible_artifacts, with_artifact_binding
 from gennaker.stages.manifest.common import (
     ManifestTask,
     account_of,
-    bound_artifact,
-    visible_artifacts,
     written_manifest_context,
 )
 from gennaker.stages.manifest.wait import ResolveTargetManifestTask, WaitForManifestStableTask
@@ -42,7 +41,7 @@ class ManifestChangeStage(StageDefinition):
 
     def tasks(self, stage: Stage) -> list[str]:
         tasks = [ResolveTargetManifestTask.name, self.change_task]
-        return [*tasks, WaitForManifestStableTask.name] if self.waits else tasks
+        return with_artifact_binding(stage, [*tasks, WaitForManifestStableTask.name] if self.waits else tasks)
 
 
 class ScaleManifestTask(ManifestTask):

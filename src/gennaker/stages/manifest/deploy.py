@@ -12,12 +12,11 @@ from gennaker.model.execution import Stage
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.providers.kubernetes.deploy import DeployRequest
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
+from gennaker.stages.artifacts import bound_artifact, visible_artifacts, with_artifact_binding
 from gennaker.stages.manifest.common import (
     ArtifactFetch,
     ManifestTask,
     account_of,
-    bound_artifact,
-    visible_artifacts,
 )
 from gennaker.stages.manifest.wait import WaitForManifestStableTask
 
@@ -29,12 +28,8 @@ class DeployManifestStage(StageDefinition):
     type = "deployManifest"
 
     def tasks(self, stage: Stage) -> list[str]:
-        return [
-            DeployManifestTask.name,
-            WaitForManifestStableTask.name,
-            CleanupArtifactsTask.name,
-            PlanStrategyTask.name,
-        ]
+        tasks = [DeployManifestTask.name, WaitForManifestStableTask.name, CleanupArtifactsTask.name]
+        return with_artifact_binding(stage, [*tasks, PlanStrategyTask.name])
 
     def after_stages(self, stage: Stage) -> list[SyntheticStage]:
         """One disable or delete stage per older ReplicaSet, as planned by the strategy task."""

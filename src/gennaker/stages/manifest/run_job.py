@@ -13,7 +13,8 @@ from gennaker.providers.kubernetes import KubernetesError, KubernetesProvider
 from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.deploy import DeployRequest
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
-from gennaker.stages.manifest.common import ArtifactFetch, ManifestTask, account_of, bound_artifact, visible_artifacts
+from gennaker.stages.artifacts import bound_artifact, visible_artifacts, with_artifact_binding
+from gennaker.stages.manifest.common import ArtifactFetch, ManifestTask, account_of
 
 PROPERTY_PREFIX = "SPINNAKER_PROPERTY_"
 CONFIG_JSON_PREFIX = "SPINNAKER_CONFIG_JSON="
@@ -26,6 +27,7 @@ class RunJobStage(StageDefinition):
         tasks = [RunJobTask.name]
         if stage.context.get("waitForCompletion", True) is not False:
             tasks.append(WaitOnJobCompletionTask.name)
+        tasks = with_artifact_binding(stage, tasks)
         if stage.context.get("consumeArtifactSource") == "artifact":
             tasks.append(ConsumeArtifactTask.name)
         return tasks

@@ -1,0 +1,42 @@
+"""`bakeManifest`: render a Helm chart or a Kustomize directory into one `embedded/base64` artifact that
+a later `deployManifest` consumes through `manifestArtifactId` (orca.md §3.6, kubernetes.md §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gennaker.bake import BakeError, bake, parse_bake_request
+from gennaker.bake.helm import HelmRenderer, render_helm
+from gennaker.engine.contracts import StageDefinition, StageFailure, Task, TaskContext, TaskResult
+from gennaker.model.execution import Stage
+from gennaker.stages.artifacts import BindProducedArtifactsTask, bound_artifact
+
+Fetch = Callable[[Mapping[str, Any]], bytes]
+
+
+class BakeManifestStage(StageDefinition):
+    type = "bakeManifest"
+
+    def tasks(self, stage: Stage) -> list[str]:
+        return [CreateBakeManifestTask.name, BindProducedArtifactsTask.name]
+
+
+class CreateBakeManifestTask(Task):
+    """Fetch the inputs, render, and output the baked manifest as the stage's one artifact."""
+
+    name = "createBake"
+    external = True
+    timeout_ms = 5 * 60 * 1000
+
+    def __init__(self, fetch: Fetch, helm: HelmRenderer = render_helm):
+        self.fetch = fetch
+        self.helm = helm
+
+    def execute(self, tc: TaskContext) -> TaskResult:
+        try:
+            request = parse_bake_request(tc.ctx, lambda i: bound_artifact(tc.execution, tc.stage, i))
+            artifact = bake(request, self.fetch, helm=self.helm)
+        except BakeError as error:
+            raise StageFailure(f"Bake failed: {error}") from None
+        return TaskResult.succeeded({}, {"artifacts": [artifact]})
