@@ -36,6 +36,8 @@ bench: $(VENV)/.installed
 	$(PY) bench/engine.py --json
 	$(PY) bench/api.py --json
 	$(PY) bench/expressions.py --json
+	$(PY) bench/kubernetes.py --json
+	$(PY) bench/bake.py --json
 
 # Re-pin the lock after changing dependencies in pyproject.toml.
 lock: $(VENV)/.installed
