@@ -10,7 +10,7 @@ from gennaker.api.audit import install_audit
 from gennaker.api.deps import Security
 from gennaker.api.errors import install_error_handlers
 from gennaker.api.metrics import Metrics
-from gennaker.api.routes import applications, live, pipelines, system, tasks, webhooks
+from gennaker.api.routes import applications, infrastructure, live, pipelines, system, tasks, webhooks
 from gennaker.api.routes import auth as auth_routes
 from gennaker.auth.service import AuthService
 from gennaker.runtime import Runtime
@@ -26,7 +26,7 @@ def create_app(runtime: Runtime, security: Security, *, ui: bool = True, auth: A
     app.state.security = security
     app.state.metrics = Metrics(runtime)
     install_error_handlers(app)
-    for module in (system, applications, tasks, pipelines, live, webhooks):
+    for module in (system, applications, tasks, pipelines, live, webhooks, infrastructure):
         app.include_router(module.router)
     if auth is not None:
         app.state.auth = auth

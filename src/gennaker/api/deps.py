@@ -13,7 +13,8 @@ from typing import Annotated, Any, Protocol
 from fastapi import Depends, Request
 
 from gennaker.api.errors import ApiError
-from gennaker.auth.identity import Identity
+from gennaker.auth.identity import Identity, account_allows
+from gennaker.providers.kubernetes import UnknownAccountError
 from gennaker.runtime import Runtime
 
 
@@ -77,3 +78,21 @@ def require_application(request: Request, rt: Runtime, who: Caller, application:
         if permission == "READ":
             raise ApiError(404, f"application '{application.lower()}' not found")
         raise ApiError(403, f"{who.username} lacks {permission} permission on application '{application.lower()}'")
+
+
+def readable_accounts(rt: Runtime, who: Caller) -> list[str]:
+    identity = identity_of(who)
+    return [a.name for a in rt.kubernetes.accounts if account_allows(identity, a.permissions, "READ")]
+
+
+def require_account(rt: Runtime, who: Caller, account: str, permission: str) -> None:
+    """Refuse with 404 (unknown or unreadable account) or 403 (no WRITE) unless `who` may use the account."""
+    try:
+        found = rt.kubernetes.accounts.get(account)
+    except UnknownAccountError:
+        raise ApiError(404, f"account '{account}' not found") from None
+    identity = identity_of(who)
+    if not account_allows(identity, found.permissions, "READ"):
+        raise ApiError(404, f"account '{account}' not found")
+    if permission == "WRITE" and not account_allows(identity, found.permissions, "WRITE"):
+        raise ApiError(403, f"{who.username} lacks WRITE permission on account '{account}'")

@@ -141,3 +141,18 @@ class Launcher:
         self.executions.insert(conn, execution, correlation_id=correlation_id)
         self.queue.push(conn, [(execution.id, Kind.START_EXECUTION.value, {}, execution.build_time)])
         return execution.id
+
+    def start_orchestration(
+        self, conn: Connection, application: str, description: str, jobs: list[dict[str, Any]], user: str
+    ) -> str:
+        """An ad-hoc task (an ORCHESTRATION): each job is a stage, run in sequence by the engine."""
+        stages = [
+            {**job, "refId": str(index), "requisiteStageRefIds": [str(index - 1)] if index else []}
+            for index, job in enumerate(jobs)
+        ]
+        config = {"application": application, "name": description, "stages": stages}
+        execution = build_execution(config, {"type": "manual", "user": user}, user)
+        execution.type = "ORCHESTRATION"
+        self.executions.insert(conn, execution)
+        self.queue.push(conn, [(execution.id, Kind.START_EXECUTION.value, {}, execution.build_time)])
+        return execution.id

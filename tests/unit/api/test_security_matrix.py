@@ -35,6 +35,10 @@ def concrete(path: str, execution_id: str, stage_id: str, config_id: str) -> str
         "task_id": execution_id,
         "version": "1",
         "account": "prod",
+        "location": "default",
+        "name": "deployment web",
+        "region": "default",
+        "instance_id": "pod web-1",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

@@ -6,12 +6,12 @@ shows what was done, by whom, and why a job failed.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_application
+from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_account, require_application
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.engine.contracts import exception_details
 from gennaker.engine.handlers import new_id
@@ -34,10 +34,33 @@ class ApplicationJob(BaseModel):
     application: ApplicationAttributes
 
 
+class ManifestJob(BaseModel):
+    """An infrastructure action on a Kubernetes account; runs through the same stage code as pipelines."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal[
+        "deployManifest",
+        "deleteManifest",
+        "scaleManifest",
+        "patchManifest",
+        "undoRolloutManifest",
+        "pauseRolloutManifest",
+        "resumeRolloutManifest",
+        "rollingRestartManifest",
+        "enableManifest",
+        "disableManifest",
+    ]
+    account: str = Field(min_length=1, description="The Kubernetes account to act on")
+    cloudProvider: str = "kubernetes"
+
+
+Job = Annotated[ApplicationJob | ManifestJob, Field(discriminator="type")]
+
+
 class TaskRequest(BaseModel):
     application: str | None = None
     description: str = ""
-    job: list[ApplicationJob] = Field(min_length=1)
+    job: list[Job] = Field(min_length=1)
 
 
 def _application_job(rt: Runtime, request: Request, who: Caller, job: ApplicationJob) -> dict[str, Any]:
@@ -70,7 +93,11 @@ TASK_LINKS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/tasks", operation_id="createTask", responses=TASK_LINKS)
 def create_task(body: TaskRequest, request: Request, rt: RuntimeDep, who: CallerDep) -> dict[str, str]:
-    application = (body.application or body.job[0].application.name).lower()
+    manifest_jobs = [job for job in body.job if isinstance(job, ManifestJob)]
+    if manifest_jobs:
+        return _start_manifest_task(body, manifest_jobs, request, rt, who)
+    application_jobs = [job for job in body.job if isinstance(job, ApplicationJob)]
+    application = (body.application or application_jobs[0].application.name).lower()
     task = Execution(
         id=new_id(),
         application=application or "gennaker",
@@ -81,7 +108,7 @@ def create_task(body: TaskRequest, request: Request, rt: RuntimeDep, who: Caller
         authentication={"user": who.username, "allowedAccounts": []},
         trigger={"type": "manual", "user": who.username},
     )
-    for index, job in enumerate(body.job):
+    for index, job in enumerate(application_jobs):
         stage = Stage(id=new_id(), ref_id=str(index), type=job.type, name=job.type, start_time=now_ms())
         try:
             stage.context = _application_job(rt, request, who, job)
@@ -98,6 +125,27 @@ def create_task(body: TaskRequest, request: Request, rt: RuntimeDep, who: Caller
     with rt.db.transaction() as conn:
         rt.executions.insert(conn, task)
     return {"ref": f"/tasks/{task.id}", "id": task.id}
+
+
+def _start_manifest_task(
+    body: TaskRequest, jobs: list[ManifestJob], request: Request, rt: Runtime, who: Caller
+) -> dict[str, str]:
+    """Queue the jobs as one ORCHESTRATION; the caller needs WRITE on the application and on each account."""
+    if len(jobs) != len(body.job):
+        raise ApiError(400, "job: application and manifest jobs cannot be mixed in one task")
+    application = (body.application or str(getattr(jobs[0], "app", "") or "")).lower()
+    if not application:
+        problem = [{"field": "application", "problem": "is required for manifest jobs"}]
+        raise ApiError(400, "application is required for manifest jobs", problem)
+    require_application(request, rt, who, application, "WRITE")
+    for job in jobs:
+        require_account(rt, who, job.account, "WRITE")
+    with rt.db.transaction() as conn:
+        task_id = rt.launcher.start_orchestration(
+            conn, application, body.description or jobs[0].type, [j.model_dump() for j in jobs], who.username
+        )
+    rt.wakeup.notify()
+    return {"ref": f"/tasks/{task_id}", "id": task_id}
 
 
 @router.get("/tasks/{task_id}", operation_id="getTask")

@@ -100,13 +100,32 @@ class KubeClient:
         )
         return [_plain(item) for item in items]
 
+    def list_with_version(self, api_version: str, kind: str) -> tuple[list[dict[str, Any]], str | None]:
+        """Every object of a kind in all namespaces, and the list's resourceVersion to watch from."""
+        resource = self.resource(api_version, kind)
+
+        def listing() -> tuple[list[dict[str, Any]], str | None]:
+            items = self._client.list(resource, namespace=_list_scope(resource, None))
+            objects = [_plain(item) for item in items]
+            return objects, items.resourceVersion
+
+        return self._call(f"list {kind} in all namespaces", listing)
+
     def watch(
-        self, api_version: str, kind: str, namespace: str | None, resource_version: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        resource_version: str | None = None,
+        server_timeout: int | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Watch events `(type, object)`; lightkube re-lists and resumes on its own after expiry."""
+        """Watch events `(type, object)` from `resource_version`, reconnecting when the server ends a watch."""
         resource = self.resource(api_version, kind)
         for event_type, obj in self._client.watch(
-            resource, namespace=_list_scope(resource, namespace), resource_version=resource_version
+            resource,
+            namespace=_list_scope(resource, namespace),
+            resource_version=resource_version,
+            server_timeout=server_timeout,
         ):
             yield event_type, _plain(obj)
 

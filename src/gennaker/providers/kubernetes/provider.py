@@ -9,6 +9,7 @@ from typing import Any
 from gennaker.providers.kubernetes.accounts import KubernetesAccount, KubernetesAccounts
 from gennaker.providers.kubernetes.client import KubeClient
 from gennaker.providers.kubernetes.deploy import Deployer
+from gennaker.providers.kubernetes.infrastructure import Infrastructure
 from gennaker.providers.kubernetes.operations import ManifestOperations
 
 
@@ -22,6 +23,7 @@ class KubernetesProvider:
         self._client_factory = client_factory
         self._clients: dict[str, KubeClient] = {}
         self._lock = threading.Lock()
+        self.infrastructure = Infrastructure(self.client, lambda: [a.name for a in self.accounts])
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> KubernetesProvider:
@@ -41,6 +43,7 @@ class KubernetesProvider:
         return Deployer(self.client(account))
 
     def close(self) -> None:
+        self.infrastructure.close()
         with self._lock:
             for client in self._clients.values():
                 client.close()

@@ -1,0 +1,367 @@
+"""Live infrastructure: what runs in each account, kept current by watches (kubernetes.md §6, §7).
+
+Spinnaker rebuilds a cache by listing every kind on an interval, so the UI lags a deploy by up to a
+caching cycle. Here each account keeps one list+watch stream per kind; events arrive as the cluster
+changes, and `age_s` says how fresh the view is. Pipeline decisions never use this view: stages read
+the cluster directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gennaker.providers.kubernetes import manifest as mf
+from gennaker.providers.kubernetes import stability
+from gennaker.providers.kubernetes.binding import discover
+from gennaker.providers.kubernetes.client import KubeClient, KubernetesError
+from gennaker.providers.kubernetes.kinds import full_name
+from gennaker.providers.kubernetes.traffic import is_disabled
+
+log = logging.getLogger(__name__)
+
+# (apiVersion, kind) of everything the infrastructure view shows.
+WATCHED = (
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "ReplicaSet"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("v1", "Pod"),
+    ("v1", "Service"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+)
+SERVER_GROUP_KINDS = ("ReplicaSet", "StatefulSet", "DaemonSet")
+WATCH_TIMEOUT_S = 30
+
+
+@dataclass
+class KindCache:
+    objects: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    synced: threading.Event = field(default_factory=threading.Event)
+    updated_at: float = 0.0
+
+
+class AccountWatch:
+    """List+watch streams for one account, one thread per kind; restarts from a fresh list on errors."""
+
+    def __init__(self, client: KubeClient, kinds: Iterable[tuple[str, str]] = WATCHED):
+        self.client = client
+        self.caches = {kind: KindCache() for _, kind in kinds}
+        self._kinds = list(kinds)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> AccountWatch:
+        for api_version, kind in self._kinds:
+            thread = threading.Thread(
+                target=self._follow,
+                args=(api_version, kind),
+                name=f"watch-{self.client.account.name}-{kind}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait_synced(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(c.synced.wait(max(0.0, deadline - time.monotonic())) for c in self.caches.values())
+
+    def objects(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.caches[kind].objects.values())
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the stalest stream last heard from the cluster (an event or a successful re-list)."""
+        with self._lock:
+            oldest = min((c.updated_at for c in self.caches.values()), default=0.0)
+        return round(time.monotonic() - oldest, 3) if oldest else float("inf")
+
+    def _follow(self, api_version: str, kind: str) -> None:
+        cache = self.caches[kind]
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                version = self._relist(api_version, kind, cache)
+                for event, obj in self.client.watch(api_version, kind, None, version, server_timeout=WATCH_TIMEOUT_S):
+                    self._apply(cache, event, obj)
+                    if self._stop.is_set():
+                        return
+                backoff = 0.5
+            except Exception as error:  # a watch must outlive any failure; it re-lists after a pause
+                log.warning("watch of %s in account %s restarts: %s", kind, self.client.account.name, error)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _relist(self, api_version: str, kind: str, cache: KindCache) -> str | None:
+        items, version = self.client.list_with_version(api_version, kind)
+        with self._lock:
+            cache.objects = {_key(obj): obj for obj in items}
+            cache.updated_at = time.monotonic()
+        cache.synced.set()
+        return version
+
+    def _apply(self, cache: KindCache, event: str, obj: dict[str, Any]) -> None:
+        with self._lock:
+            if event == "DELETED":
+                cache.objects.pop(_key(obj), None)
+            elif event in ("ADDED", "MODIFIED"):
+                cache.objects[_key(obj)] = obj
+            cache.updated_at = time.monotonic()
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    return (mf.namespace(obj) or "", mf.name(obj))
+
+
+class Infrastructure:
+    """Applications' clusters, server groups, instances, load balancers and firewalls across accounts."""
+
+    def __init__(self, clients: Callable[[str], KubeClient], accounts: Callable[[], list[str]]):
+        self._clients = clients
+        self._accounts = accounts
+        self._watches: dict[str, AccountWatch] = {}
+        self._lock = threading.Lock()
+
+    def watch(self, account: str) -> AccountWatch:
+        """The account's watch, started on first use and synced before it is returned."""
+        with self._lock:
+            current = self._watches.get(account)
+            if current is None:
+                current = self._watches[account] = AccountWatch(self._clients(account)).start()
+        current.wait_synced()
+        return current
+
+    def close(self) -> None:
+        with self._lock:
+            for current in self._watches.values():
+                current.stop()
+            self._watches.clear()
+
+    # -- application views ------------------------------------------------------------------------
+    def server_groups(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
+        groups = []
+        for account in accounts if accounts is not None else self._accounts():
+            current = self.watch(account)
+            pods = current.objects("Pod")
+            services = current.objects("Service")
+            deployments = current.objects("Deployment")
+            for kind in SERVER_GROUP_KINDS:
+                for obj in current.objects(kind):
+                    if _application(obj, deployments) == application:
+                        groups.append(server_group(account, obj, pods, services, deployments))
+        return sorted(groups, key=lambda g: (g["account"], g["region"], g["cluster"], g.get("createdTime") or 0))
+
+    def clusters(self, application: str, accounts: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """`{account: [{name, serverGroups, loadBalancers, …}]}` as Deck's cluster view expects."""
+        by_account: dict[str, dict[str, dict[str, Any]]] = {}
+        for group in self.server_groups(application, accounts):
+            clusters = by_account.setdefault(group["account"], {})
+            cluster = clusters.setdefault(
+                group["cluster"],
+                {
+                    "name": group["cluster"],
+                    "account": group["account"],
+                    "application": application,
+                    "type": "kubernetes",
+                    "provider": "kubernetes",
+                    "serverGroups": [],
+                    "loadBalancers": [],
+                },
+            )
+            cluster["serverGroups"].append(group)
+            for balancer in group["loadBalancers"]:
+                if balancer not in cluster["loadBalancers"]:
+                    cluster["loadBalancers"].append(balancer)
+        return {account: list(clusters.values()) for account, clusters in by_account.items()}
+
+    def load_balancers(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
+        found = []
+        for account in accounts if accounts is not None else self._accounts():
+            current = self.watch(account)
+            groups = [g for g in self.server_groups(application, [account])]
+            for kind in ("Service", "Ingress"):
+                for obj in current.objects(kind):
+                    if _moniker_app(obj) == application:
+                        found.append(load_balancer(account, obj, groups))
+        return found
+
+    def firewalls(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
+        found = []
+        for account in accounts if accounts is not None else self._accounts():
+            for obj in self.watch(account).objects("NetworkPolicy"):
+                if _moniker_app(obj) == application:
+                    found.append({**_summary(account, obj), "type": "kubernetes", "spec": obj.get("spec") or {}})
+        return found
+
+    def age_s(self, account: str) -> float:
+        return self.watch(account).age_s
+
+
+def _moniker_app(obj: dict[str, Any]) -> str | None:
+    return mf.annotations_of(obj).get(mf.MONIKER + "application")
+
+
+def _application(obj: dict[str, Any], deployments: list[dict[str, Any]]) -> str | None:
+    """A server group's application: its own annotation, or its owning Deployment's."""
+    app = _moniker_app(obj)
+    if app:
+        return app
+    owner = _owner(obj, deployments)
+    return _moniker_app(owner) if owner else None
+
+
+def _owner(obj: dict[str, Any], candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    uids = {ref.get("uid") for ref in mf.metadata(obj).get("ownerReferences") or []}
+    return next((c for c in candidates if mf.metadata(c).get("uid") in uids), None)
+
+
+def _created_ms(obj: dict[str, Any]) -> int | None:
+    stamp = mf.metadata(obj).get("creationTimestamp")
+    if not stamp:
+        return None
+    return int(datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _summary(account: str, obj: dict[str, Any]) -> dict[str, Any]:
+    namespace = mf.namespace(obj) or ""
+    return {
+        "name": full_name(obj),
+        "displayName": mf.name(obj),
+        "account": account,
+        "region": namespace,
+        "namespace": namespace,
+        "kind": obj.get("kind"),
+        "cloudProvider": "kubernetes",
+        "moniker": mf.read_moniker(obj),
+        "createdTime": _created_ms(obj),
+        "labels": mf.labels_of(obj),
+    }
+
+
+def instance(pod: dict[str, Any]) -> dict[str, Any]:
+    """A pod as Deck's instance: health from the phase and one entry per container (kubernetes.md §6.1)."""
+    status = pod.get("status") or {}
+    phase = status.get("phase")
+    phase_state = {"Pending": "Down", "Running": "Up"}.get(str(phase), "Unknown")
+    health = [{"type": "kubernetes/pod", "state": phase_state}]
+    for container in status.get("containerStatuses") or []:
+        health.append(
+            {
+                "type": f"kubernetes/container/{container.get('name')}",
+                "state": "Up" if container.get("ready") else "Down",
+            }
+        )
+    states = {h["state"] for h in health}
+    overall = "Up" if states == {"Up"} else "Down" if "Down" in states else "Unknown"
+    return {
+        "name": full_name(pod),
+        "id": mf.name(pod),
+        "displayName": mf.name(pod),
+        "namespace": mf.namespace(pod),
+        "zone": mf.namespace(pod),
+        "launchTime": _created_ms(pod),
+        "health": health,
+        "healthState": overall,
+        "phase": phase,
+        "failure": stability.pod_failure(pod),
+        "containers": [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []],
+    }
+
+
+def server_group(
+    account: str,
+    obj: dict[str, Any],
+    pods: list[dict[str, Any]],
+    services: list[dict[str, Any]],
+    deployments: list[dict[str, Any]],
+) -> dict[str, Any]:
+    namespace = mf.namespace(obj) or ""
+    uid = mf.metadata(obj).get("uid")
+    owned = [p for p in pods if any(r.get("uid") == uid for r in mf.metadata(p).get("ownerReferences") or [])]
+    instances = [instance(p) for p in owned]
+    same_namespace = [s for s in services if (mf.namespace(s) or "") == namespace]
+    template_labels = ((mf.pod_template(obj) or {}).get("metadata") or {}).get("labels") or {}
+    balancers = [
+        full_name(s)
+        for s in same_namespace
+        if (sel := (s.get("spec") or {}).get("selector")) and all(template_labels.get(k) == v for k, v in sel.items())
+    ]
+    owner = _owner(obj, deployments)
+    moniker = mf.read_moniker(obj)
+    if owner is not None:
+        moniker = {**mf.read_moniker(owner), "sequence": moniker.get("sequence")}
+    status = stability.status_of(obj)
+    return {
+        **_summary(account, obj),
+        "type": "kubernetes",
+        "moniker": moniker,
+        "cluster": moniker.get("cluster") or full_name(owner or obj),
+        "capacity": {"desired": int((obj.get("spec") or {}).get("replicas") or 0)},
+        "instances": instances,
+        "instanceCounts": {
+            "total": len(instances),
+            "up": sum(1 for i in instances if i["healthState"] == "Up"),
+            "down": sum(1 for i in instances if i["healthState"] == "Down"),
+            "unknown": sum(1 for i in instances if i["healthState"] == "Unknown"),
+        },
+        "loadBalancers": balancers,
+        "disabled": is_disabled(obj, same_namespace),
+        "buildInfo": {"images": [a["reference"] for a in discover(obj, account) if a["type"] == "docker/image"]},
+        "serverGroupManagers": [{"name": mf.name(owner), "location": namespace, "account": account}] if owner else [],
+        "status": status.to_json(),
+    }
+
+
+def load_balancer(account: str, obj: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
+    namespace = mf.namespace(obj) or ""
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    fronted = [g for g in groups if g["region"] == namespace and full_name(obj) in g["loadBalancers"]]
+    return {
+        **_summary(account, obj),
+        "type": "kubernetes",
+        "spec": obj.get("spec") or {},
+        "selector": selector,
+        "ingress": ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [],
+        "serverGroups": [
+            {
+                "name": g["name"],
+                "account": account,
+                "region": namespace,
+                "isDisabled": g["disabled"],
+                "instanceCounts": g["instanceCounts"],
+            }
+            for g in sorted(fronted, key=lambda g: g["disabled"])
+        ],
+    }
+
+
+def manifest_view(client: KubeClient, account: str, location: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """Clouddriver's manifest shape for one live object: the object, its status, events and artifacts."""
+    try:
+        events = client.events(location or None, obj.get("kind", ""), mf.name(obj))
+    except KubernetesError:
+        events = []
+    return {
+        "account": account,
+        "location": location,
+        "name": full_name(obj),
+        "kind": obj.get("kind"),
+        "moniker": mf.read_moniker(obj),
+        "manifest": obj,
+        "status": stability.status_of(obj).to_json(),
+        "artifacts": discover(obj, account),
+        "events": events,
+        "warnings": [],
+    }

@@ -1,0 +1,135 @@
+"""Live infrastructure and infrastructure actions over the API (issue 5, item 5), with account permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gennaker.api.app import create_app
+from gennaker.runtime import Runtime
+from tests.api_support import as_user, header_security
+from tests.emulators.kube import KubeEmulator
+from tests.integration.kubernetes.conftest import error_of, run
+from tests.integration.kubernetes.manifests import deploy_stage, deployment, replica_set, service
+from tests.support import make_runtime, wait_for, wait_status
+
+pytestmark = pytest.mark.slow
+ADMIN, DEV, VIEWER = as_user("admin"), as_user("dev"), as_user("viewer")
+
+
+@pytest.fixture
+def infra(kubeconfig: Path, tmp_path: Path) -> Iterator[tuple[Runtime, TestClient]]:
+    """Accounts `emu` (open to all) and `guarded` (READ for dev, WRITE for nobody but admins)."""
+    accounts = [
+        {"name": "emu", "kubeconfigFile": str(kubeconfig)},
+        {"name": "guarded", "kubeconfigFile": str(kubeconfig), "permissions": {"READ": ["dev"], "WRITE": ["ops"]}},
+    ]
+    config = {"providers": {"kubernetes": {"accounts": accounts}}}
+    rt = make_runtime(tmp_path, config=config, engine={"manifest_poll_ms": 50})
+    rt.start_workers(1)
+    with TestClient(create_app(rt, header_security())) as client:
+        client.post(
+            "/tasks",
+            headers=ADMIN,
+            json={
+                "job": [
+                    {
+                        "type": "createApplication",
+                        "application": {"name": "shop", "permissions": {"READ": ["dev"], "WRITE": ["dev"]}},
+                    }
+                ]
+            },
+        )
+        yield rt, client
+    rt.close()
+
+
+def test_clusters_server_groups_instances_and_load_balancers_follow_a_deploy(
+    infra: tuple[Runtime, TestClient], kube: KubeEmulator
+) -> None:
+    rt, api = infra
+    execution = run(rt, [deploy_stage([deployment(config=None), service()])])
+    assert execution["status"] == "SUCCEEDED", error_of(execution)
+
+    def groups() -> list[dict[str, Any]]:
+        found = api.get("/applications/shop/serverGroups", headers=DEV).json()
+        return [g for g in found if g["instanceCounts"]["up"] == 2]
+
+    group = wait_for(groups, what="the ReplicaSet with two ready pods")[0]
+    assert group["cluster"] == "deployment web" and group["region"] == "default" and group["account"] == "emu"
+    assert group["serverGroupManagers"][0]["name"] == "web"
+    assert group["buildInfo"]["images"] == ["nginx:1.25"]
+    assert group["loadBalancers"] == ["service web"]
+    assert {i["healthState"] for i in group["instances"]} == {"Up"}
+    assert api.get("/applications/shop/clusters", headers=DEV).json()["emu"] == ["deployment web"]
+    balancers = api.get("/applications/shop/loadBalancers", headers=DEV).json()
+    web = next(b for b in balancers if b["account"] == "emu")
+    assert web["name"] == "service web" and web["serverGroups"][0]["name"] == group["name"]
+
+    response = api.get(f"/manifests/emu/default/{quote('deployment web')}", headers=DEV)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"]["stable"]["state"] is True and body["manifest"]["kind"] == "Deployment"
+    pod = group["instances"][0]["id"]
+    console = api.get(f"/instances/emu/default/{pod}/console", headers=DEV).json()
+    assert console["output"][0]["name"] == "web"
+
+
+def test_actions_are_tasks_that_run_the_stage_code(infra: tuple[Runtime, TestClient], kube: KubeEmulator) -> None:
+    rt, api = infra
+    run(rt, [deploy_stage([deployment(config=None)])])
+    job = {
+        "type": "scaleManifest",
+        "account": "emu",
+        "cloudProvider": "kubernetes",
+        "manifestName": "deployment web",
+        "location": "default",
+        "replicas": 4,
+        "app": "shop",
+    }
+    created = api.post("/tasks", headers=DEV, json={"application": "shop", "description": "Scale web", "job": [job]})
+    assert created.status_code == 200, created.text
+    task_id = created.json()["id"]
+    task = wait_status(rt, task_id, "SUCCEEDED", "TERMINAL", timeout=30)
+    assert task["status"] == "SUCCEEDED" and task["type"] == "ORCHESTRATION"
+    assert kube.get_object("apps/v1", "Deployment", "default", "web")["spec"]["replicas"] == 4
+    assert api.get(f"/tasks/{task_id}", headers=DEV).json()["stages"][0]["type"] == "scaleManifest"
+
+
+def test_account_permissions(infra: tuple[Runtime, TestClient], kube: KubeEmulator) -> None:
+    _, api = infra
+    listed = {a["name"]: a for a in api.get("/credentials", headers=DEV).json()}
+    assert set(listed) == {"emu", "guarded"} and "kubeconfigFile" not in str(listed)
+    assert [a["name"] for a in api.get("/credentials", headers=VIEWER).json()] == ["emu"]
+    assert api.get("/credentials/guarded", headers=VIEWER).status_code == 404
+    job = {"type": "deleteManifest", "account": "guarded", "manifestName": "deployment web", "location": "default"}
+    refused = api.post("/tasks", headers=DEV, json={"application": "shop", "job": [job]})
+    assert refused.status_code == 403 and "WRITE permission on account 'guarded'" in refused.json()["message"]
+    assert api.get(f"/manifests/guarded/default/{quote('deployment web')}", headers=VIEWER).status_code == 404
+    no_app = api.post("/tasks", headers=VIEWER, json={"application": "shop", "job": [{**job, "account": "emu"}]})
+    assert no_app.status_code in (403, 404)
+
+
+def test_red_black_server_groups_show_which_one_is_disabled(infra: tuple[Runtime, TestClient]) -> None:
+    rt, api = infra
+    traffic = {
+        "enabled": True,
+        "options": {"enableTraffic": True, "services": ["service front"], "strategy": "redblack"},
+    }
+    manifests = [service("front", selector={"frontedBy": "front"})]
+    for index in range(2):
+        rs = replica_set(image=f"nginx:{index}", history=3)
+        execution = run(rt, [deploy_stage([*manifests, rs], trafficManagement=traffic)], name=f"d{index}")
+        assert execution["status"] == "SUCCEEDED", error_of(execution)
+
+    def disabled() -> dict[str, bool] | None:
+        groups = api.get("/applications/shop/serverGroups", headers=DEV).json()
+        found = {g["displayName"]: g["disabled"] for g in groups if g["account"] == "emu"}
+        return found if found == {"front-v000": True, "front-v001": False} else None
+
+    wait_for(disabled, what="front-v000 disabled and front-v001 enabled")
