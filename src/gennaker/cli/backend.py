@@ -54,6 +54,8 @@ class Backend(Protocol):
     def judge(self, execution_id: str, stage: str, judgment: str, judgment_input: str | None) -> None: ...
     def watch(self, execution_id: str, on_update: Watcher) -> dict[str, Any]: ...
     def accounts(self) -> list[dict[str, Any]]: ...
+    def server_groups(self, application: str) -> list[dict[str, Any]]: ...
+    def run_task(self, application: str, description: str, job: dict[str, Any]) -> str: ...
     def close(self) -> None: ...
 
 
@@ -157,6 +159,15 @@ class LocalBackend:
     def accounts(self) -> list[dict[str, Any]]:
         return [account.public() for account in self.rt.kubernetes.accounts]
 
+    def server_groups(self, application: str) -> list[dict[str, Any]]:
+        return self.rt.kubernetes.infrastructure.server_groups(application)
+
+    def run_task(self, application: str, description: str, job: dict[str, Any]) -> str:
+        with self.rt.db.transaction() as conn:
+            task_id = self.rt.launcher.start_orchestration(conn, application, description, [job], self.user)
+        self.rt.wakeup.notify()
+        return task_id
+
     def close(self) -> None:
         self.rt.close()
 
@@ -210,6 +221,15 @@ class RemoteBackend:
     def accounts(self) -> list[dict[str, Any]]:
         accounts: list[dict[str, Any]] = self._json("GET", "/credentials")
         return accounts
+
+    def server_groups(self, application: str) -> list[dict[str, Any]]:
+        groups: list[dict[str, Any]] = self._json("GET", f"/applications/{application}/serverGroups")
+        return groups
+
+    def run_task(self, application: str, description: str, job: dict[str, Any]) -> str:
+        body = {"application": application, "description": description, "job": [job]}
+        task_id: str = self._json("POST", "/tasks", json=body)["id"]
+        return task_id
 
     def application(self, name: str) -> dict[str, Any] | None:
         response = self._call("GET", f"/applications/{name}", missing_ok=True)

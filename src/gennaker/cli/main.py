@@ -2,7 +2,7 @@
 
 import typer
 
-from gennaker.cli import accounts, applications, executions, expr, login, pipelines, server, users
+from gennaker.cli import accounts, applications, executions, expr, login, pipelines, server, server_groups, users
 
 app = typer.Typer(no_args_is_help=True, help="Gennaker: continuous delivery in one process.")
 app.command("up")(server.up)
@@ -11,6 +11,7 @@ app.command("login")(login.login)
 app.command("logout")(login.logout)
 app.add_typer(applications.app, name="application")
 app.add_typer(accounts.app, name="account")
+app.add_typer(server_groups.app, name="server-group")
 app.add_typer(pipelines.app, name="pipeline")
 app.add_typer(executions.app, name="execution")
 app.add_typer(expr.app, name="expr")

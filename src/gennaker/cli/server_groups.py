@@ -1,0 +1,146 @@
+"""`gennaker server-group …`: see what runs and act on it (scale, undo rollout, enable/disable, pause,
+resume, restart, delete). Each action is a task running the same stage code as pipelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from gennaker.cli.common import backend, console, fail, print_json, reports_errors
+from gennaker.cli.live import failure_reason, follow
+
+app = typer.Typer(help="Server groups and other live Kubernetes objects.", no_args_is_help=True)
+ACCOUNT = typer.Option(..., "--account", "-a", help="Kubernetes account")
+NAMESPACE = typer.Option("default", "--namespace", "-n", help="Namespace (Spinnaker's location)")
+TARGET = typer.Argument(..., help="The object as KIND/NAME or 'KIND NAME', e.g. deployment/web")
+
+
+@app.command("list")
+@reports_errors
+def list_server_groups(application: str, output: str = typer.Option("table", "-o", "--output")) -> None:
+    """Server groups of an application in every account you may read."""
+    groups = backend().server_groups(application)
+    if output == "json":
+        print_json(groups)
+        return
+    table = Table("ACCOUNT", "NAMESPACE", "CLUSTER", "SERVER GROUP", "IMAGES", "UP/TOTAL", "TRAFFIC")
+    for group in groups:
+        counts = group["instanceCounts"]
+        table.add_row(
+            group["account"],
+            group["region"],
+            group["cluster"],
+            group["displayName"],
+            ", ".join(group["buildInfo"]["images"]),
+            f"{counts['up']}/{counts['total']}",
+            "disabled" if group["disabled"] else "enabled",
+        )
+    console.print(table)
+
+
+def manifest_name(target: str) -> str:
+    kind, separator, name = target.replace(" ", "/", 1).partition("/")
+    if not separator or not kind or not name:
+        raise fail(f"target must be KIND/NAME, e.g. deployment/web; got '{target}'")
+    return f"{kind} {name}"
+
+
+def _run(application: str, stage_type: str, account: str, namespace: str, target: str, **extra: Any) -> None:
+    name = manifest_name(target)
+    job = {
+        "type": stage_type,
+        "cloudProvider": "kubernetes",
+        "account": account,
+        "location": namespace,
+        "manifestName": name,
+        "app": application,
+        **extra,
+    }
+    where = backend()
+    task_id = where.run_task(application, f"{stage_type} {name}", job)
+    final = follow(where, task_id)
+    if final["status"] != "SUCCEEDED":
+        raise fail(failure_reason(final))
+    console.print(f"{stage_type} {name}: done (task {task_id})")
+
+
+@app.command("scale")
+@reports_errors
+def scale(
+    application: str,
+    target: str = TARGET,
+    replicas: int = typer.Option(..., "--replicas", min=0),
+    account: str = ACCOUNT,
+    namespace: str = NAMESPACE,
+) -> None:
+    """Set the number of replicas and wait until stable."""
+    _run(application, "scaleManifest", account, namespace, target, replicas=replicas)
+
+
+@app.command("undo")
+@reports_errors
+def undo(
+    application: str,
+    target: str = TARGET,
+    account: str = ACCOUNT,
+    namespace: str = NAMESPACE,
+    revision: int | None = typer.Option(None, "--revision", help="Revision to roll back to"),
+    revisions_back: int = typer.Option(1, "--revisions-back", min=1),
+) -> None:
+    """Roll a Deployment back to an earlier revision."""
+    extra: dict[str, Any] = {"revision": revision} if revision is not None else {"numRevisionsBack": revisions_back}
+    _run(application, "undoRolloutManifest", account, namespace, target, **extra)
+
+
+@app.command("enable")
+@reports_errors
+def enable(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
+    """Send traffic from its load balancers to this server group."""
+    _run(application, "enableManifest", account, namespace, target)
+
+
+@app.command("disable")
+@reports_errors
+def disable(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
+    """Take this server group out of its load balancers (pods keep running)."""
+    _run(application, "disableManifest", account, namespace, target)
+
+
+@app.command("pause")
+@reports_errors
+def pause(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
+    """Pause a rollout."""
+    _run(application, "pauseRolloutManifest", account, namespace, target)
+
+
+@app.command("resume")
+@reports_errors
+def resume(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
+    """Resume a paused rollout and wait until stable."""
+    _run(application, "resumeRolloutManifest", account, namespace, target)
+
+
+@app.command("restart")
+@reports_errors
+def restart(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
+    """Restart every pod with a rolling update."""
+    _run(application, "rollingRestartManifest", account, namespace, target)
+
+
+@app.command("delete")
+@reports_errors
+def delete(
+    application: str,
+    target: str = TARGET,
+    account: str = ACCOUNT,
+    namespace: str = NAMESPACE,
+    cascade: bool = typer.Option(True, "--cascade/--orphan", help="Delete dependents (pods) too"),
+    grace_period: int | None = typer.Option(None, "--grace-period", min=0),
+) -> None:
+    """Delete the object."""
+    options: dict[str, Any] = {"cascading": cascade}
+    if grace_period is not None:
+        options["gracePeriodSeconds"] = grace_period
+    _run(application, "deleteManifest", account, namespace, target, options=options)

@@ -1,0 +1,64 @@
+"""`gennaker account list` and `gennaker server-group …` against the emulator, on the local database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from gennaker.cli.main import app
+from tests.emulators.kube import KubeEmulator
+from tests.integration.kubernetes.conftest import accounts_config
+from tests.integration.kubernetes.manifests import deployment
+from tests.support import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cli(tmp_path: Path, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    config = tmp_path / "gennaker.yaml"
+    config.write_text(yaml.safe_dump(accounts_config(kubeconfig)))
+    monkeypatch.setenv("GENNAKER_CONFIG", str(config))
+    monkeypatch.setenv("GENNAKER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GENNAKER_CONFIG_DIR", str(tmp_path / "session"))
+    monkeypatch.setenv("GENNAKER_USER", "alice")
+    for name in ("GENNAKER_URL", "GENNAKER_TOKEN", "GENNAKER_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return CliRunner()
+
+
+def gennaker(cli: CliRunner, *args: str) -> str:
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_accounts_are_listed_without_secrets(cli: CliRunner) -> None:
+    accounts = json.loads(gennaker(cli, "account", "list", "-o", "json"))
+    assert [a["name"] for a in accounts] == ["emu", "narrow"]
+    assert "kubeconfig" not in json.dumps(accounts).lower().replace("kubeconfigfile", "")
+
+
+def test_server_group_actions(cli: CliRunner, kube: KubeEmulator) -> None:
+    web = deployment(config=None)
+    web["metadata"].update(
+        namespace="default",
+        annotations={"moniker.spinnaker.io/application": "shop", "moniker.spinnaker.io/cluster": "deployment web"},
+    )
+    kube.put_object(web)
+    gennaker(cli, "server-group", "scale", "shop", "deployment/web", "--replicas", "3", "--account", "emu")
+    assert kube.get_object("apps/v1", "Deployment", "default", "web")["spec"]["replicas"] == 3
+
+    def listed() -> list[dict[str, object]]:
+        groups = json.loads(gennaker(cli, "server-group", "list", "shop", "-o", "json"))
+        return [g for g in groups if g["instanceCounts"] == {"total": 3, "up": 3, "down": 0, "unknown": 0}]
+
+    assert wait_for(listed, what="three pods up")[0]["cluster"] == "deployment web"
+    refused = cli.invoke(app, ["server-group", "scale", "shop", "deployment/web", "--replicas", "1", "-a", "nope"])
+    assert refused.exit_code == 1 and "unknown Kubernetes account 'nope'" in refused.stderr
+    gennaker(cli, "server-group", "delete", "shop", "deployment/web", "--account", "emu")
+    assert kube.get_object("apps/v1", "Deployment", "default", "web") is None
