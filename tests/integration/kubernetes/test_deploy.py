@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
+import yaml
 
 from gennaker.runtime import Runtime
 from tests.emulators.kube import KubeEmulator
@@ -91,3 +93,31 @@ def test_last_applied_configuration_is_written_for_kubectl_and_version_reuse(k8s
     live = kube.get_object("v1", "ConfigMap", "default", "cfg-v000")
     applied = json.loads(live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
     assert applied["data"] == {"greeting": "hello"} and applied["metadata"]["name"] == "cfg-v000"
+
+
+def test_namespace_override_replace_and_generate_name(k8s: Runtime, kube: KubeEmulator) -> None:
+    replaced = config_map(
+        "settings", annotations={"strategy.spinnaker.io/replace": "true", "strategy.spinnaker.io/versioned": "false"}
+    )
+    generated = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "run-"}, "data": {"a": "b"}}
+    cluster_scoped = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}
+    stages = [deploy_stage([cluster_scoped, replaced, generated], namespaceOverride="team-a")]
+    execution = run(k8s, stages)
+    assert execution["status"] == "SUCCEEDED", error_of(execution)
+    names = stage(execution, "1")["outputs"]["manifestNamesByNamespace"]
+    assert names[""] == ["namespace team-a"]
+    assert names["team-a"][0] == "configMap settings"
+    assert names["team-a"][1].startswith("configMap run-")
+    assert kube.get_object("v1", "ConfigMap", "team-a", "settings") is not None
+    again = run(k8s, [deploy_stage([replaced], namespaceOverride="team-a")], name="again")
+    assert again["status"] == "SUCCEEDED", error_of(again)
+
+
+def test_a_failed_expression_in_an_artifact_manifest_can_fail_the_deploy(k8s: Runtime) -> None:
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"v": "${nope.missing}"}}
+    text = yaml.safe_dump(manifest)
+    artifact = {"type": "embedded/base64", "name": "m", "reference": base64.b64encode(text.encode()).decode()}
+    stages = [deploy_stage([], source="artifact", manifestArtifact=artifact, failOnFailedExpressions=True)]
+    execution = run(k8s, stages)
+    assert execution["status"] == "TERMINAL"
+    assert error_of(execution).startswith("Failure evaluating manifest expressions")

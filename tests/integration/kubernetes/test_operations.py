@@ -128,3 +128,35 @@ def test_patch_with_a_bad_strategy_names_the_field(k8s: Runtime) -> None:
     )
     assert execution["status"] == "TERMINAL"
     assert "options.mergeStrategy must be one of strategic, json, merge" in error_of(execution)
+
+
+def test_json_and_merge_patches_and_largest_smallest_targets(k8s: Runtime, kube: KubeEmulator) -> None:
+    for index in range(2):
+        succeeded(k8s, [deploy_stage([replica_set(image=f"nginx:{index}", replicas=3 - index)])], f"rs{index}")
+    dynamic = {"cluster": "replicaSet front", "kind": "replicaSet", "app": "shop"}
+    json_patch = [{"op": "add", "path": "/metadata/labels/size", "value": "largest"}]
+    execution = succeeded(
+        k8s,
+        [
+            op(
+                "patchManifest",
+                criteria="largest",
+                patchBody=json_patch,
+                options={"mergeStrategy": "json", "record": False},
+                **dynamic,
+            )
+        ],
+        "json",
+    )
+    assert stage(execution, "1")["context"]["manifestName"] == "replicaSet front-v000"
+    merge = {"metadata": {"labels": {"size": "smallest"}}}
+    succeeded(
+        k8s,
+        [op("patchManifest", criteria="smallest", patchBody=merge, options={"mergeStrategy": "merge"}, **dynamic)],
+        "merge",
+    )
+    labels = [
+        kube.get_object("apps/v1", "ReplicaSet", "default", f"front-v00{i}")["metadata"]["labels"]["size"]
+        for i in range(2)
+    ]
+    assert labels == ["largest", "smallest"]
