@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from gennaker.artifacts import ArtifactResolutionError, resolve_trigger_artifacts
+from gennaker.artifacts import ArtifactResolutionError, prior_artifact_lookup, resolve_trigger_artifacts
+from gennaker.artifacts.matching import PriorLookup
 from gennaker.engine.evaluation import evaluate_at_trigger
 from gennaker.engine.handlers import new_id
 from gennaker.engine.messages import Kind
@@ -50,7 +51,11 @@ def resolve_parameters(config: dict[str, Any], supplied: dict[str, Any]) -> dict
 
 
 def build_execution(
-    config: dict[str, Any], trigger: dict[str, Any], user: str, expressions: Expressions | None = None
+    config: dict[str, Any],
+    trigger: dict[str, Any],
+    user: str,
+    expressions: Expressions | None = None,
+    prior: PriorLookup | None = None,
 ) -> Execution:
     config = assign_ref_ids(config)
     trigger = dict(trigger)
@@ -68,7 +73,7 @@ def build_execution(
         ("strategy", False),
     ):
         trigger.setdefault(key, default)
-    bind_trigger_artifacts(config, trigger)
+    bind_trigger_artifacts(config, trigger, prior)
     stages = []
     for raw in config.get("stages") or []:
         if not raw.get("type"):
@@ -102,7 +107,7 @@ def build_execution(
     )
 
 
-def bind_trigger_artifacts(config: dict[str, Any], trigger: dict[str, Any]) -> None:
+def bind_trigger_artifacts(config: dict[str, Any], trigger: dict[str, Any], prior: PriorLookup | None = None) -> None:
     """Resolve the pipeline's expected artifacts against what the trigger brought (orca.md §1).
 
     A trigger resolves the expected artifacts its `expectedArtifactIds` name; a manual run (from the UI, the
@@ -114,7 +119,7 @@ def bind_trigger_artifacts(config: dict[str, Any], trigger: dict[str, Any]) -> N
     if trigger.get("type") == "manual" and not trigger.get("expectedArtifactIds"):
         trigger["expectedArtifactIds"] = [e.get("id") for e in expected if isinstance(e, dict)]
     try:
-        resolution = resolve_trigger_artifacts({"trigger": trigger, "expectedArtifacts": expected})
+        resolution = resolve_trigger_artifacts({"trigger": trigger, "expectedArtifacts": expected}, prior)
     except ArtifactResolutionError as error:
         raise LaunchError(str(error), [FieldError("trigger.artifacts", str(error))]) from None
     trigger["artifacts"] = [dict(a) for a in resolution.artifacts]
@@ -137,10 +142,28 @@ class Launcher:
             existing = self.executions.find_by_correlation(conn, correlation_id)
             if existing:
                 return existing
-        execution = build_execution(config, trigger, user, self.expressions)
+        execution = build_execution(config, trigger, user, self.expressions, self._prior_artifacts(conn, config))
         self.executions.insert(conn, execution, correlation_id=correlation_id)
         self.queue.push(conn, [(execution.id, Kind.START_EXECUTION.value, {}, execution.build_time)])
         return execution.id
+
+    def _prior_artifacts(self, conn: Connection, config: dict[str, Any]) -> PriorLookup | None:
+        """`usePriorArtifact` matches against the pipeline's last successful execution: its stages' artifacts,
+        newest first, then its trigger's."""
+        wanted = any(isinstance(e, dict) and e.get("usePriorArtifact") for e in config.get("expectedArtifacts") or [])
+        if not wanted or not config.get("id"):
+            return None
+        previous = self.executions.list_json(
+            conn, config["application"], statuses=["SUCCEEDED"], pipeline_config_ids=[config["id"]], limit=1
+        )
+        if not previous:
+            return None
+        produced = [
+            artifact
+            for stage in reversed(previous[0]["stages"])
+            for artifact in (stage.get("outputs") or {}).get("artifacts") or []
+        ]
+        return prior_artifact_lookup(produced + list((previous[0].get("trigger") or {}).get("artifacts") or []))
 
     def start_orchestration(
         self, conn: Connection, application: str, description: str, jobs: list[dict[str, Any]], user: str
