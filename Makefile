@@ -4,7 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= $(CURDIR)/.gennaker
 
-.PHONY: up test lint typecheck unit bench lock clean ui
+.PHONY: up test lint typecheck unit bench lock clean ui system-packages
+
+# Real components the slow tests start themselves: OpenLDAP's slapd, Chromium for the browser tests.
+SYSTEM_PACKAGES := slapd ldap-utils chromium
+system-packages:
+	@if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	fi
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)

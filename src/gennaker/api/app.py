@@ -15,6 +15,7 @@ from gennaker.api.routes import auth as auth_routes
 from gennaker.auth.service import AuthService
 from gennaker.runtime import Runtime
 from gennaker.ui import editor, login
+from gennaker.ui import infrastructure as infrastructure_pages
 from gennaker.ui import routes as pages
 from gennaker.ui.static import STATIC
 
@@ -37,5 +38,6 @@ def create_app(runtime: Runtime, security: Security, *, ui: bool = True, auth: A
             app.include_router(login.router)
         app.include_router(pages.router)
         app.include_router(editor.router)
+        app.include_router(infrastructure_pages.router)
         app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     return app

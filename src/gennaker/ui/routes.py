@@ -7,21 +7,26 @@ make a browser post a form, but cannot read or set this cookie.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from starlette.datastructures import FormData
 
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, require_application
 from gennaker.api.errors import ApiError
 from gennaker.api.routes.live import changes
 from gennaker.api.routes.pipelines import evaluate_in
+from gennaker.api.routes.tasks import APPLICATION_NAME
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.status import Status
@@ -44,8 +49,33 @@ def _duration(item: dict[str, Any]) -> str:
     return f"{((end or int(time.time() * 1000)) - start) / 1000:.1f}s"
 
 
+def stage_links(stage: dict[str, Any]) -> list[tuple[str, str]]:
+    """Where a stage leads: its child pipeline, its Jenkins build, the manifests it deployed or changed."""
+    context, outputs = stage.get("context") or {}, stage.get("outputs") or {}
+    links: list[tuple[str, str]] = []
+    if stage.get("type") == "pipeline" and context.get("executionId"):
+        links.append(
+            (f"child pipeline {context.get('executionName') or ''}".strip(), f"/ui/executions/{context['executionId']}")
+        )
+    build = context.get("buildInfo") or {}
+    if isinstance(build, dict) and str(build.get("url") or "").startswith(("http://", "https://")):
+        links.append((f"Jenkins build #{build.get('number', '')}", str(build["url"])))
+    account = context.get("deploy.account.name") or context.get("manifest.account.name") or context.get("account")
+    names = outputs.get("manifestNamesByNamespace") or context.get("outputs.manifestNamesByNamespace") or {}
+    if account and isinstance(names, dict):
+        for namespace, manifest_names in names.items():
+            for name in manifest_names or []:
+                links.append(
+                    (f"{name} ({account} · {namespace})", f"/ui/manifests/{account}/{namespace}/{quote(str(name))}")
+                )
+    return links
+
+
+_markdown = MarkdownIt("commonmark", {"html": False})
 templates.env.filters["when"] = _when
 templates.env.filters["duration"] = _duration
+templates.env.filters["markdown"] = lambda text: Markup(_markdown.render(str(text)))
+templates.env.globals["stage_links"] = stage_links
 
 
 def _csrf(request: Request) -> str:
@@ -83,6 +113,48 @@ def applications_page(request: Request, rt: RuntimeDep, who: CallerDep, q: str =
     return page(request, "applications.html", who, applications=shown, query=q)
 
 
+ROLE_LISTS = ("READ", "WRITE", "EXECUTE")
+
+
+def _application_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
+    """Attributes from the create/edit form (roles comma-separated per permission), and field errors."""
+    errors: dict[str, str] = {}
+    email = str(form.get("email") or "").strip()
+    if email and "@" not in email:
+        errors["email"] = "must be an email address"
+    permissions = {
+        p: [r.strip() for r in str(form.get(f"permissions.{p}") or "").split(",") if r.strip()] for p in ROLE_LISTS
+    }
+    attributes: dict[str, Any] = {"email": email or None, "description": str(form.get("description") or "")}
+    attributes["permissions"] = {p: roles for p, roles in permissions.items() if roles}
+    return attributes, errors
+
+
+@router.get("/ui/applications/new", response_class=HTMLResponse)
+def new_application_page(request: Request, who: CallerDep) -> HTMLResponse:
+    return page(request, "application_form.html", who, application=None, errors={}, values={})
+
+
+@router.post("/ui/applications/new", response_model=None)
+async def create_application(request: Request, rt: RuntimeDep, who: CallerDep) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    name = str(form.get("name") or "").strip().lower()
+    attributes, errors = _application_form(form)
+    if not re.fullmatch(APPLICATION_NAME, name):
+        errors["name"] = "letters, digits and '-', starting with a letter"
+    with rt.db.read() as conn:
+        if not errors.get("name") and rt.applications.get(conn, name) is not None:
+            errors["name"] = f"application '{name}' already exists"
+    if errors:
+        refused = page(request, "application_form.html", who, application=None, errors=errors, values=dict(form))
+        refused.status_code = 400
+        return refused
+    with rt.db.transaction() as conn:
+        rt.applications.save(conn, name, attributes, who.username)
+    return RedirectResponse(f"/ui/applications/{name}", status_code=303)
+
+
 @router.get("/ui/applications/{application}", response_class=HTMLResponse)
 def application_page(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
     require_application(request, rt, who, application, "READ")
@@ -98,7 +170,40 @@ def application_page(request: Request, application: str, rt: RuntimeDep, who: Ca
             }
             for config in rt.pipelines.for_application(conn, application)
         ]
-    return page(request, "application.html", who, application=attributes, pipelines=pipelines)
+    can_write = _allows(request, who, attributes, "WRITE")
+    return page(request, "application.html", who, application=attributes, pipelines=pipelines, can_write=can_write)
+
+
+@router.get("/ui/applications/{application}/edit", response_class=HTMLResponse)
+def edit_application_page(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
+    require_application(request, rt, who, application, "WRITE")
+    with rt.db.read() as conn:
+        attributes = rt.applications.get(conn, application)
+    if attributes is None:
+        raise ApiError(404, f"application '{application.lower()}' not found")
+    permissions = attributes.get("permissions") or {}
+    values = {"email": attributes.get("email") or "", "description": attributes.get("description") or ""}
+    values.update({f"permissions.{p}": ", ".join(permissions.get(p) or []) for p in ROLE_LISTS})
+    return page(request, "application_form.html", who, application=attributes, errors={}, values=values)
+
+
+@router.post("/ui/applications/{application}/edit", response_model=None)
+async def update_application(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    require_application(request, rt, who, application, "WRITE")
+    attributes, errors = _application_form(form)
+    with rt.db.read() as conn:
+        current = rt.applications.get(conn, application)
+    if current is None:
+        raise ApiError(404, f"application '{application.lower()}' not found")
+    if errors:
+        refused = page(request, "application_form.html", who, application=current, errors=errors, values=dict(form))
+        refused.status_code = 400
+        return refused
+    with rt.db.transaction() as conn:
+        rt.applications.save(conn, application, attributes, who.username)
+    return RedirectResponse(f"/ui/applications/{application.lower()}", status_code=303)
 
 
 def _detail_context(request: Request, rt: Runtime, who: Caller, execution: dict[str, Any]) -> dict[str, Any]:

@@ -133,3 +133,47 @@ def test_red_black_server_groups_show_which_one_is_disabled(infra: tuple[Runtime
         return found if found == {"front-v000": True, "front-v001": False} else None
 
     wait_for(disabled, what="front-v000 disabled and front-v001 enabled")
+
+
+def test_infrastructure_pages_show_and_act(infra: tuple[Runtime, TestClient], kube: KubeEmulator) -> None:
+    rt, api = infra
+    run(rt, [deploy_stage([deployment(config=None), service()])])
+    run(rt, [deploy_stage([deployment(image="nginx:1.26", config=None), service()])], name="v2")
+    page = wait_for(
+        lambda: (lambda p: p if "2/2 up" in p and "nginx:1.26" in p else None)(
+            api.get("/ui/applications/shop/infrastructure", headers=DEV).text
+        ),
+        what="the new ReplicaSet up on the page",
+    )
+    assert "deployment web" in page and "service web" in page and "Undo rollout" in page
+    assert 'data-confirm="Scale deployment web in namespace default of account emu?"' in page
+    manifest = api.get(f"/ui/manifests/emu/default/{quote('deployment web')}", headers=DEV)
+    assert (
+        manifest.status_code == 200 and "kind: Deployment" in manifest.text and "stable: <strong>True" in manifest.text
+    )
+    token = str(api.cookies.get("gennaker_csrf"))
+    form = {
+        "csrf": token,
+        "action": "undo",
+        "account": "emu",
+        "location": "default",
+        "manifestName": "deployment web",
+        "revision": "1",
+    }
+    acted = api.post("/ui/applications/shop/infrastructure/actions", data=form, headers=DEV, follow_redirects=False)
+    assert acted.status_code == 303
+    task = wait_status(rt, acted.headers["location"].rsplit("/", 1)[-1], "SUCCEEDED", "TERMINAL", timeout=30)
+    assert task["status"] == "SUCCEEDED", error_of(task)
+    live = kube.get_object("apps/v1", "Deployment", "default", "web")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
+    refused = api.post(
+        "/ui/applications/shop/infrastructure/actions",
+        headers=DEV,
+        data={**form, "account": "guarded", "action": "delete"},
+    )
+    assert refused.status_code == 403
+    pod = kube.list_objects("v1", "Pod", "default")[0]["metadata"]["name"]
+    logs = api.get(f"/ui/instances/emu/default/{pod}/logs", headers=DEV)
+    assert logs.status_code == 200 and "<h2>web</h2>" in logs.text
+    accounts = api.get("/ui/accounts", headers=VIEWER).text
+    assert "<td>emu</td>" in accounts and "guarded" not in accounts

@@ -163,6 +163,17 @@ class Infrastructure:
                         groups.append(server_group(account, obj, pods, services, deployments))
         return sorted(groups, key=lambda g: (g["account"], g["region"], g["cluster"], g.get("createdTime") or 0))
 
+    def server_group_managers(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
+        """Deployments, with their revisions (the ReplicaSets they manage) for undo rollout."""
+        managers = []
+        for account in accounts if accounts is not None else self._accounts():
+            current = self.watch(account)
+            replica_sets = current.objects("ReplicaSet")
+            for obj in current.objects("Deployment"):
+                if _moniker_app(obj) == application:
+                    managers.append(server_group_manager(account, obj, replica_sets))
+        return sorted(managers, key=lambda m: (m["account"], m["region"], m["displayName"]))
+
     def clusters(self, application: str, accounts: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
         """`{account: [{name, serverGroups, loadBalancers, …}]}` as Deck's cluster view expects."""
         by_account: dict[str, dict[str, dict[str, Any]]] = {}
@@ -320,6 +331,32 @@ def server_group(
         "disabled": is_disabled(obj, same_namespace),
         "buildInfo": {"images": [a["reference"] for a in discover(obj, account) if a["type"] == "docker/image"]},
         "serverGroupManagers": [{"name": mf.name(owner), "location": namespace, "account": account}] if owner else [],
+        "status": status.to_json(),
+    }
+
+
+def server_group_manager(account: str, obj: dict[str, Any], replica_sets: list[dict[str, Any]]) -> dict[str, Any]:
+    uid = mf.metadata(obj).get("uid")
+    managed = [
+        r for r in replica_sets if any(ref.get("uid") == uid for ref in mf.metadata(r).get("ownerReferences") or [])
+    ]
+    revisions: list[dict[str, Any]] = [
+        {
+            "revision": int(mf.annotations_of(r).get(mf.REVISION) or 0),
+            "serverGroup": mf.name(r),
+            "images": [a["reference"] for a in discover(r, account) if a["type"] == "docker/image"],
+        }
+        for r in managed
+    ]
+    revisions.sort(key=lambda r: int(r["revision"]), reverse=True)
+    status = stability.status_of(obj)
+    return {
+        **_summary(account, obj),
+        "type": "kubernetes",
+        "cluster": mf.read_moniker(obj).get("cluster") or full_name(obj),
+        "capacity": {"desired": int((obj.get("spec") or {}).get("replicas") or 0)},
+        "paused": bool((obj.get("spec") or {}).get("paused")),
+        "revisions": revisions,
         "status": status.to_json(),
     }
 

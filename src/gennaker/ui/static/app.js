@@ -9,6 +9,11 @@
     root.dataset.theme = root.dataset.theme === "dark" ? "light" : "dark";
     localStorage.setItem("gennaker-theme", root.dataset.theme);
   });
+  // Forms that change something name their target in data-confirm and ask before they are sent.
+  document.addEventListener("submit", (event) => {
+    const message = event.target.dataset && event.target.dataset.confirm;
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
   let pending = "";
   document.addEventListener("keydown", (event) => {
     if (event.target.matches("input, select, textarea")) return;

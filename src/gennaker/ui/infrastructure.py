@@ -1,0 +1,167 @@
+"""Infrastructure pages: an application's clusters, server groups, instances, load balancers and
+firewalls; one object's YAML, status and events; pod logs; the accounts; and the actions on live objects,
+each run as a task through the same stage code as pipelines."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from gennaker.api.deps import (
+    CallerDep,
+    RuntimeDep,
+    identity_of,
+    readable_accounts,
+    require_account,
+    require_application,
+)
+from gennaker.api.errors import ApiError
+from gennaker.auth.identity import account_allows
+from gennaker.providers.kubernetes import KubernetesError
+from gennaker.providers.kubernetes.infrastructure import manifest_view
+from gennaker.providers.kubernetes.operations import OperationError
+from gennaker.ui.routes import check_csrf, page
+
+router = APIRouter(include_in_schema=False)
+
+# Action form value → (stage type, extra context built from the form).
+ACTIONS = {
+    "scale": "scaleManifest",
+    "undo": "undoRolloutManifest",
+    "enable": "enableManifest",
+    "disable": "disableManifest",
+    "pause": "pauseRolloutManifest",
+    "resume": "resumeRolloutManifest",
+    "restart": "rollingRestartManifest",
+    "delete": "deleteManifest",
+}
+
+
+def _view(request: Request, rt: Any, who: Any, application: str) -> dict[str, Any]:
+    require_application(request, rt, who, application, "READ")
+    accounts = readable_accounts(rt, who)
+    infrastructure = rt.kubernetes.infrastructure
+    groups = infrastructure.server_groups(application, accounts)
+    managers = infrastructure.server_group_managers(application, accounts)
+    clusters: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for item in [*managers, *groups]:
+        key = (item["account"], item["region"], item["cluster"])
+        cluster = clusters.setdefault(
+            key, {"account": key[0], "namespace": key[1], "name": key[2], "managers": [], "serverGroups": []}
+        )
+        cluster["managers" if item["kind"] == "Deployment" else "serverGroups"].append(item)
+    with rt.db.read() as conn:
+        attributes = rt.applications.get(conn, application)
+    identity = identity_of(who)
+    writable = {
+        a.name
+        for a in rt.kubernetes.accounts
+        if a.name in accounts and account_allows(identity, a.permissions, "WRITE")
+    }
+    return {
+        "application": attributes or {"name": application},
+        "clusters": sorted(clusters.values(), key=lambda c: (c["account"], c["namespace"], c["name"])),
+        "load_balancers": infrastructure.load_balancers(application, accounts),
+        "firewalls": infrastructure.firewalls(application, accounts),
+        "can_act": request.app.state.security.application_allows(who, attributes, "WRITE"),
+        "writable_accounts": writable,
+        "ages": {a: infrastructure.age_s(a) for a in accounts},
+    }
+
+
+@router.get("/ui/applications/{application}/infrastructure", response_class=HTMLResponse)
+def infrastructure_page(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
+    return page(request, "infrastructure.html", who, **_view(request, rt, who, application))
+
+
+@router.get("/ui/applications/{application}/infrastructure/fragment", response_class=HTMLResponse)
+def infrastructure_fragment(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
+    """The live part of the page, polled by htmx."""
+    return page(request, "_infrastructure.html", who, **_view(request, rt, who, application))
+
+
+@router.post("/ui/applications/{application}/infrastructure/actions")
+async def act(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> Response:
+    """Run one action on a live object as a task, then show the task."""
+    form = await request.form()
+    check_csrf(request, form)
+    action = str(form.get("action") or "")
+    if action not in ACTIONS:
+        raise ApiError(400, f"unknown action '{action}'")
+    account, location, name = (str(form.get(k) or "") for k in ("account", "location", "manifestName"))
+    require_application(request, rt, who, application, "WRITE")
+    require_account(rt, who, account, "WRITE")
+    job: dict[str, Any] = {
+        "type": ACTIONS[action],
+        "cloudProvider": "kubernetes",
+        "account": account,
+        "location": location,
+        "manifestName": name,
+        "app": application,
+    }
+    if action == "scale":
+        replicas = str(form.get("replicas") or "")
+        if not replicas.isdigit():
+            raise ApiError(400, "replicas must be a whole number", [{"field": "replicas", "problem": "not a number"}])
+        job["replicas"] = int(replicas)
+    if action == "undo":
+        revision = str(form.get("revision") or "")
+        job.update({"revision": int(revision)} if revision.isdigit() else {"numRevisionsBack": 1})
+    if action == "delete":
+        job["options"] = {"cascading": True}
+
+    def start() -> str:
+        with rt.db.transaction() as conn:
+            task_id = rt.launcher.start_orchestration(conn, application, f"{action} {name}", [job], who.username)
+        rt.wakeup.notify()
+        return task_id
+
+    task_id = await asyncio.to_thread(start)
+    return RedirectResponse(f"/ui/executions/{task_id}", status_code=303)
+
+
+@router.get("/ui/manifests/{account}/{location}/{name}", response_class=HTMLResponse)
+def manifest_page(
+    request: Request, account: str, location: str, name: str, rt: RuntimeDep, who: CallerDep
+) -> HTMLResponse:
+    """One object read live: YAML, status, events, the artifacts it uses, and its pods' logs."""
+    require_account(rt, who, account, "READ")
+    ops = rt.kubernetes.operations(account)
+    try:
+        found = ops.get(location, name)
+    except (OperationError, KubernetesError) as error:
+        raise ApiError(400, str(error)) from None
+    if found is None:
+        raise ApiError(404, f"{name} not found in namespace '{location}' of account '{account}'")
+    view = manifest_view(ops.client, account, location, found)
+    pods = ops.newest_pods(found) if found.get("kind") != "Pod" else [found]
+    text = yaml.safe_dump(found, sort_keys=False)
+    return page(request, "manifest.html", who, view=view, yaml_text=text, pods=pods, account=account, location=location)
+
+
+@router.get("/ui/instances/{account}/{location}/{pod}/logs", response_class=HTMLResponse)
+def logs_page(request: Request, account: str, location: str, pod: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
+    require_account(rt, who, account, "READ")
+    client = rt.kubernetes.client(account)
+    try:
+        found = client.get("v1", "Pod", location, pod)
+        if found is None:
+            raise ApiError(404, f"pod '{pod}' not found in namespace '{location}' of account '{account}'")
+        spec = found.get("spec") or {}
+        names = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
+        logs = [(c, client.log(location, pod, c, tail_lines=2000)) for c in names]
+    except KubernetesError as error:
+        raise ApiError(502, str(error)) from None
+    return page(request, "logs.html", who, pod=pod, account=account, location=location, logs=logs)
+
+
+@router.get("/ui/accounts", response_class=HTMLResponse)
+def accounts_page(request: Request, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
+    readable = set(readable_accounts(rt, who))
+    accounts = [a.public() for a in rt.kubernetes.accounts if a.name in readable]
+    artifacts = rt.artifact_accounts.public()
+    return page(request, "accounts.html", who, accounts=accounts, artifact_accounts=artifacts)
