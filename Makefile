@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= $(CURDIR)/.gennaker
 
-.PHONY: up test lint typecheck unit bench lock clean ui system-packages
+.PHONY: up test lint typecheck unit bench lock clean ui system-packages screenshots
 
 # Real components the slow tests start themselves: OpenLDAP's slapd, Chromium for the browser tests.
 SYSTEM_PACKAGES := slapd ldap-utils chromium
@@ -45,6 +45,11 @@ bench: $(VENV)/.installed
 	$(PY) bench/expressions.py --json
 	$(PY) bench/kubernetes.py --json
 	$(PY) bench/bake.py --json
+	$(PY) bench/ui.py --json
+
+# Screenshots of the main pages for docs/img and the README, taken by the browser tests.
+screenshots: $(VENV)/.installed $(UI_VENDOR) system-packages
+	GENNAKER_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/e2e/test_browser.py
 
 # Re-pin the lock after changing dependencies in pyproject.toml.
 lock: $(VENV)/.installed

@@ -13,6 +13,8 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def serving(rt: Runtime) -> Iterator[httpx.Client]:
+    """The API and UI on loopback (uvicorn, every caller an admin), and a client for it."""
+    security = Security(authenticate=lambda _request: BenchCaller(), application_allows=lambda *_: True)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(rt, security), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join()
+
+
 def measure(client: httpx.Client, path: str, params: dict[str, Any], requests: int) -> dict[str, float]:
     timings = []
     for _ in range(requests):
@@ -111,21 +131,10 @@ def main() -> None:
         big_id = fill(rt, args.executions, config["id"])
         with rt.db.read() as conn:
             stored = conn.execute(sa.select(sa.func.count()).select_from(executions)).scalar_one()
-        security = Security(authenticate=lambda _request: BenchCaller(), application_allows=lambda *_: True)
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(rt, security), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        with serving(rt) as client:
             measure(client, "/health", {}, 20)  # warm up
             listed = measure(client, "/applications/bench/pipelines", {"limit": 50}, args.requests)
             got = measure(client, f"/pipelines/{big_id}", {}, args.requests)
-        server.should_exit = True
-        thread.join()
         rt.close()
     figures = {
         "stored_executions": stored,

@@ -4,69 +4,12 @@ working against it after `gennaker login` (issue 4, items 1, 4 and 7)."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "GENNAKER_DATA_DIR": str(tmp_path / "data"),
-        "GENNAKER_CONFIG_DIR": str(tmp_path / "cli"),
-        "GENNAKER_ADMIN_PASSWORD": "admin-password-1",
-    }
-    for name in ("GENNAKER_DATABASE_URL", "GENNAKER_URL", "GENNAKER_TOKEN"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gennaker.cli", "up", "--port", str(port), "--load-examples", str(EXAMPLES)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("gennaker up did not answer /health")
-        yield url, env
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=30)
-        assert "admin-password-1" not in output
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "gennaker.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+from tests.e2e.conftest import cli
 
 
 @pytest.mark.slow
