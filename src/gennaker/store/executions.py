@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,19 +162,46 @@ class ExecutionStore:
         until_ms: int | None = None,
     ) -> list[dict[str, Any]]:
         """An application's newest executions, stages included, newest first."""
-        query = sa.select(executions.c.id, executions.c.header).where(executions.c.application == application.lower())
-        if statuses:
-            query = query.where(executions.c.status.in_(list(statuses)))
+        query = _filtered(sa.select(executions.c.id, executions.c.header), application, statuses, since_ms, until_ms)
         if pipeline_config_ids:
             query = query.where(executions.c.pipeline_config_id.in_(list(pipeline_config_ids)))
-        if since_ms is not None:
-            query = query.where(executions.c.build_time >= since_ms)
-        if until_ms is not None:
-            query = query.where(executions.c.build_time <= until_ms)
         rows = conn.execute(query.order_by(executions.c.build_time.desc(), executions.c.id.desc()).limit(limit)).all()
-        if not rows:
+        return self.with_stages(conn, [codec.loads(r.header) for r in rows])
+
+    def headers(
+        self,
+        conn: Connection,
+        application: str | None,
+        *,
+        statuses: Collection[str] = (),
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        chunk: int = 500,
+    ) -> Iterator[dict[str, Any]]:
+        """Execution headers (no stages), newest first, read in chunks; `application=None` means every one."""
+        columns = sa.select(executions.c.id, executions.c.build_time, executions.c.header)
+        query = _filtered(columns, application, statuses, since_ms, until_ms)
+        cursor: tuple[int, str] | None = None
+        while True:
+            page = query
+            if cursor is not None:
+                page = page.where(
+                    (executions.c.build_time < cursor[0])
+                    | ((executions.c.build_time == cursor[0]) & (executions.c.id < cursor[1]))
+                )
+            newest_first = page.order_by(executions.c.build_time.desc(), executions.c.id.desc())
+            rows = conn.execute(newest_first.limit(chunk)).all()
+            for row in rows:
+                yield codec.loads(row.header)
+            if len(rows) < chunk:
+                return
+            cursor = (rows[-1].build_time, rows[-1].id)
+
+    def with_stages(self, conn: Connection, headers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Full execution JSON for headers read without their stages."""
+        if not headers:
             return []
-        by_execution: dict[str, list[Any]] = {r.id: [] for r in rows}
+        by_execution: dict[str, list[Any]] = {h["id"]: [] for h in headers}
         stage_rows = conn.execute(
             sa.select(stages.c.execution_id, stages.c.doc)
             .where(stages.c.execution_id.in_(list(by_execution)))
@@ -182,7 +209,7 @@ class ExecutionStore:
         )
         for stage_row in stage_rows:
             by_execution[stage_row.execution_id].append(codec.loads(stage_row.doc))
-        return [{**codec.loads(r.header), "stages": by_execution[r.id]} for r in rows]
+        return [{**h, "stages": by_execution[h["id"]]} for h in headers]
 
     def count_active(self, conn: Connection, pipeline_config_id: str, exclude_id: str) -> int:
         return int(
@@ -245,3 +272,22 @@ def stage_event(
         "status": status.value,
         "at": now_ms(),
     }
+
+
+def _filtered(
+    query: sa.Select[Any],
+    application: str | None,
+    statuses: Collection[str],
+    since_ms: int | None,
+    until_ms: int | None,
+) -> sa.Select[Any]:
+    """Executions of one application (or all), with the given statuses, built within the time bounds."""
+    if application is not None:
+        query = query.where(executions.c.application == application.lower())
+    if statuses:
+        query = query.where(executions.c.status.in_(list(statuses)))
+    if since_ms is not None:
+        query = query.where(executions.c.build_time >= since_ms)
+    if until_ms is not None:
+        query = query.where(executions.c.build_time <= until_ms)
+    return query

@@ -67,6 +67,8 @@ def test_clusters_server_groups_instances_and_load_balancers_follow_a_deploy(
     assert group["loadBalancers"] == ["service web"]
     assert {i["healthState"] for i in group["instances"]} == {"Up"}
     assert api.get("/applications/shop/clusters", headers=DEV).json()["emu"] == ["deployment web"]
+    expanded = api.get("/applications/shop", headers=DEV).json()["clusters"]["emu"][0]
+    assert expanded["name"] == "deployment web" and expanded["serverGroups"] == [group["name"]]
     balancers = api.get("/applications/shop/loadBalancers", headers=DEV).json()
     web = next(b for b in balancers if b["account"] == "emu")
     assert web["name"] == "service web" and web["serverGroups"][0]["name"] == group["name"]

@@ -11,6 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gennaker.runtime import Runtime
+from gennaker.ui import editor as ui_editor
+from gennaker.ui import infrastructure as ui_infrastructure
+from gennaker.ui import routes as ui_pages
 from tests.api_support import as_user
 from tests.support import wait_status
 
@@ -39,6 +42,10 @@ def concrete(path: str, execution_id: str, stage_id: str, config_id: str) -> str
         "name": "deployment web",
         "region": "default",
         "instance_id": "pod web-1",
+        "pod": "web-1",
+        "action": "cancel",
+        "execution": "x",
+        "stage": "x",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -78,5 +85,43 @@ def test_every_application_route_refuses_callers_without_permission(
         body = {"application": "shop", "name": "release", "judgmentStatus": "continue"}  # valid, so authz decides
         response = api.request(
             method, concrete(path, *fixture_ids), json=body, params={"expression": "1"}, headers=outsider
+        )
+        assert response.status_code in (403, 404), f"{method} {path} answered {response.status_code} to viewer"
+
+
+def ui_routes(api: TestClient) -> list[tuple[str, str]]:
+    """Every page and form action of the UI (they are not in the OpenAPI document)."""
+    found = []
+    for module in (ui_pages, ui_editor, ui_infrastructure):
+        for route in module.router.routes:
+            path = getattr(route, "path", "")
+            if path.startswith("/ui/"):
+                found += [(method, path) for method in sorted(getattr(route, "methods", ()) or ()) if method != "HEAD"]
+    return sorted(found)
+
+
+def test_every_ui_route_refuses_anonymous_callers(api: TestClient, fixture_ids: tuple[str, str, str]) -> None:
+    checked = 0
+    for method, path in ui_routes(api):
+        response = api.request(method, concrete(path, *fixture_ids), follow_redirects=False)
+        to_login = response.status_code == 303 and response.headers["location"].startswith("/ui/login")
+        assert to_login or response.status_code == 401, f"{method} {path} answered {response.status_code} to anonymous"
+        checked += 1
+    assert checked >= 20
+
+
+def test_every_ui_route_about_an_application_refuses_callers_without_permission(
+    api: TestClient, fixture_ids: tuple[str, str, str]
+) -> None:
+    """`viewer` holds no role on `shop`; forms carry a valid CSRF token, so authorization is what refuses."""
+    outsider = as_user("viewer")
+    api.get("/ui/applications", headers=outsider)
+    token = api.cookies.get("gennaker_csrf")
+    for method, path in ui_routes(api):
+        if "{" not in path or path.startswith(("/ui/manifests", "/ui/instances")):
+            continue  # account routes: covered by the Kubernetes tests, no account exists here
+        form = {"csrf": token, "action": "scale", "account": "prod", "judgment": "continue", "name": "x"}
+        response = api.request(
+            method, concrete(path, *fixture_ids), data=form, headers=outsider, follow_redirects=False
         )
         assert response.status_code in (403, 404), f"{method} {path} answered {response.status_code} to viewer"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from gennaker.api.deps import CallerDep, RuntimeDep, require_application
+from gennaker.api.deps import CallerDep, RuntimeDep, readable_accounts, require_application
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
+from gennaker.model.search import trigger_matches
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["applications"])
 
@@ -28,13 +32,31 @@ def list_applications(
 
 
 @router.get("/applications/{application}")
-def get_application(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
+def get_application(
+    request: Request, application: str, rt: RuntimeDep, who: CallerDep, expand: bool = True
+) -> dict[str, Any]:
+    """The application's attributes and, with `expand`, its clusters per account (Gate's shape)."""
     require_application(request, rt, who, application, "READ")
     with rt.db.read() as conn:
         attributes = rt.applications.get(conn, application)
     if attributes is None:
         raise ApiError(404, f"application '{application.lower()}' not found")
-    return {"name": attributes["name"], "attributes": attributes, "clusters": {}}
+    clusters: dict[str, list[dict[str, Any]]] = {}
+    if expand:
+        view = rt.kubernetes.infrastructure.clusters(application.lower(), readable_accounts(rt, who))
+        clusters = {
+            account: [
+                {
+                    "name": c["name"],
+                    "provider": "kubernetes",
+                    "loadBalancers": c["loadBalancers"],
+                    "serverGroups": [g["name"] for g in c["serverGroups"]],
+                }
+                for c in found
+            ]
+            for account, found in view.items()
+        }
+    return {"name": attributes["name"], "attributes": attributes, "clusters": clusters}
 
 
 @router.get("/applications/{application}/pipelineConfigs")
@@ -76,3 +98,83 @@ def list_executions(
                 conn, application, statuses=wanted, pipeline_config_ids=[config["id"]], limit=limit
             )
     return sorted(found, key=lambda e: e["buildTime"], reverse=True)
+
+
+@router.get("/applications/{application}/executions/search")
+def search_executions(
+    request: Request,
+    application: str,
+    rt: RuntimeDep,
+    who: CallerDep,
+    triggerTypes: str | None = Query(None, description="Comma-separated trigger types"),
+    pipelineName: str | None = None,
+    eventId: str | None = None,
+    trigger: str | None = Query(None, description="Base64 of a JSON partial trigger the execution's must match"),
+    triggerTimeStartBoundary: int = Query(0, ge=0),
+    triggerTimeEndBoundary: int = Query(2**63 - 1, ge=0),
+    statuses: str | None = Query(None, description="Comma-separated statuses"),
+    startIndex: int = Query(0, ge=0),
+    size: int = Query(10, ge=1, le=1000),
+    reverse: bool = False,
+    expand: bool = False,
+) -> list[dict[str, Any]]:
+    """Gate's execution search: newest first (oldest first with `reverse`); `*` searches every application
+    the caller may read. Without `expand`, stages carry no context or outputs."""
+    wanted_trigger = _decoded_trigger(trigger)
+    security = request.app.state.security
+    if application != "*":
+        require_application(request, rt, who, application, "READ")
+    types = {t.strip() for t in (triggerTypes or "").split(",") if t.strip()}
+    wanted = [s.strip().upper() for s in statuses.split(",") if s.strip()] if statuses else []
+
+    def matches(header: dict[str, Any]) -> bool:
+        found = header.get("trigger") or {}
+        return (
+            (not types or found.get("type") in types)
+            and (not pipelineName or header.get("name") == pipelineName)
+            and (not eventId or found.get("eventId") == eventId)
+            and (wanted_trigger is None or trigger_matches(wanted_trigger, found))
+        )
+
+    with rt.db.read() as conn:
+        readable: dict[str, bool] = {}
+
+        def visible(header: dict[str, Any]) -> bool:
+            name = header["application"]
+            if name not in readable:
+                readable[name] = security.application_allows(who, rt.applications.get(conn, name), "READ")
+            return readable[name]
+
+        headers = rt.executions.headers(
+            conn,
+            None if application == "*" else application,
+            statuses=wanted,
+            since_ms=triggerTimeStartBoundary,
+            until_ms=triggerTimeEndBoundary,
+        )
+        found: list[dict[str, Any]] = []
+        for header in headers:
+            if header.get("type", "PIPELINE") == "PIPELINE" and matches(header) and visible(header):
+                found.append(header)
+                if not reverse and len(found) >= startIndex + size:
+                    break  # newest first: the page is complete
+        if reverse:
+            found.reverse()
+        page = rt.executions.with_stages(conn, found[startIndex : startIndex + size])
+    if not expand:
+        for execution in page:
+            execution["stages"] = [
+                {k: v for k, v in stage.items() if k not in ("context", "outputs")} for stage in execution["stages"]
+            ]
+    return page
+
+
+def _decoded_trigger(encoded: str | None) -> Any:
+    if not encoded:
+        return None
+    try:
+        return json.loads(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError):
+        raise ApiError(
+            400, "trigger must be base64 of a JSON object", [{"field": "trigger", "problem": "not base64 JSON"}]
+        ) from None

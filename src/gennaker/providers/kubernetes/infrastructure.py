@@ -135,12 +135,15 @@ class Infrastructure:
         self._lock = threading.Lock()
 
     def watch(self, account: str) -> AccountWatch:
-        """The account's watch, started on first use and synced before it is returned."""
+        """The account's watch, started on first use (and given a moment to sync then); an unreachable
+        cluster makes its first reader wait, not every reader."""
         with self._lock:
             current = self._watches.get(account)
+            started = current is None
             if current is None:
                 current = self._watches[account] = AccountWatch(self._clients(account)).start()
-        current.wait_synced()
+        if started:
+            current.wait_synced()
         return current
 
     def close(self) -> None:
