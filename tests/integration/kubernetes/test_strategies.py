@@ -93,3 +93,14 @@ def test_red_black_needs_a_version_history_of_two(k8s: Runtime) -> None:
     )
     assert execution["status"] == "TERMINAL"
     assert "max version history specified in your manifest conflicts" in error_of(execution)
+
+
+def test_red_black_deletes_a_broken_predecessor_instead_of_disabling_it(k8s: Runtime, kube: KubeEmulator) -> None:
+    manifests = [fronted_service(), replica_set(image="registry.local/bad-image:1", history=4)]
+    broken = run(k8s, [deploy_stage(manifests, trafficManagement=traffic("redblack"))], name="broken")
+    assert broken["status"] == "TERMINAL" and "ImagePullBackOff" in error_of(broken)
+    fixed = deploy(k8s, "fixed", "nginx:2", "redblack")
+    steps = stage(fixed, "1")["context"]["strategySteps"]
+    assert steps == [{"manifestName": "replicaSet front-v000", "location": "default", "action": "delete"}]
+    assert kube.get_object("apps/v1", "ReplicaSet", "default", "front-v000") is None
+    assert template_labels(kube, "front-v001")["frontedBy"] == "front"

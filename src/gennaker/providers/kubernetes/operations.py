@@ -117,26 +117,25 @@ class ManifestOperations:
         return None
 
     def newest_pods(self, workload: dict[str, Any]) -> list[dict[str, Any]]:
-        """Pods of the workload's current version (for a Deployment, those of its newest ReplicaSet)."""
-        kind, namespace = workload.get("kind"), mf.namespace(workload)
+        """Pods of the workload's current version: its own pods (for a Deployment, its newest ReplicaSet's;
+        for a StatefulSet, those of its update revision). Other versions may share the label selector."""
+        kind = workload.get("kind")
         if kind == "Pod":
             return [workload]
         if kind not in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
             return []
-        selector = dict(((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
+        owner = workload
         if kind == "Deployment":
             replica_sets = self.owned(workload, "apps/v1", "ReplicaSet")
             if not replica_sets:
                 return []
-            newest = max(replica_sets, key=lambda rs: int(mf.annotations_of(rs).get(mf.REVISION) or 0))
-            hash_label = mf.labels_of(newest).get("pod-template-hash")
-            if hash_label:
-                selector["pod-template-hash"] = hash_label
+            owner = max(replica_sets, key=lambda rs: int(mf.annotations_of(rs).get(mf.REVISION) or 0))
+        selector = dict(((owner.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
         if kind == "StatefulSet" and (workload.get("status") or {}).get("updateRevision"):
             selector["controller-revision-hash"] = workload["status"]["updateRevision"]
-        if not selector:
-            return []
-        return self.client.list_objects("v1", "Pod", namespace, labels=selector)
+        pods = self.client.list_objects("v1", "Pod", mf.namespace(workload), labels=selector or None)
+        uid = mf.metadata(owner).get("uid")
+        return [p for p in pods if any(r.get("uid") == uid for r in mf.metadata(p).get("ownerReferences") or [])]
 
     def owned(self, owner: dict[str, Any], api_version: str, kind: str) -> list[dict[str, Any]]:
         uid = mf.metadata(owner).get("uid")

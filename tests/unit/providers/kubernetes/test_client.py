@@ -1,0 +1,87 @@
+"""The Kubernetes client retries throttling and server errors with backoff, and its errors name the
+account, the operation, the kind, the namespace and the name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx2
+import pytest
+import yaml
+
+from gennaker.providers.kubernetes import KubeClient, KubernetesAccount, KubernetesError
+
+
+def status(code: int, reason: str, message: str) -> httpx2.Response:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+    }
+    return httpx2.Response(code, json=body, headers={"Content-Type": "application/json"})
+
+
+def config_map(name: str) -> httpx2.Response:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "shop"}, "data": {}}
+    return httpx2.Response(200, json=body, headers={"Content-Type": "application/json"})
+
+
+def client(tmp_path: Path, answers: list[httpx2.Response], sleeps: list[float]) -> tuple[KubeClient, list[str]]:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    seen: list[str] = []
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        return answers.pop(0)
+
+    account = KubernetesAccount(name="prod", kubeconfigFile=str(kubeconfig))
+    return KubeClient(account, transport=httpx2.MockTransport(handle), sleep=sleeps.append), seen
+
+
+def test_throttling_and_server_errors_are_retried_with_growing_backoff(tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    answers = [
+        status(429, "TooManyRequests", "slow down"),
+        status(503, "ServiceUnavailable", "busy"),
+        config_map("cfg"),
+    ]
+    kube, seen = client(tmp_path, answers, sleeps)
+    found = kube.get("v1", "ConfigMap", "shop", "cfg")
+    assert found is not None and found["metadata"]["name"] == "cfg"
+    assert seen == ["GET /api/v1/namespaces/shop/configmaps/cfg"] * 3
+    assert sleeps == [0.2, 0.4]
+
+
+def test_errors_name_the_account_operation_and_object(tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    kube, _ = client(tmp_path, [status(403, "Forbidden", "configmaps is forbidden")], sleeps)
+    with pytest.raises(KubernetesError) as raised:
+        kube.replace({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "shop"}})
+    assert str(raised.value) == "account 'prod': replace ConfigMap shop/cfg: configmaps is forbidden"
+    assert raised.value.status == 403 and sleeps == []
+
+
+def test_a_missing_object_is_none_and_giving_up_after_retries_reports_the_last_error(tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    answers = [status(404, "NotFound", "not found")] + [status(500, "InternalError", "etcd down")] * 5
+    kube, _ = client(tmp_path, answers, sleeps)
+    assert kube.get("v1", "ConfigMap", "shop", "gone") is None
+    with pytest.raises(KubernetesError, match=r"account 'prod': list ConfigMap in shop: etcd down"):
+        kube.list_objects("v1", "ConfigMap", "shop")
+    assert len(sleeps) == 4 and json.dumps(sleeps) == "[0.2, 0.4, 0.8, 1.6]"
