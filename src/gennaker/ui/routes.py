@@ -130,6 +130,26 @@ def _application_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     return attributes, errors
 
 
+def _save_application(
+    request: Request,
+    rt: Runtime,
+    who: Caller,
+    name: str,
+    current: dict[str, Any] | None,
+    attributes: dict[str, Any],
+    errors: dict[str, str],
+    form: FormData,
+) -> Response:
+    """Store the form's attributes and go to the application, or show the form again with its errors."""
+    if errors:
+        refused = page(request, "application_form.html", who, application=current, errors=errors, values=dict(form))
+        refused.status_code = 400
+        return refused
+    with rt.db.transaction() as conn:
+        rt.applications.save(conn, name, attributes, who.username)
+    return RedirectResponse(f"/ui/applications/{name}", status_code=303)
+
+
 @router.get("/ui/applications/new", response_class=HTMLResponse)
 def new_application_page(request: Request, who: CallerDep) -> HTMLResponse:
     return page(request, "application_form.html", who, application=None, errors={}, values={})
@@ -146,13 +166,7 @@ async def create_application(request: Request, rt: RuntimeDep, who: CallerDep) -
     with rt.db.read() as conn:
         if not errors.get("name") and rt.applications.get(conn, name) is not None:
             errors["name"] = f"application '{name}' already exists"
-    if errors:
-        refused = page(request, "application_form.html", who, application=None, errors=errors, values=dict(form))
-        refused.status_code = 400
-        return refused
-    with rt.db.transaction() as conn:
-        rt.applications.save(conn, name, attributes, who.username)
-    return RedirectResponse(f"/ui/applications/{name}", status_code=303)
+    return _save_application(request, rt, who, name, None, attributes, errors, form)
 
 
 @router.get("/ui/applications/{application}", response_class=HTMLResponse)
@@ -197,13 +211,7 @@ async def update_application(request: Request, application: str, rt: RuntimeDep,
         current = rt.applications.get(conn, application)
     if current is None:
         raise ApiError(404, f"application '{application.lower()}' not found")
-    if errors:
-        refused = page(request, "application_form.html", who, application=current, errors=errors, values=dict(form))
-        refused.status_code = 400
-        return refused
-    with rt.db.transaction() as conn:
-        rt.applications.save(conn, application, attributes, who.username)
-    return RedirectResponse(f"/ui/applications/{application.lower()}", status_code=303)
+    return _save_application(request, rt, who, application.lower(), current, attributes, errors, form)
 
 
 def _detail_context(request: Request, rt: Runtime, who: Caller, execution: dict[str, Any]) -> dict[str, Any]:
