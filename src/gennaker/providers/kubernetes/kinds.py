@@ -41,6 +41,16 @@ class KindInfo:
 
 
 _S = SpinnakerKind
+
+
+def _workload(kind: str, api_version: str, spinnaker_kind: SpinnakerKind, **facts: bool) -> KindInfo:
+    """A kind with a pod template; workloads deploy after everything they may depend on."""
+    name = kind[0].lower() + kind[1:]
+    return KindInfo(
+        kind, name, api_version, priority=100, spinnaker_kind=spinnaker_kind, has_pod_template=True, **facts
+    )
+
+
 BUILT_IN: tuple[KindInfo, ...] = (
     KindInfo("Namespace", "namespace", "v1", namespaced=False, priority=0),
     KindInfo("Role", "role", "rbac.authorization.k8s.io/v1", priority=20),
@@ -76,48 +86,12 @@ BUILT_IN: tuple[KindInfo, ...] = (
     KindInfo("APIService", "apiService", "apiregistration.k8s.io/v1", namespaced=False, priority=80),
     KindInfo("PodDisruptionBudget", "podDisruptionBudget", "policy/v1", priority=90),
     KindInfo("LimitRange", "limitRange", "v1", priority=90),
-    KindInfo(
-        "Deployment",
-        "deployment",
-        "apps/v1",
-        priority=100,
-        spinnaker_kind=_S.SERVER_GROUP_MANAGERS,
-        scalable=True,
-        rollout=True,
-        has_pod_template=True,
-    ),
-    KindInfo(
-        "ReplicaSet",
-        "replicaSet",
-        "apps/v1",
-        priority=100,
-        versioned=True,
-        spinnaker_kind=_S.SERVER_GROUPS,
-        scalable=True,
-        has_pod_template=True,
-        relabels_pods=True,
-    ),
-    KindInfo(
-        "StatefulSet",
-        "statefulSet",
-        "apps/v1",
-        priority=100,
-        spinnaker_kind=_S.SERVER_GROUPS,
-        scalable=True,
-        rollout=True,
-        has_pod_template=True,
-    ),
-    KindInfo(
-        "DaemonSet",
-        "daemonSet",
-        "apps/v1",
-        priority=100,
-        spinnaker_kind=_S.SERVER_GROUPS,
-        rollout=True,
-        has_pod_template=True,
-    ),
-    KindInfo("Job", "job", "batch/v1", priority=100, spinnaker_kind=_S.SERVER_GROUPS, has_pod_template=True),
-    KindInfo("CronJob", "cronJob", "batch/v1", priority=100, spinnaker_kind=_S.SERVER_GROUPS, has_pod_template=True),
+    _workload("Deployment", "apps/v1", _S.SERVER_GROUP_MANAGERS, scalable=True, rollout=True),
+    _workload("ReplicaSet", "apps/v1", _S.SERVER_GROUPS, scalable=True, versioned=True, relabels_pods=True),
+    _workload("StatefulSet", "apps/v1", _S.SERVER_GROUPS, scalable=True, rollout=True),
+    _workload("DaemonSet", "apps/v1", _S.SERVER_GROUPS, rollout=True),
+    _workload("Job", "batch/v1", _S.SERVER_GROUPS),
+    _workload("CronJob", "batch/v1", _S.SERVER_GROUPS),
     KindInfo("Pod", "pod", "v1", priority=100, versioned=True, spinnaker_kind=_S.INSTANCES),
     KindInfo("HorizontalPodAutoscaler", "horizontalpodautoscaler", "autoscaling/v2", priority=110),
     KindInfo("Event", "event", "v1"),
