@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -34,6 +35,48 @@ STAGE_FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "evaluateVariables": [("variables", "Variables (one key=value a line)", "variables")],
     "pipeline": [("pipeline", "Child pipeline id", "string"), ("waitForCompletion", "Wait for completion", "bool")],
 }
+# Kubernetes manifest stages: a target (account, namespace, "kind name") and what to do to it.
+TARGET = [
+    ("account", "Account", "string"),
+    ("location", "Namespace", "string"),
+    ("manifestName", "Object (kind name, e.g. deployment web)", "string"),
+]
+STAGE_FIELDS.update(
+    {
+        "deployManifest": [
+            ("account", "Account", "string"),
+            ("moniker.app", "Application (moniker)", "string"),
+            ("namespaceOverride", "Namespace override", "string"),
+            ("manifests", "Manifests (YAML, several documents)", "yaml"),
+            ("skipExpressionEvaluation", "Skip expression evaluation", "bool"),
+        ],
+        "deleteManifest": [*TARGET, ("options.cascading", "Delete dependents (cascading)", "bool")],
+        "scaleManifest": [*TARGET, ("replicas", "Replicas", "number")],
+        "patchManifest": [
+            *TARGET,
+            ("options.mergeStrategy", "Merge strategy (strategic, merge, json)", "string"),
+            ("patchBody", "Patch (JSON)", "json"),
+        ],
+        "undoRolloutManifest": [*TARGET, ("numRevisionsBack", "Revisions back", "number")],
+        "pauseRolloutManifest": TARGET,
+        "resumeRolloutManifest": TARGET,
+        "rollingRestartManifest": TARGET,
+        "enableManifest": TARGET,
+        "disableManifest": TARGET,
+        "findArtifactFromResource": TARGET,
+        "runJob": [
+            ("account", "Account", "string"),
+            ("manifest", "Job (YAML)", "yaml-one"),
+            ("propertyFile", "Capture output from container", "string"),
+        ],
+        "bakeManifest": [
+            ("templateRenderer", "Renderer (HELM3, KUSTOMIZE)", "string"),
+            ("outputName", "Release name", "string"),
+            ("namespace", "Namespace", "string"),
+            ("overrides", "Overrides (JSON object)", "json"),
+        ],
+    }
+)
 
 
 def _next_ref(config: dict[str, Any]) -> str:
@@ -64,9 +107,9 @@ def apply_action(config: dict[str, Any], form: FormData) -> dict[str, Any]:
             stage["requisiteStageRefIds"] = [r for r in stage.get("requisiteStageRefIds") or [] if r != ref]
     elif action.startswith("stage:"):
         ref = action.split(":", 1)[1]
-        stage = next((s for s in stages if str(s.get("refId")) == ref), None)
-        if stage is not None:
-            _apply_stage_form(stage, form)
+        index = next((i for i, s in enumerate(stages) if str(s.get("refId")) == ref), None)
+        if index is not None:
+            _apply_stage_form(stages[index], form, index)
     elif action == "raw":
         try:
             raw = json.loads(str(form.get("raw") or ""))
@@ -78,38 +121,79 @@ def apply_action(config: dict[str, Any], form: FormData) -> dict[str, Any]:
     return draft
 
 
-def _apply_stage_form(stage: dict[str, Any], form: FormData) -> None:
+def _apply_stage_form(stage: dict[str, Any], form: FormData, index: int) -> None:
     stage["name"] = str(form.get("name") or stage.get("name") or stage["type"])
     stage["requisiteStageRefIds"] = [str(r) for r in form.getlist("after") if str(r) != str(stage["refId"])]
     for key, _label, kind in STAGE_FIELDS.get(stage["type"], []):
         value = str(form.get(f"f.{key}") or "")
-        if kind == "number":
-            stage[key] = float(value) if "." in value else int(value or 0)
-        elif kind == "bool":
-            stage[key] = form.get(f"f.{key}") == "on"
-        elif kind == "choices":
-            stage[key] = [{"value": v.strip()} for v in value.split(",") if v.strip()]
-        elif kind == "precondition":
-            stage[key] = [{"type": "expression", "context": {"expression": value}, "failPipeline": True}]
-        elif kind == "variables":
-            pairs = [line.split("=", 1) for line in value.splitlines() if "=" in line]
-            stage[key] = [{"key": k.strip(), "value": v.strip()} for k, v in pairs]
-        else:
-            stage[key] = value
+        try:
+            _set(stage, key, _parsed(kind, value, form.get(f"f.{key}") == "on"))
+        except (ValueError, yaml.YAMLError) as error:
+            raise EditorError(f"stages[{index}].{key}", f"{error}".splitlines()[0]) from None
+
+
+def _parsed(kind: str, value: str, checked: bool) -> Any:
+    """A form field's text as the stage context holds it."""
+    if kind == "number":
+        return float(value) if "." in value else int(value or 0)
+    if kind == "bool":
+        return checked
+    if kind == "choices":
+        return [{"value": v.strip()} for v in value.split(",") if v.strip()]
+    if kind == "precondition":
+        return [{"type": "expression", "context": {"expression": value}, "failPipeline": True}]
+    if kind == "variables":
+        pairs = [line.split("=", 1) for line in value.splitlines() if "=" in line]
+        return [{"key": k.strip(), "value": v.strip()} for k, v in pairs]
+    if kind == "yaml":
+        return [d for d in yaml.safe_load_all(value) if d]
+    if kind == "yaml-one":
+        return yaml.safe_load(value) or {}
+    if kind == "json":
+        return json.loads(value or "{}")
+    return value
+
+
+def _get(stage: dict[str, Any], key: str) -> Any:
+    """`moniker.app` reads a nested key."""
+    value: Any = stage
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _set(stage: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    target = stage
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
 
 
 def field_value(stage: dict[str, Any], key: str, kind: str) -> str:
-    """A stage's field as the form shows it (the inverse of `_apply_stage_form`)."""
-    value = stage.get(key)
+    """A stage's field as the form shows it (the inverse of `_parsed`)."""
+    value = _get(stage, key)
     if kind == "choices":
         return ", ".join(str(c.get("value")) for c in value or [])
     if kind == "precondition":
         return str(((value or [{}])[0].get("context") or {}).get("expression") or "")
     if kind == "variables":
         return "\n".join(f"{v.get('key')}={v.get('value')}" for v in value or [])
+    if kind == "yaml":
+        return yaml.safe_dump_all(value or [], sort_keys=False)
+    if kind == "yaml-one":
+        return yaml.safe_dump(value, sort_keys=False) if value else ""
+    if kind == "json":
+        return json.dumps(value, indent=2) if value is not None else ""
     return "" if value is None else str(value)
 
 
+def field_checked(stage: dict[str, Any], key: str) -> bool:
+    value = _get(stage, key)
+    return True if value is None else bool(value)
+
+
+templates.env.globals["field_checked"] = field_checked
 templates.env.globals["field_value"] = field_value
 
 

@@ -82,3 +82,26 @@ def test_history_shows_diffs_and_restores(api: TestClient) -> None:
     )
     assert restored.status_code == 303
     assert api.get("/applications/shop/pipelineConfigs/release", headers=ADMIN).json()["stages"][0]["waitTime"] == 1
+
+
+def test_kubernetes_stage_forms(api: TestClient) -> None:
+    api.post("/tasks", json={"job": [{"type": "createApplication", "application": {"name": "shop"}}]}, headers=ADMIN)
+    draft = draft_of(api.get("/ui/applications/shop/pipelines/new", headers=ADMIN).text)
+    draft = draft_of(act(api, draft, action="add", type="deployManifest", name="Deploy"))
+    manifests = "kind: ConfigMap\napiVersion: v1\nmetadata: {name: cfg}\n---\nkind: Service\napiVersion: v1\n"
+    html = act(
+        api,
+        draft,
+        action="stage:1",
+        name="Deploy",
+        **{"f.account": "prod", "f.moniker.app": "shop", "f.manifests": manifests},
+    )
+    draft = draft_of(html)
+    stage = draft["stages"][0]
+    assert stage["account"] == "prod" and stage["moniker"] == {"app": "shop"}
+    assert [m["kind"] for m in stage["manifests"]] == ["ConfigMap", "Service"]
+    assert "kind: ConfigMap" in html  # the YAML field shows the manifests again
+    draft = draft_of(act(api, draft, action="add", type="patchManifest", name="Patch", after=["1"]))
+    broken = act(api, draft, action="stage:2", name="Patch", **{"f.patchBody": "{not json", "f.account": "prod"})
+    section = broken.split('id="edit-stage-2"')[1].split("</fieldset>")[0]
+    assert 'class="error" role="alert">patchBody: Expecting property name' in section
