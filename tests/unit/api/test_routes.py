@@ -181,3 +181,27 @@ def test_evaluate_expression_against_an_execution(api: TestClient, runtime: Runt
         f"/pipelines/{execution_id}/1/evaluateExpression", params={"expression": "waitTime"}, headers=ADMIN
     )
     assert staged.json()["result"] == 0
+
+
+def test_a_webhook_skips_pipelines_whose_expected_artifacts_it_does_not_bring(api: TestClient) -> None:
+    create_app_task(api, "shop", permissions={"READ": ["dev"], "EXECUTE": ["dev"]})
+    trigger = {"type": "webhook", "enabled": True, "source": "registry"}
+    image = {"id": "img", "displayName": "web image", "matchArtifact": {"type": "docker/image", "name": "web"}}
+    needs_image = {
+        **PIPELINE,
+        "name": "needs-image",
+        "expectedArtifacts": [image],
+        "triggers": [{**trigger, "expectedArtifactIds": ["img"]}],
+    }
+    plain = {**PIPELINE, "name": "plain", "triggers": [trigger]}
+    for config in (needs_image, plain):
+        assert api.post("/pipelines", json=config, headers=ADMIN).status_code == 200
+    answer = api.post("/webhooks/webhook/registry", json={"parameters": {"env": "x"}}, headers=as_user("dev")).json()
+    assert len(answer["executions"]) == 1
+    assert answer["skipped"][0]["pipeline"] == "shop/needs-image"
+    assert "Unmatched expected artifact (id=img" in answer["skipped"][0]["reason"]
+    artifact = {"type": "docker/image", "name": "web", "reference": "web:2"}
+    both = api.post(
+        "/webhooks/webhook/registry", json={"parameters": {"env": "x"}, "artifacts": [artifact]}, headers=as_user("dev")
+    ).json()
+    assert len(both["executions"]) == 2 and both["skipped"] == []

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Request
 
 from gennaker.api.deps import CallerDep, RuntimeDep
 from gennaker.api.errors import ERROR_RESPONSES
+from gennaker.engine.launcher import LaunchError
 from gennaker.triggers.webhook import match_webhook
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["webhooks"])
@@ -22,14 +23,19 @@ def webhook(source: str, request: Request, rt: RuntimeDep, who: CallerDep, body:
         configs = rt.pipelines.all(conn)
         apps = {c["application"]: rt.applications.get(conn, c["application"]) for c in configs}
     started: list[str] = []
+    skipped: list[dict[str, str]] = []
     event_id = None
     for match in match_webhook(configs, source, payload):
         event_id = match.trigger["eventId"]
         if not security.application_allows(who, apps.get(match.config["application"]), "EXECUTE"):
             continue
         user = match.trigger.get("runAsUser") or who.username
-        with rt.db.transaction() as conn:
-            started.append(rt.launcher.start(conn, match.config, {**match.trigger, "user": user}, user))
+        try:
+            with rt.db.transaction() as conn:
+                started.append(rt.launcher.start(conn, match.config, {**match.trigger, "user": user}, user))
+        except LaunchError as error:  # e.g. its expected artifacts are not in this payload: the others still start
+            skipped.append({"pipeline": f"{match.config['application']}/{match.config['name']}", "reason": str(error)})
     if started:
         rt.wakeup.notify()
-    return {"eventProcessed": True, "eventId": event_id, "executions": [f"/pipelines/{i}" for i in started]}
+    executions = [f"/pipelines/{i}" for i in started]
+    return {"eventProcessed": True, "eventId": event_id, "executions": executions, "skipped": skipped}
