@@ -12,6 +12,7 @@ from gennaker.runtime import Runtime
 from tests.emulators.kube import KubeEmulator
 from tests.integration.kubernetes.conftest import error_of, run, stage
 from tests.integration.kubernetes.manifests import config_map, deploy_stage, deployment, service
+from tests.support import wait_status
 
 pytestmark = pytest.mark.slow
 
@@ -121,3 +122,15 @@ def test_a_failed_expression_in_an_artifact_manifest_can_fail_the_deploy(k8s: Ru
     execution = run(k8s, stages)
     assert execution["status"] == "TERMINAL"
     assert error_of(execution).startswith("Failure evaluating manifest expressions")
+
+
+def test_an_execution_changes_an_account_only_as_a_user_allowed_to(k8s: Runtime, kube: KubeEmulator) -> None:
+    k8s.kubernetes.account_check = lambda user, account, permission: user == "deploy-bot"
+    refused = run(k8s, [deploy_stage([config_map()])], name="refused")
+    assert refused["status"] == "TERMINAL"
+    assert error_of(refused) == "tester lacks WRITE permission on account 'emu'"
+    assert kube.get_object("v1", "ConfigMap", "default", "cfg-v000") is None
+    k8s.save_pipeline({"application": "shop", "name": "bot", "stages": [deploy_stage([config_map()])]}, "tester")
+    execution_id = k8s.start_pipeline("shop", "bot", {"type": "webhook", "runAsUser": "deploy-bot"}, "tester")
+    allowed = wait_status(k8s, execution_id, "SUCCEEDED", "TERMINAL", timeout=30)
+    assert allowed["status"] == "SUCCEEDED", error_of(allowed)

@@ -176,6 +176,7 @@ class DisableManifestTask(TrafficTask):
 
 class FindArtifactsFromResourceTask(ManifestTask):
     name = "findArtifactsFromResource"
+    changes_cluster = False
 
     def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
         location, manifest_name = _target(tc)

@@ -4,12 +4,13 @@ bind, and turning provider errors into a failed stage with the provider's messag
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from gennaker.engine.contracts import Task, TaskContext, TaskResult
 from gennaker.providers.kubernetes import KubernetesError, KubernetesProvider, UnknownAccountError
 from gennaker.providers.kubernetes.deploy import DeployError
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
+from gennaker.providers.kubernetes.provider import AccountDenied
 
 # How often stages poll the cluster; tests shorten it through the engine settings.
 POLL_SETTING = "manifest_poll_ms"
@@ -32,10 +33,16 @@ class ManifestTask(Task):
     def __init__(self, provider: KubernetesProvider):
         self.provider = provider
 
+    # Tasks that only read the cluster need no WRITE permission on the account.
+    changes_cluster: ClassVar[bool] = True
+
     def execute(self, tc: TaskContext) -> TaskResult:
         try:
-            return self.run(tc, self.provider.operations(account_of(tc.ctx)))
-        except (OperationError, DeployError, KubernetesError, UnknownAccountError) as error:
+            account = account_of(tc.ctx)
+            if self.changes_cluster:
+                self.provider.require_write((tc.execution.authentication or {}).get("user"), account)
+            return self.run(tc, self.provider.operations(account))
+        except (OperationError, DeployError, KubernetesError, UnknownAccountError, AccountDenied) as error:
             return TaskResult.terminal(str(error))
 
     def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:

@@ -165,6 +165,7 @@ class PlanStrategyTask(ManifestTask):
     """List older ReplicaSets of the deployed cluster live, for the strategy's after-stages."""
 
     name = "planRolloutStrategy"
+    changes_cluster = False
 
     def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
         strategy = str(tc.ctx.get("strategy") or "NONE")

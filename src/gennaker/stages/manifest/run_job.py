@@ -101,6 +101,7 @@ class RunJobTask(ManifestTask):
 
 class WaitOnJobCompletionTask(ManifestTask):
     name = "waitOnJobCompletion"
+    changes_cluster = False
     timeout_ms = 120 * 60 * 1000
     timeout_overridable = True
 
@@ -163,6 +164,7 @@ class ConsumeArtifactTask(ManifestTask):
     """Read a JSON object from a bound artifact into the stage outputs (`consumeArtifactSource: artifact`)."""
 
     name = "consumeArtifact"
+    changes_cluster = False
 
     def __init__(self, provider: KubernetesProvider, fetch: ArtifactFetch | None = None):
         super().__init__(provider)

@@ -17,6 +17,7 @@ class ResolveTargetManifestTask(ManifestTask):
     """Turn a dynamic target (`cluster` + `criteria`) into a `manifestName`, once, reading the cluster live."""
 
     name = "resolveTargetManifest"
+    changes_cluster = False
 
     def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
         ctx = tc.ctx
@@ -38,6 +39,7 @@ class WaitForManifestStableTask(ManifestTask):
     """Poll each deployed manifest until all are stable or one failed; a pod that cannot start fails at once."""
 
     name = "waitForManifestToStabilize"
+    changes_cluster = False
     timeout_ms = 30 * 60 * 1000
     timeout_overridable = True
 
