@@ -5,24 +5,38 @@ answer that creates a token."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from gennaker.auth.external import CredentialCache, PasswordBackend, valid_external_name
 from gennaker.auth.identity import Identity
 from gennaker.model.execution import now_ms
 from gennaker.store import codec
 from gennaker.store.database import Database
 from gennaker.store.tables import api_tokens, audit_log, users
 
+if TYPE_CHECKING:
+    from gennaker.auth.oidc import OidcLogin
+
+log = logging.getLogger("gennaker.auth")
 SESSION_TTL_MS = 12 * 3600 * 1000
 _hasher = PasswordHasher()
 # Verifying against this keeps unknown users as slow as known ones (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# An external user's record (LDAP, OIDC) has this prefix and its source instead of a password hash: it is
+# never a valid argon2 hash, so no password matches it locally.
+_EXTERNAL = "!"
+
+
+def _external_source(password_hash: str | None) -> str | None:
+    return password_hash[len(_EXTERNAL) :] if password_hash and password_hash.startswith(_EXTERNAL) else None
 
 
 class AuthError(ValueError):
@@ -40,8 +54,23 @@ def _digest(token: str) -> str:
 
 
 class AuthService:
-    def __init__(self, db: Database):
+    """Local users, tokens and sessions; with `password_backends` (LDAP), passwords of users who are not
+    local are checked there too; with `oidc`, the UI offers OpenID Connect sign-in.
+
+    External users get a record in the users table (no password, their source, and the roles and admin flag
+    of their latest sign-in), so that their sessions and API tokens resolve like a local user's."""
+
+    def __init__(
+        self,
+        db: Database,
+        password_backends: Sequence[PasswordBackend] = (),
+        oidc: OidcLogin | None = None,
+        cache: CredentialCache | None = None,
+    ):
         self.db = db
+        self.password_backends = tuple(password_backends)
+        self.oidc = oidc
+        self.cache = cache or CredentialCache()
 
     # -- users -----------------------------------------------------------------------------------
     def ensure_admin(self, password: str | None) -> str | None:
@@ -72,22 +101,105 @@ class AuthService:
 
     def list_users(self) -> list[dict[str, Any]]:
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(users.c.username, users.c.roles, users.c.is_admin).order_by(users.c.username))
-            return [{"username": r.username, "roles": codec.loads(r.roles), "admin": r.is_admin} for r in rows]
+            rows = conn.execute(
+                sa.select(users.c.username, users.c.roles, users.c.is_admin, users.c.password_hash).order_by(
+                    users.c.username
+                )
+            )
+            return [
+                {
+                    "username": r.username,
+                    "roles": codec.loads(r.roles),
+                    "admin": r.is_admin,
+                    "source": _external_source(r.password_hash) or "local",
+                }
+                for r in rows
+            ]
 
     def identity(self, username: str) -> Identity | None:
         with self.db.read() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-        return Identity(row.username, frozenset(codec.loads(row.roles)), row.is_admin) if row else None
+        if row is None:
+            return None
+        return Identity(
+            row.username,
+            frozenset(codec.loads(row.roles)),
+            row.is_admin,
+            source=_external_source(row.password_hash) or "local",
+        )
 
     def authenticate_basic(self, username: str, password: str) -> Identity | None:
+        """Local users first; a user name that is not a local user is then tried on the password backends."""
         with self.db.read() as conn:
-            stored = conn.execute(sa.select(users.c.password_hash).where(users.c.username == username)).scalar()
-        try:
-            _hasher.verify(stored or _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
+            row = conn.execute(sa.select(users.c.password_hash).where(users.c.username == username)).first()
+        stored = row.password_hash if row else None
+        local = row is not None and _external_source(stored) is None
+        if local or not self.password_backends:
+            try:
+                _hasher.verify(stored if local and stored else _DUMMY_HASH, password)
+            except (VerificationError, InvalidHashError):
+                return None
+            return self.identity(username) if local and stored else None
+        return self._authenticate_external(username, password)
+
+    def _authenticate_external(self, username: str, password: str) -> Identity | None:
+        if not password or not valid_external_name(username):
             return None
-        return self.identity(username) if stored else None
+        cached = self.cache.get(username, password)
+        if cached is not None:
+            return cached
+        for backend in self.password_backends:
+            try:
+                found = backend.authenticate(username, password)
+            except Exception as error:  # a broken backend must mean "not signed in", never a server error
+                log.warning("%s sign-in of %s failed: %s", backend.source, username, type(error).__name__)
+                continue
+            if found is not None:
+                if not self.remember_external(found):
+                    return None
+                self.cache.put(username, password, found)
+                return found
+        return None
+
+    def remember_external(self, identity: Identity) -> bool:
+        """Record (or refresh) an external user's roles and admin flag after a sign-in. Refused (False, with a
+        warning) when the name belongs to a local user or to another source, so no directory or identity
+        provider can take over an account it does not own."""
+        try:
+            return self._remember_external(identity)
+        except sa.exc.IntegrityError:  # two first sign-ins at once: the other one created the record
+            return self._remember_external(identity)
+
+    def _remember_external(self, identity: Identity) -> bool:
+        if not valid_external_name(identity.username):
+            log.warning("%s sign-in refused: unusable user name %r", identity.source, identity.username)
+            return False
+        values = {
+            "password_hash": _EXTERNAL + identity.source,
+            "roles": codec.dumps(sorted({r.lower() for r in identity.roles})),
+            "is_admin": identity.is_admin,
+        }
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                sa.select(users.c.password_hash, users.c.roles, users.c.is_admin).where(
+                    users.c.username == identity.username
+                )
+            ).first()
+            if row is None:
+                conn.execute(users.insert().values(username=identity.username, created_at=now_ms(), **values))
+                return True
+            owner = _external_source(row.password_hash)
+            if owner != identity.source:
+                log.warning(
+                    "%s sign-in of %s refused: the name belongs to %s",
+                    identity.source,
+                    identity.username,
+                    f"the {owner} user of that name" if owner else "a local user",
+                )
+                return False
+            if (row.roles, row.is_admin) != (values["roles"], values["is_admin"]):
+                conn.execute(users.update().where(users.c.username == identity.username).values(**values))
+        return True
 
     # -- tokens and sessions ---------------------------------------------------------------------
     def create_token(self, username: str, name: str, ttl_ms: int | None = None, kind: str = "api") -> IssuedToken:

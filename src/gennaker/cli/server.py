@@ -13,7 +13,8 @@ import uvicorn
 
 from gennaker.api.app import create_app
 from gennaker.api.security import local_security
-from gennaker.auth.identity import DefaultPolicy
+from gennaker.auth.config import auth_service
+from gennaker.auth.identity import DefaultPolicy, Identity, account_allows
 from gennaker.auth.service import AuthService
 from gennaker.cli.common import console, current_user, reports_errors, runtime
 from gennaker.cli.pipelines import load_config_file
@@ -40,9 +41,8 @@ def _serve(rt: Runtime, threads: int) -> None:
     rt.close()
 
 
-def _serve_http(rt: Runtime, threads: int, host: str, port: int) -> None:
+def _serve_http(rt: Runtime, auth: AuthService, threads: int, host: str, port: int) -> None:
     """Workers in threads, the API and UI in the foreground until SIGINT or SIGTERM."""
-    auth = AuthService(rt.db)
     generated = auth.ensure_admin(os.environ.get("GENNAKER_ADMIN_PASSWORD"))
     if generated:
         console.print(f"Created user [bold]admin[/bold] with password [bold]{generated}[/bold] (shown only this once)")
@@ -50,6 +50,9 @@ def _serve_http(rt: Runtime, threads: int, host: str, port: int) -> None:
         r.strip().lower() for r in os.environ.get("GENNAKER_DEFAULT_APPLICATION_ROLES", "").split(",") if r.strip()
     )
     app = create_app(rt, local_security(auth, DefaultPolicy(roles)), auth=auth)
+    rt.kubernetes.account_check = lambda user, account, permission: account_allows(
+        auth.identity(user) or Identity(user, frozenset()), account.permissions, permission
+    )
     _report_zombies(rt)
     rt.start_workers(threads)
     console.print(f"UI and API: http://{host}:{port}/   (OpenAPI: http://{host}:{port}/openapi.json)")
@@ -80,6 +83,7 @@ def up(
     """Run Gennaker: API, UI and engine workers, on the embedded SQLite unless GENNAKER_DATABASE_URL is set."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     rt = runtime()
+    auth = auth_service(rt.db, rt.settings.config)  # a bad `auth` section stops here, before anything starts
     loaded = load_examples(rt, load_examples_from) if load_examples_from else []
     console.print(f"[bold]Gennaker[/bold] is up. Data: {rt.settings.data_dir}  Database: {rt.db.url}")
     for name in loaded:
@@ -88,7 +92,7 @@ def up(
         app_name, pipeline_name = loaded[0].split("/", 1)
         console.print(f"Try: gennaker pipeline execute {app_name} '{pipeline_name}' --wait")
     console.print("List executions: gennaker execution list APP    Stop with Ctrl-C.")
-    _serve_http(rt, threads, host, port)
+    _serve_http(rt, auth, threads, host, port)
 
 
 @reports_errors

@@ -44,9 +44,10 @@ def list_users(output: str = typer.Option("table", "-o", "--output")) -> None:
     if output == "json":
         print_json(found)
         return
-    table = Table("USER", "ROLES", "ADMIN")
+    table = Table("USER", "ROLES", "ADMIN", "SOURCE")
     for user in found:
-        table.add_row(user["username"], ", ".join(user["roles"]), "yes" if user["admin"] else "")
+        admin = "yes" if user["admin"] else ""
+        table.add_row(user["username"], ", ".join(user["roles"]), admin, user.get("source") or "local")
     console.print(table)
 
 

@@ -1,0 +1,1 @@
+"""An OpenID Connect provider for tests (see server.py)."""
