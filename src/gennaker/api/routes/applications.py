@@ -14,6 +14,7 @@ from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.model.search import trigger_matches
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["applications"])
+MAX_TIME_MS = 2**63 - 1  # epoch milliseconds as the database stores them (a signed 64-bit integer)
 
 
 @router.get("/applications")
@@ -110,8 +111,8 @@ def search_executions(
     pipelineName: str | None = None,
     eventId: str | None = None,
     trigger: str | None = Query(None, description="Base64 of a JSON partial trigger the execution's must match"),
-    triggerTimeStartBoundary: int = Query(0, ge=0),
-    triggerTimeEndBoundary: int = Query(2**63 - 1, ge=0),
+    triggerTimeStartBoundary: int = Query(0, ge=0, le=MAX_TIME_MS),
+    triggerTimeEndBoundary: int = Query(MAX_TIME_MS, ge=0, le=MAX_TIME_MS),
     statuses: str | None = Query(None, description="Comma-separated statuses"),
     startIndex: int = Query(0, ge=0),
     size: int = Query(10, ge=1, le=1000),

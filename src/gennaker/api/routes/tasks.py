@@ -6,7 +6,7 @@ shows what was done, by whom, and why a job failed.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,7 +54,7 @@ class ManifestJob(BaseModel):
     cloudProvider: str = "kubernetes"
 
 
-Job = Annotated[ApplicationJob | ManifestJob, Field(discriminator="type")]
+Job = ApplicationJob | ManifestJob
 
 
 class TaskRequest(BaseModel):
