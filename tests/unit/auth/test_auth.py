@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from gennaker.api.app import create_app
@@ -15,6 +17,7 @@ from gennaker.auth.identity import DefaultPolicy, Identity, application_allows
 from gennaker.auth.service import AuthService
 from gennaker.runtime import Runtime
 from gennaker.store.tables import users
+from tests.support import make_runtime
 
 PASSWORD = "correct horse battery"
 
@@ -160,3 +163,40 @@ def test_audit_page_for_admins_only(client: TestClient, auth: AuthService) -> No
     page = client.get("/ui/audit", headers=basic("boss"))
     assert page.status_code == 200 and "/tasks" in page.text and "boss" in page.text
     assert client.get("/ui/audit", headers=basic("dev")).status_code == 403
+
+
+def test_account_secrets_never_reach_responses_or_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Kubeconfig contents and artifact account credentials stay out of every listing and log."""
+    caplog.set_level(logging.DEBUG)
+    kubeconfig = yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "c",
+            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+            "users": [{"name": "u", "user": {"token": "kube-token-zzz"}}],
+            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        }
+    )
+    config = {
+        "providers": {"kubernetes": {"accounts": [{"name": "prod", "kubeconfigContents": kubeconfig}]}},
+        "artifacts": {
+            "http": {"accounts": [{"name": "web", "username": "u", "password": "http-pass-zzz"}]},
+            "github": {"accounts": [{"name": "gh", "token": "gh-token-zzz"}]},
+        },
+    }
+    rt = make_runtime(tmp_path, config=config)
+    service = AuthService(rt.db)
+    service.add_user("dev", PASSWORD, ["dev"])
+    try:
+        with TestClient(create_app(rt, local_security(service, DefaultPolicy()), auth=service)) as client:
+            pages = [
+                client.get(path, headers=basic("dev")).text
+                for path in ("/credentials", "/credentials/prod", "/artifacts/credentials", "/ui/accounts")
+            ]
+        seen = "\n".join(pages) + caplog.text + repr(rt.kubernetes.accounts.get("prod"))
+        assert "prod" in pages[0] and "gh" in pages[2]
+        for secret in ("kube-token-zzz", "http-pass-zzz", "gh-token-zzz"):
+            assert secret not in seen
+    finally:
+        rt.close()
