@@ -134,3 +134,23 @@ def test_an_execution_changes_an_account_only_as_a_user_allowed_to(k8s: Runtime,
     execution_id = k8s.start_pipeline("shop", "bot", {"type": "webhook", "runAsUser": "deploy-bot"}, "tester")
     allowed = wait_status(k8s, execution_id, "SUCCEEDED", "TERMINAL", timeout=30)
     assert allowed["status"] == "SUCCEEDED", error_of(allowed)
+
+
+def test_label_selectors_pick_which_manifests_deploy(k8s: Runtime, kube: KubeEmulator) -> None:
+    labelled = [config_map("a"), config_map("b")]
+    labelled[0]["metadata"]["labels"] = {"tier": "front"}
+    labelled[1]["metadata"]["labels"] = {"tier": "back"}
+
+    def selecting(values: list[str], **extra: object) -> dict[str, object]:
+        selectors = {"selectors": [{"key": "tier", "kind": "CONTAINS", "values": values}]}
+        return deploy_stage(labelled, labelSelectors=selectors, **extra)
+
+    front = run(k8s, [selecting(["front"])], name="front")
+    assert front["status"] == "SUCCEEDED", error_of(front)
+    assert stage(front, "1")["outputs"]["manifestNamesByNamespace"] == {"default": ["configMap a-v000"]}
+    assert kube.get_object("v1", "ConfigMap", "default", "b-v000") is None
+    nothing = run(k8s, [selecting(["edge"])], name="nothing")
+    assert nothing["status"] == "TERMINAL"
+    assert error_of(nothing).startswith("nothing deployed to account emu with label selector(s)")
+    allowed = run(k8s, [selecting(["edge"], allowNothingSelected=True)], name="allowed")
+    assert allowed["status"] == "SUCCEEDED", error_of(allowed)

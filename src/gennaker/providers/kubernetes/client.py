@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import httpx2
 import yaml
-from lightkube import ALL_NS, ApiError, Client, KubeConfig, operators
+from lightkube import ALL_NS, ApiError, Client, KubeConfig
 from lightkube.core.resource import NamespacedResource
 from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import GenericGlobalResource, GenericNamespacedResource, create_api_info
@@ -85,7 +85,7 @@ class KubeClient:
         api_version: str,
         kind: str,
         namespace: str | None,
-        labels: dict[str, Any] | str | None = None,
+        labels: dict[str, Any] | None = None,
         fields: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         resource = self.resource(api_version, kind)
@@ -93,9 +93,7 @@ class KubeClient:
         items = self._call(
             f"list {kind} in {where}",
             lambda: list(
-                self._client.list(
-                    resource, namespace=_list_scope(resource, namespace), labels=_labels(labels), fields=fields
-                )
+                self._client.list(resource, namespace=_list_scope(resource, namespace), labels=labels, fields=fields)
             ),
         )
         return [_plain(item) for item in items]
@@ -301,29 +299,6 @@ def _list_scope(resource: type[Any], namespace: str | None) -> str | None:
     if not issubclass(resource, GenericNamespacedResource):
         return None
     return namespace or ALL_NS
-
-
-def _labels(labels: dict[str, Any] | str | None) -> dict[str, Any] | None:
-    if isinstance(labels, str):
-        return _parse_selector(labels)
-    return labels
-
-
-def _parse_selector(selector: str) -> dict[str, Any]:
-    """A `k=v,k2!=v2,k3` label selector string in lightkube's dictionary form."""
-    parsed: dict[str, Any] = {}
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            parsed[key.strip()] = operators.not_equal(value.strip())
-        elif "=" in term:
-            key, value = term.split("=", 1)
-            parsed[key.strip().rstrip("=")] = value.strip().lstrip("=")
-        elif term.startswith("!"):
-            parsed[term[1:]] = operators.not_exists()
-        else:
-            parsed[term] = operators.exists()
-    return parsed
 
 
 def _retry_after(response: httpx2.Response) -> float | None:

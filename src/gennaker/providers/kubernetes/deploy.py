@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gennaker.providers.kubernetes import binding, traffic
+from gennaker.providers.kubernetes import binding, selectors, traffic
 from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.client import KubeClient, KubernetesError
 from gennaker.providers.kubernetes.kinds import KindInfo, full_name, kind_info
@@ -40,6 +40,9 @@ class DeployRequest:
     skip_spec_template_labels: bool = False
     # Jobs are immutable, so Run Job deletes and re-creates (kubernetes.md §4.8).
     force_recreate: bool = False
+    # Deploy only the manifests whose labels match (`kubectl apply -l`), Spinnaker's selector object.
+    label_selectors: dict[str, Any] | None = None
+    allow_nothing_selected: bool = False
 
 
 @dataclass
@@ -103,7 +106,7 @@ class Deployer:
 
     # -- preparation -------------------------------------------------------------------------------
     def prepare(self, request: DeployRequest) -> list[tuple[dict[str, Any], KindInfo, dict[str, Any]]]:
-        manifests = expand(request.manifests, request.namespace_override)
+        manifests = self._selected(expand(request.manifests, request.namespace_override), request)
         if not request.moniker.get("app"):
             raise DeployError("Every resource deployed via spinnaker must be assigned a moniker (moniker.app)")
         for manifest in manifests:
@@ -129,6 +132,23 @@ class Deployer:
                 "likely a configuration error."
             )
         return prepared
+
+    def _selected(self, manifests: list[dict[str, Any]], request: DeployRequest) -> list[dict[str, Any]]:
+        """The manifests a label selector keeps (kubernetes.md §1.3 steps 4 and 6)."""
+        if not request.label_selectors:
+            return manifests
+        if any(mf.strategy(m, "replace") == "true" for m in manifests):
+            raise DeployError("label selectors not supported with replace strategy, not deploying")
+        try:
+            kept = [m for m in manifests if selectors.matches(request.label_selectors, mf.labels_of(m))]
+        except selectors.SelectorError as error:
+            raise DeployError(str(error)) from None
+        if not kept and not request.allow_nothing_selected:
+            raise DeployError(
+                f"nothing deployed to account {self.account.name} with label selector(s) "
+                f"{json.dumps(request.label_selectors.get('selectors') or [])}"
+            )
+        return kept
 
     def _validate(self, manifest: dict[str, Any]) -> None:
         info = kind_info(manifest["apiVersion"], manifest["kind"])

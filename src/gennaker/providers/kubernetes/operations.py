@@ -19,6 +19,7 @@ from gennaker.providers.kubernetes import binding, stability, traffic
 from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.client import KubeClient, KubernetesError
 from gennaker.providers.kubernetes.kinds import KindInfo, built_in, full_name, kind_info, parse_manifest_name
+from gennaker.providers.kubernetes.selectors import SelectorError, label_query
 
 PATCH_TYPES = {"strategic": PatchType.STRATEGIC, "json": PatchType.JSON, "merge": PatchType.MERGE}
 CRITERIA = ("newest", "second_newest", "oldest", "largest", "smallest")
@@ -202,7 +203,7 @@ class ManifestOperations:
         location: str,
         manifest_name: str | None = None,
         kinds: list[str] | None = None,
-        label_selectors: str | None = None,
+        label_selectors: dict[str, Any] | None = None,
         options: dict[str, Any] | None = None,
     ) -> list[str]:
         """Delete one object, or every object of `kinds` matching the label selector; returns what was deleted."""
@@ -216,7 +217,8 @@ class ManifestOperations:
                 raise OperationError("deleteManifest needs manifestName, or kinds with labelSelectors")
             for kind in kinds:
                 api_version, real_kind = self.kind_address(kind)
-                targets += self.client.list_objects(api_version, real_kind, location, labels=label_selectors)
+                query = _label_query(label_selectors)
+                targets += self.client.list_objects(api_version, real_kind, location, labels=query)
         deleted = []
         for target in targets:
             if self.client.delete(
@@ -339,6 +341,13 @@ class ManifestOperations:
                 else:
                     disables.append({**step, "action": "disable"})
         return disables + deletes
+
+
+def _label_query(label_selectors: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return label_query(label_selectors)
+    except SelectorError as error:
+        raise OperationError(str(error)) from None
 
 
 def _parse(manifest_name: str) -> tuple[str, str]:

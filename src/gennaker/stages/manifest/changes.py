@@ -86,9 +86,7 @@ class DeleteManifestTask(ManifestTask):
 
     def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
         location = str(tc.ctx.get("location") or "")
-        selectors = tc.ctx.get("labelSelectors")
-        if isinstance(selectors, dict):  # Deck sends {selectors: [{key, kind: EQUALS, values}]}
-            selectors = _selector_string(selectors)
+        selectors = tc.ctx.get("labelSelectors")  # {selectors: [{key, kind: EQUALS, values}]}, as Deck sends
         deleted = ops.delete(
             location, tc.ctx.get("manifestName"), tc.ctx.get("kinds"), selectors, tc.ctx.get("options") or {}
         )
@@ -96,23 +94,6 @@ class DeleteManifestTask(ManifestTask):
             {"manifest.account.name": account_of(tc.ctx), "deletedManifests": deleted},
             {"manifestNamesByNamespace": {location: deleted}},
         )
-
-
-def _selector_string(selectors: dict[str, Any]) -> str:
-    terms = []
-    for selector in selectors.get("selectors") or []:
-        key, kind, values = selector.get("key"), selector.get("kind"), selector.get("values") or []
-        if kind == "EQUALS":
-            terms.append(f"{key}={values[0]}")
-        elif kind == "NOT_EQUALS":
-            terms.append(f"{key}!={values[0]}")
-        elif kind == "EXISTS":
-            terms.append(str(key))
-        elif kind == "NOT_EXISTS":
-            terms.append(f"!{key}")
-        else:
-            raise OperationError(f"labelSelectors: unsupported selector kind '{kind}'")
-    return ",".join(terms)
 
 
 class UndoRolloutManifestTask(ManifestTask):

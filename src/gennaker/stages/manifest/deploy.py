@@ -148,6 +148,8 @@ class DeployManifestTask(ManifestTask):
             if traffic.get("enabled")
             else "NONE",
             skip_spec_template_labels=bool(ctx.get("skipSpecTemplateLabels")),
+            label_selectors=ctx.get("labelSelectors") or None,
+            allow_nothing_selected=bool(ctx.get("allowNothingSelected")),
         )
 
 
