@@ -166,6 +166,8 @@ def test_infrastructure_pages_show_and_act(infra: tuple[Runtime, TestClient], ku
     assert acted.status_code == 303
     task = wait_status(rt, acted.headers["location"].rsplit("/", 1)[-1], "SUCCEEDED", "TERMINAL", timeout=30)
     assert task["status"] == "SUCCEEDED", error_of(task)
+    task_page = api.get(acted.headers["location"], headers=DEV)
+    assert task_page.status_code == 200 and "undoRolloutManifest" in task_page.text
     live = kube.get_object("apps/v1", "Deployment", "default", "web")
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
     refused = api.post(
