@@ -181,3 +181,19 @@ def test_infrastructure_pages_show_and_act(infra: tuple[Runtime, TestClient], ku
     assert logs.status_code == 200 and "<h2>web</h2>" in logs.text
     accounts = api.get("/ui/accounts", headers=VIEWER).text
     assert "<td>emu</td>" in accounts and "guarded" not in accounts
+
+
+def test_an_account_limited_to_namespaces_watches_and_shows_only_those(k8s: Runtime, kube: KubeEmulator) -> None:
+    kube.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "allowed"}})
+    for namespace in ("allowed", "default"):
+        execution = run(k8s, [deploy_stage([deployment(config=None, namespace=namespace)])], name=f"to-{namespace}")
+        assert execution["status"] == "SUCCEEDED", error_of(execution)
+    infrastructure = k8s.kubernetes.infrastructure
+
+    def regions(account: str) -> set[str]:
+        return {g["region"] for g in infrastructure.server_groups("shop", [account])}
+
+    assert wait_for(lambda: regions("emu") == {"allowed", "default"}, what="both namespaces in emu")
+    assert regions("narrow") == {"allowed"}
+    watched = infrastructure.watch("narrow")._streams
+    assert {scope for _, _, scope in watched} == {"allowed"}  # namespace-scoped lists, for namespace-scoped RBAC

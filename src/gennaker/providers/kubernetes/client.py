@@ -98,16 +98,18 @@ class KubeClient:
         )
         return [_plain(item) for item in items]
 
-    def list_with_version(self, api_version: str, kind: str) -> tuple[list[dict[str, Any]], str | None]:
-        """Every object of a kind in all namespaces, and the list's resourceVersion to watch from."""
+    def list_with_version(
+        self, api_version: str, kind: str, namespace: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Every object of a kind (in one namespace, or all), and the list's resourceVersion to watch from."""
         resource = self.resource(api_version, kind)
 
         def listing() -> tuple[list[dict[str, Any]], str | None]:
-            items = self._client.list(resource, namespace=_list_scope(resource, None))
+            items = self._client.list(resource, namespace=_list_scope(resource, namespace))
             objects = [_plain(item) for item in items]
             return objects, items.resourceVersion
 
-        return self._call(f"list {kind} in all namespaces", listing)
+        return self._call(f"list {kind} in {namespace or 'all namespaces'}", listing)
 
     def watch(
         self,

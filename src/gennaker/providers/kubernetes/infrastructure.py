@@ -48,26 +48,23 @@ class KindCache:
 
 
 class AccountWatch:
-    """List+watch streams for one account, one thread per kind; restarts from a fresh list on errors."""
+    """List+watch streams for one account: one per kind, or one per kind and namespace when the account
+    names its namespaces (so it works with namespace-scoped RBAC). Each restarts from a fresh list on errors;
+    objects in namespaces the account omits are left out."""
 
     def __init__(self, client: KubeClient, kinds: Iterable[tuple[str, str]] = WATCHED):
         self.client = client
-        self.caches = {kind: KindCache() for _, kind in kinds}
-        self._kinds = list(kinds)
+        account = client.account
+        scopes: list[str | None] = list(account.namespaces) if account.namespaces else [None]
+        self._streams = [(api_version, kind, scope) for api_version, kind in kinds for scope in scopes]
+        self.caches = {(kind, scope): KindCache() for _, kind, scope in self._streams}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
 
     def start(self) -> AccountWatch:
-        for api_version, kind in self._kinds:
-            thread = threading.Thread(
-                target=self._follow,
-                args=(api_version, kind),
-                name=f"watch-{self.client.account.name}-{kind}",
-                daemon=True,
-            )
-            thread.start()
-            self._threads.append(thread)
+        for api_version, kind, scope in self._streams:
+            name = f"watch-{self.client.account.name}-{kind}-{scope or 'all'}"
+            threading.Thread(target=self._follow, args=(api_version, kind, scope), name=name, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -79,7 +76,7 @@ class AccountWatch:
 
     def objects(self, kind: str) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self.caches[kind].objects.values())
+            return [obj for (k, _), cache in self.caches.items() if k == kind for obj in cache.objects.values()]
 
     @property
     def age_s(self) -> float:
@@ -88,13 +85,13 @@ class AccountWatch:
             oldest = min((c.updated_at for c in self.caches.values()), default=0.0)
         return round(time.monotonic() - oldest, 3) if oldest else float("inf")
 
-    def _follow(self, api_version: str, kind: str) -> None:
-        cache = self.caches[kind]
+    def _follow(self, api_version: str, kind: str, scope: str | None) -> None:
+        cache = self.caches[(kind, scope)]
         backoff = 0.5
         while not self._stop.is_set():
             try:
-                version = self._relist(api_version, kind, cache)
-                for event, obj in self.client.watch(api_version, kind, None, version, server_timeout=WATCH_TIMEOUT_S):
+                version = self._relist(api_version, kind, scope, cache)
+                for event, obj in self.client.watch(api_version, kind, scope, version, server_timeout=WATCH_TIMEOUT_S):
                     self._apply(cache, event, obj)
                     if self._stop.is_set():
                         return
@@ -104,10 +101,10 @@ class AccountWatch:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 
-    def _relist(self, api_version: str, kind: str, cache: KindCache) -> str | None:
-        items, version = self.client.list_with_version(api_version, kind)
+    def _relist(self, api_version: str, kind: str, scope: str | None, cache: KindCache) -> str | None:
+        items, version = self.client.list_with_version(api_version, kind, scope)
         with self._lock:
-            cache.objects = {_key(obj): obj for obj in items}
+            cache.objects = {_key(obj): obj for obj in items if self._shown(obj)}
             cache.updated_at = time.monotonic()
         cache.synced.set()
         return version
@@ -116,9 +113,13 @@ class AccountWatch:
         with self._lock:
             if event == "DELETED":
                 cache.objects.pop(_key(obj), None)
-            elif event in ("ADDED", "MODIFIED"):
+            elif event in ("ADDED", "MODIFIED") and self._shown(obj):
                 cache.objects[_key(obj)] = obj
             cache.updated_at = time.monotonic()
+
+    def _shown(self, obj: dict[str, Any]) -> bool:
+        namespace = mf.namespace(obj)
+        return namespace is None or self.client.account.allows_namespace(namespace) is None
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
