@@ -62,6 +62,11 @@ class KubeClient:
         self._resources: dict[tuple[str, str], type[Any]] = {}
         self.requests = 0
 
+    @property
+    def default_namespace(self) -> str:
+        """The kubeconfig context's namespace ("default" when it names none), as kubectl would use."""
+        return str(self._client.namespace or "default")
+
     def close(self) -> None:
         self._client.close()
 

@@ -81,10 +81,10 @@ def expand(manifests: list[Any], namespace_override: str | None) -> list[dict[st
 
 
 class Deployer:
-    def __init__(self, client: KubeClient, default_namespace: str = "default"):
+    def __init__(self, client: KubeClient):
         self.client = client
         self.account = client.account
-        self.default_namespace = default_namespace
+        self.default_namespace = client.default_namespace
         self._bound: list[dict[str, Any]] = []
         self._request_services: dict[str, dict[str, Any]] = {}
 

@@ -85,3 +85,15 @@ def test_a_missing_object_is_none_and_giving_up_after_retries_reports_the_last_e
     with pytest.raises(KubernetesError, match=r"account 'prod': list ConfigMap in shop: etcd down"):
         kube.list_objects("v1", "ConfigMap", "shop")
     assert len(sleeps) == 4 and json.dumps(sleeps) == "[0.2, 0.4, 0.8, 1.6]"
+
+
+def test_the_default_namespace_is_the_contexts(tmp_path: Path) -> None:
+    kube, _ = client(tmp_path, [], [])
+    assert kube.default_namespace == "default"
+    kubeconfig = yaml.safe_load((tmp_path / "kubeconfig").read_text())
+    kubeconfig["contexts"][0]["context"]["namespace"] = "shop"
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    account = KubernetesAccount(name="prod", kubeconfigFile=str(tmp_path / "kubeconfig"))
+    assert (
+        KubeClient(account, transport=httpx2.MockTransport(lambda r: httpx2.Response(500))).default_namespace == "shop"
+    )
