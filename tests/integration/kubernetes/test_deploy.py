@@ -154,3 +154,36 @@ def test_label_selectors_pick_which_manifests_deploy(k8s: Runtime, kube: KubeEmu
     assert error_of(nothing).startswith("nothing deployed to account emu with label selector(s)")
     allowed = run(k8s, [selecting(["edge"], allowNothingSelected=True)], name="allowed")
     assert allowed["status"] == "SUCCEEDED", error_of(allowed)
+
+
+def test_custom_resources_deploy_with_their_crds_scope(k8s: Runtime, kube: KubeEmulator) -> None:
+    for scope, kind in (("Cluster", "Widget"), ("Namespaced", "Gadget")):
+        kube.put_object(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{kind.lower()}s.example.com"},
+                "spec": {
+                    "group": "example.com",
+                    "scope": scope,
+                    "names": {"kind": kind, "plural": f"{kind.lower()}s", "singular": kind.lower()},
+                    "versions": [
+                        {
+                            "name": "v1",
+                            "served": True,
+                            "storage": True,
+                            "schema": {
+                                "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}}
+    gadget = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"size": 2}}
+    execution = run(k8s, [deploy_stage([widget, gadget])])
+    assert execution["status"] == "SUCCEEDED", error_of(execution)
+    names = stage(execution, "1")["outputs"]["manifestNamesByNamespace"]
+    assert names == {"": ["Widget.example.com w"], "default": ["Gadget.example.com g"]}
+    assert kube.get_object("example.com/v1", "Gadget", "default", "g")["spec"] == {"size": 2}

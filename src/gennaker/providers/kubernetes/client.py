@@ -220,6 +220,10 @@ class KubeClient:
         return True
 
     # -- plumbing ----------------------------------------------------------------------------------
+    def is_namespaced(self, api_version: str, kind: str) -> bool:
+        """Whether objects of a kind live in namespaces (custom resources: as their CRD says)."""
+        return issubclass(self.resource(api_version, kind), GenericNamespacedResource)
+
     def resource(self, api_version: str, kind: str) -> type[Any]:
         """The lightkube class that addresses `kind`: built-in kinds from lightkube's registry, others from CRDs."""
         key = (api_version, kind)

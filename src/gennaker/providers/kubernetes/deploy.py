@@ -16,7 +16,7 @@ from typing import Any
 from gennaker.providers.kubernetes import binding, selectors, traffic
 from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.client import KubeClient, KubernetesError
-from gennaker.providers.kubernetes.kinds import KindInfo, full_name, kind_info
+from gennaker.providers.kubernetes.kinds import CUSTOM_RESOURCE_PRIORITY, KindInfo, full_name, kind_info
 
 RED_BLACK = ("RED_BLACK", "BLUE_GREEN")
 
@@ -151,7 +151,7 @@ class Deployer:
         return kept
 
     def _validate(self, manifest: dict[str, Any]) -> None:
-        info = kind_info(manifest["apiVersion"], manifest["kind"])
+        info = self._info(manifest)
         if not mf.name(manifest) and not mf.metadata(manifest).get("generateName"):
             raise DeployError(f"{manifest['kind']} has no metadata.name")
         if info.namespaced and not mf.namespace(manifest):
@@ -162,18 +162,23 @@ class Deployer:
             raise DeployError(problem)
 
     def _info(self, manifest: dict[str, Any]) -> KindInfo:
+        """Built-in facts, or for a custom resource the account's settings and the CRD's scope."""
         info = kind_info(manifest["apiVersion"], manifest["kind"])
+        if info.priority != CUSTOM_RESOURCE_PRIORITY:
+            return info
         custom = self.account.custom_resource(manifest["kind"])
-        if custom is not None:
-            info = KindInfo(
-                info.kind,
-                info.name,
-                info.api_version,
-                namespaced=custom.namespaced,
-                priority=custom.deploy_priority,
-                versioned=custom.versioned,
-            )
-        return info
+        try:
+            namespaced = self.client.is_namespaced(manifest["apiVersion"], manifest["kind"])
+        except KubernetesError:
+            namespaced = custom.namespaced if custom is not None else True
+        return KindInfo(
+            info.kind,
+            info.name,
+            info.api_version,
+            namespaced=namespaced,
+            priority=custom.deploy_priority if custom is not None else info.priority,
+            versioned=custom.versioned if custom is not None else False,
+        )
 
     def _prepare_one(
         self,
