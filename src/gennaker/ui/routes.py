@@ -42,6 +42,17 @@ def _when(ms: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000)) if ms else ""
 
 
+def _age(ms: int | None) -> str:
+    """How long ago, as kubectl prints ages: 45s, 12m, 3h, 5d."""
+    if not ms:
+        return ""
+    seconds = max(0, int(time.time() - ms / 1000))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _duration(item: dict[str, Any]) -> str:
     start, end = item.get("startTime"), item.get("endTime")
     if not start:
@@ -74,6 +85,7 @@ def stage_links(stage: dict[str, Any]) -> list[tuple[str, str]]:
 _markdown = MarkdownIt("commonmark", {"html": False})
 templates.env.filters["when"] = _when
 templates.env.filters["duration"] = _duration
+templates.env.filters["age"] = _age
 templates.env.filters["markdown"] = lambda text: Markup(_markdown.render(str(text)))
 templates.env.globals["stage_links"] = stage_links
 
