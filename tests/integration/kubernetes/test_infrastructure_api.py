@@ -80,6 +80,11 @@ def test_clusters_server_groups_instances_and_load_balancers_follow_a_deploy(
     pod = group["instances"][0]["id"]
     console = api.get(f"/instances/emu/default/{pod}/console", headers=DEV).json()
     assert console["output"][0]["name"] == "web"
+    details = api.get(f"/instances/emu/default/{pod}", headers=DEV).json()
+    assert details["healthState"] == "Up" and details["manifest"]["kind"] == "Pod"
+    one = api.get(f"/applications/shop/serverGroups/emu/default/{group['displayName']}", headers=DEV)
+    assert one.status_code == 200 and one.json()["name"] == group["name"]
+    assert api.get("/applications/shop/serverGroups/emu/default/nope", headers=DEV).status_code == 404
 
 
 def test_actions_are_tasks_that_run_the_stage_code(infra: tuple[Runtime, TestClient], kube: KubeEmulator) -> None:

@@ -11,7 +11,7 @@ from gennaker.api.deps import CallerDep, RuntimeDep, readable_accounts, require_
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.providers.kubernetes import KubernetesError
 from gennaker.providers.kubernetes import manifest as mf
-from gennaker.providers.kubernetes.infrastructure import manifest_view
+from gennaker.providers.kubernetes.infrastructure import instance, manifest_view
 from gennaker.providers.kubernetes.operations import OperationError
 from gennaker.runtime import Runtime
 
@@ -52,6 +52,19 @@ def server_groups(
     return rt.kubernetes.infrastructure.server_groups(application, _accounts(request, rt, who, application, response))
 
 
+@router.get("/applications/{application}/serverGroups/{account}/{region}/{name}")
+def server_group(
+    application: str, account: str, region: str, name: str, request: Request, rt: RuntimeDep, who: CallerDep
+) -> dict[str, Any]:
+    """One server group; `name` is `"replicaSet web-v001"` or just `web-v001`."""
+    require_application(request, rt, who, application, "READ")
+    require_account(rt, who, account, "READ")
+    for group in rt.kubernetes.infrastructure.server_groups(application, [account]):
+        if group["region"] == region and name in (group["name"], group["displayName"]):
+            return group
+    raise ApiError(404, f"server group '{name}' of '{application}' not found in {account}/{region}")
+
+
 @router.get("/applications/{application}/loadBalancers")
 def load_balancers(
     application: str, request: Request, response: Response, rt: RuntimeDep, who: CallerDep
@@ -78,6 +91,21 @@ def manifest(account: str, location: str, name: str, rt: RuntimeDep, who: Caller
     if found is None:
         raise ApiError(404, f"{name} not found in namespace '{location}' of account '{account}'")
     return manifest_view(ops.client, account, location, found)
+
+
+@router.get("/instances/{account}/{region}/{instance_id}")
+def instance_details(account: str, region: str, instance_id: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
+    """A pod as an instance (health per container), with its manifest, read live."""
+    require_account(rt, who, account, "READ")
+    client = rt.kubernetes.client(account)
+    pod_name = instance_id.split()[-1]
+    try:
+        pod = client.get("v1", "Pod", region, pod_name)
+    except KubernetesError as error:
+        raise ApiError(502, str(error)) from None
+    if pod is None:
+        raise ApiError(404, f"pod '{pod_name}' not found in namespace '{region}' of account '{account}'")
+    return {**instance(pod), "account": account, "region": region, "manifest": pod}
 
 
 @router.get("/instances/{account}/{region}/{instance_id}/console")
