@@ -85,6 +85,10 @@ def test_clusters_server_groups_instances_and_load_balancers_follow_a_deploy(
     one = api.get(f"/applications/shop/serverGroups/emu/default/{group['displayName']}", headers=DEV)
     assert one.status_code == 200 and one.json()["name"] == group["name"]
     assert api.get("/applications/shop/serverGroups/emu/default/nope", headers=DEV).status_code == 404
+    [manager] = [
+        m for m in api.get("/applications/shop/serverGroupManagers", headers=DEV).json() if m["account"] == "emu"
+    ]
+    assert manager["name"] == "deployment web" and manager["revisions"][0]["serverGroup"] == group["displayName"]
 
 
 def test_actions_are_tasks_that_run_the_stage_code(infra: tuple[Runtime, TestClient], kube: KubeEmulator) -> None:

@@ -52,6 +52,15 @@ def server_groups(
     return rt.kubernetes.infrastructure.server_groups(application, _accounts(request, rt, who, application, response))
 
 
+@router.get("/applications/{application}/serverGroupManagers")
+def server_group_managers(
+    application: str, request: Request, response: Response, rt: RuntimeDep, who: CallerDep
+) -> list[dict[str, Any]]:
+    """Deployments with the revisions they manage (Deck's "server group managers")."""
+    accounts = _accounts(request, rt, who, application, response)
+    return rt.kubernetes.infrastructure.server_group_managers(application, accounts)
+
+
 @router.get("/applications/{application}/serverGroups/{account}/{region}/{name}")
 def server_group(
     application: str, account: str, region: str, name: str, request: Request, rt: RuntimeDep, who: CallerDep
