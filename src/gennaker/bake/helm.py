@@ -18,13 +18,22 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import helm_python
 import yaml
-from helm_python import _native
 
 from gennaker.bake.errors import BakeError
+
+if TYPE_CHECKING:
+    import helm_python
+
+
+def _helm() -> Any:
+    """Helm's Go engine, loaded on the first bake: it costs about 40 MB, which a server that never bakes keeps."""
+    import helm_python
+
+    return helm_python
+
 
 DEFAULT_RELEASE_NAME = "release-name"
 # Helm's install order (pkg/release/util/kind_sorter.go); unknown kinds follow, alphabetically.
@@ -107,12 +116,12 @@ def render_helm(
     """Render a chart (`.tgz` bytes, or a chart directory or archive path) like `helm template`."""
     release = release_name or DEFAULT_RELEASE_NAME
     try:
-        helm_python.validate_release_name(release)
+        _helm().validate_release_name(release)
         values = user_values(values_files, overrides, raw_overrides=raw_overrides)
         with _load(chart) as loaded:
             rendered = _render(loaded, values, release, namespace, api_versions, kube_version)
             crds = loaded.crds if include_crds else []
-    except helm_python.HelmError as exc:
+    except _helm().HelmError as exc:
         raise BakeError(str(exc)) from None
     return assemble(rendered, crds)
 
@@ -170,8 +179,8 @@ def user_values(values_files: Sequence[bytes], overrides: Mapping[str, Any], *, 
     values: dict[str, Any] = {}
     for index, data in enumerate(values_files):
         try:
-            document = helm_python.values_from_yaml(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, helm_python.HelmError) as exc:
+            document = _helm().values_from_yaml(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, _helm().HelmError) as exc:
             raise BakeError(f"values file {index + 1} is not valid YAML: {exc}") from None
         values = _merge_maps(values, document)
     for key, value in overrides.items():
@@ -226,8 +235,8 @@ def drop_test_documents(output: str) -> str:
 
 def _load(chart: bytes | Path) -> helm_python.Chart:
     if isinstance(chart, Path):
-        return helm_python.Chart.load(chart)
-    return helm_python.Chart.load_archive(chart)
+        return _helm().Chart.load(chart)
+    return _helm().Chart.load_archive(chart)
 
 
 def _render(
@@ -247,7 +256,7 @@ def _render(
         options["api_versions"] = list(api_versions)
     if kube_version:
         options["kube_version"] = kube_version
-    raw = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(options))
+    raw = _helm()._native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(options))
     rendered: dict[str, str] = json.loads(raw)
     return rendered
 
@@ -288,8 +297,8 @@ def _merge_maps(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str,
 def _override_path(key: str) -> list[str | int]:
     """The key's path (`a.b[0].c` → ["a", "b", 0, "c"]), parsed by Helm so its escapes and limits apply."""
     try:
-        node: Any = helm_python.parse_set_string_values(f"{key}={_SENTINEL}")
-    except helm_python.HelmError as exc:
+        node: Any = _helm().parse_set_string_values(f"{key}={_SENTINEL}")
+    except _helm().HelmError as exc:
         raise BakeError(f"invalid override key {key!r}: {exc}") from None
     path: list[str | int] = []
     while node != _SENTINEL:
@@ -308,12 +317,10 @@ def _override_value(value: Any, *, raw: bool) -> Any:
     """The override's value as Helm's `--set` (raw) or `--set-string` would parse it; structures pass as-is."""
     if isinstance(value, Mapping | list):
         return value
-    parse: Callable[[str], dict[str, Any]] = (
-        helm_python.parse_set_string if raw else helm_python.parse_set_string_values
-    )
+    parse: Callable[[str], dict[str, Any]] = _helm().parse_set_string if raw else _helm().parse_set_string_values
     try:
         return parse(f"v={_escape(_text(value))}")["v"]
-    except helm_python.HelmError as exc:
+    except _helm().HelmError as exc:
         raise BakeError(f"invalid override value {value!r}: {exc}") from None
 
 
