@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gennaker.artifacts import ArtifactFetchError
+from gennaker.artifacts import ArtifactFetcher, ArtifactFetchError, artifact_accounts
 from tests.emulators.github import commit_files, make_bare_repo
 from tests.emulators.github.git import git
 from tests.unit.artifacts.conftest import MakeFetcher
@@ -105,3 +105,17 @@ def test_token_is_sent_as_a_header_not_in_the_command_line(make_fetcher: MakeFet
     calls = log.read_text()
     assert "git-secret" not in calls.split("|")[0]
     assert "http.extraHeader | Authorization: Basic " in calls
+
+
+def test_command_running_git_transports_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even with no address guard (the default) and a git configuration that allows it, `ext::` never runs."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[protocol \"ext\"]\n\tallow = always\n")
+    monkeypatch.setenv("HOME", str(home))
+    fetcher = ArtifactFetcher(artifact_accounts({}), git_cache_dir=tmp_path / "cache")
+    marker = tmp_path / "ran"
+    artifact = {"type": "git/repo", "reference": f"ext::sh -c touch% {marker}", "version": "master"}
+    with pytest.raises(ArtifactFetchError):
+        fetcher.fetch(artifact)
+    assert not marker.exists()

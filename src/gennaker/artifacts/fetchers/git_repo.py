@@ -139,6 +139,8 @@ def _git_env(url: str, account: GitRepoAccount) -> dict[str, str]:
     env.update(
         {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "", "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"}
     )
+    # Transports a repository URL may use; `ext::` (runs a command) and the like are never allowed.
+    env["GIT_ALLOW_PROTOCOL"] = "https:http:ssh:git:file"
     secret = _http_secret(account)
     if url.startswith(("http://", "https://")) and secret:
         user, password = secret
