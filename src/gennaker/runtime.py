@@ -60,7 +60,10 @@ class Settings:
         url = env.get("GENNAKER_DATABASE_URL") or f"sqlite:///{data_dir / 'gennaker.db'}"
         lease = int(env.get("GENNAKER_TASK_LEASE_MS") or 10 * 60 * 1000)
         config = load_config(Path(env["GENNAKER_CONFIG"])) if env.get("GENNAKER_CONFIG") else {}
-        return cls(data_dir=data_dir, database_url=url, task_lease_ms=lease, config=config)
+        engine = config.get("engine") or {}
+        if not isinstance(engine, dict):
+            raise ConfigError("GENNAKER_CONFIG: engine must be a mapping")
+        return cls(data_dir=data_dir, database_url=url, task_lease_ms=lease, config=config, engine=engine)
 
 
 class ConfigError(ValueError):

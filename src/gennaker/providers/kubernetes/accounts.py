@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from gennaker.providers.kubernetes.kinds import CUSTOM_RESOURCE_PRIORITY
 
@@ -114,7 +114,17 @@ class KubernetesAccounts:
         section = section or {}
         if section.get("enabled") is False:
             return cls([])
-        return cls([KubernetesAccount.model_validate(a) for a in section.get("accounts") or []])
+        accounts = []
+        for index, raw in enumerate(section.get("accounts") or []):
+            try:
+                accounts.append(KubernetesAccount.model_validate(raw))
+            except ValidationError as error:
+                problems = "; ".join(
+                    f"providers.kubernetes.accounts[{index}]" + "".join(f".{p}" for p in e["loc"]) + f": {e['msg']}"
+                    for e in error.errors()
+                )
+                raise ValueError(problems) from None
+        return cls(accounts)
 
     def get(self, name: str) -> KubernetesAccount:
         account = self._by_name.get(name)

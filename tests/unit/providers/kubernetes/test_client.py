@@ -10,7 +10,7 @@ import httpx2
 import pytest
 import yaml
 
-from gennaker.providers.kubernetes import KubeClient, KubernetesAccount, KubernetesError
+from gennaker.providers.kubernetes import KubeClient, KubernetesAccount, KubernetesAccounts, KubernetesError
 
 
 def status(code: int, reason: str, message: str) -> httpx2.Response:
@@ -97,3 +97,12 @@ def test_the_default_namespace_is_the_contexts(tmp_path: Path) -> None:
     assert (
         KubeClient(account, transport=httpx2.MockTransport(lambda r: httpx2.Response(500))).default_namespace == "shop"
     )
+
+
+def test_account_configuration_errors_name_the_key() -> None:
+    with pytest.raises(ValueError, match=r"providers\.kubernetes\.accounts\[1\]\.name: Field required"):
+        KubernetesAccounts.from_config({"accounts": [{"name": "a"}, {"context": "x"}]})
+    with pytest.raises(ValueError, match=r"accounts\[0\]: Value error, namespaces and omitNamespaces are mutually"):
+        KubernetesAccounts.from_config({"accounts": [{"name": "a", "namespaces": ["x"], "omitNamespaces": ["y"]}]})
+    with pytest.raises(ValueError, match=r"duplicate account name\(s\) \['a'\]"):
+        KubernetesAccounts.from_config({"accounts": [{"name": "a"}, {"name": "a"}]})
