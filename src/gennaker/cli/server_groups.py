@@ -3,13 +3,16 @@ resume, restart, delete). Each action is a task running the same stage code as p
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
+import yaml
 from rich.table import Table
 
 from gennaker.cli.common import backend, console, fail, print_json, reports_errors
 from gennaker.cli.live import failure_reason, follow
+from gennaker.providers.kubernetes.kinds import full_name
 
 app = typer.Typer(help="Server groups and other live Kubernetes objects.", no_args_is_help=True)
 ACCOUNT = typer.Option(..., "--account", "-a", help="Kubernetes account")
@@ -58,6 +61,11 @@ def _run(application: str, stage_type: str, account: str, namespace: str, target
         "app": application,
         **extra,
     }
+    _run_job(application, stage_type, name, job)
+
+
+def _run_job(application: str, stage_type: str, name: str, job: dict[str, Any]) -> None:
+    """Run one job as a task, following it live; fails with the task's reason."""
     where = backend()
     task_id = where.run_task(application, f"{stage_type} {name}", job)
     final = follow(where, task_id)
@@ -144,3 +152,34 @@ def delete(
     if grace_period is not None:
         options["gracePeriodSeconds"] = grace_period
     _run(application, "deleteManifest", account, namespace, target, options=options)
+
+
+@app.command("edit")
+@reports_errors
+def edit(
+    application: str,
+    target: str = TARGET,
+    account: str = ACCOUNT,
+    namespace: str = NAMESPACE,
+    file: Path = typer.Option(..., "-f", "--file", exists=True, dir_okay=False, help="The edited manifest (YAML)"),
+) -> None:
+    """Deploy an edited manifest of this object (Deploy (Manifest) as a task; kind and name must stay)."""
+    name = manifest_name(target)
+    try:
+        manifest = yaml.safe_load(file.read_text())
+        same = isinstance(manifest, dict) and full_name(manifest) == name
+    except (yaml.YAMLError, KeyError) as error:
+        raise fail(f"{file} is not a manifest: {str(error).splitlines()[0]}") from None
+    if not same:
+        raise fail(f"{file} must hold {name} (kind and name cannot change)")
+    manifest.setdefault("metadata", {}).setdefault("namespace", namespace)
+    job = {
+        "type": "deployManifest",
+        "cloudProvider": "kubernetes",
+        "account": account,
+        "source": "text",
+        "moniker": {"app": application},
+        "manifests": [manifest],
+        "skipExpressionEvaluation": True,
+    }
+    _run_job(application, "deployManifest", name, job)

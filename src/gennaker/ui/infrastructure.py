@@ -22,7 +22,9 @@ from gennaker.api.deps import (
 from gennaker.api.errors import ApiError
 from gennaker.auth.identity import account_allows
 from gennaker.providers.kubernetes import KubernetesError
+from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.infrastructure import manifest_view
+from gennaker.providers.kubernetes.kinds import full_name
 from gennaker.providers.kubernetes.operations import OperationError
 from gennaker.ui.routes import check_csrf, page
 
@@ -131,16 +133,107 @@ def manifest_page(
     """One object read live: YAML, status, events, the artifacts it uses, and its pods' logs."""
     require_account(rt, who, account, "READ")
     ops = rt.kubernetes.operations(account)
+    found = _live(rt, account, location, name)
+    view = manifest_view(ops.client, account, location, found)
+    pods = ops.newest_pods(found) if found.get("kind") != "Pod" else [found]
+    text = yaml.safe_dump(found, sort_keys=False)
+    identity = identity_of(who)
+    can_edit = account_allows(identity, rt.kubernetes.accounts.get(account).permissions, "WRITE")
+    return page(
+        request,
+        "manifest.html",
+        who,
+        view=view,
+        yaml_text=text,
+        pods=pods,
+        account=account,
+        location=location,
+        can_edit=can_edit,
+    )
+
+
+@router.get("/ui/manifests/{account}/{location}/{name}/edit", response_class=HTMLResponse)
+def edit_manifest_page(
+    request: Request, account: str, location: str, name: str, rt: RuntimeDep, who: CallerDep
+) -> HTMLResponse:
+    """The live object as YAML to edit; saving deploys it as a `deployManifest` task."""
+    require_account(rt, who, account, "WRITE")
+    live = _live(rt, account, location, name)
+    text = yaml.safe_dump(mf.editable(live), sort_keys=False)
+    application = mf.read_moniker(live).get("app") or ""
+    return page(
+        request,
+        "edit_manifest.html",
+        who,
+        account=account,
+        location=location,
+        target=name,
+        text=text,
+        application=application,
+        errors={},
+    )
+
+
+@router.post("/ui/manifests/{account}/{location}/{name}/edit", response_model=None)
+async def edit_manifest(
+    request: Request, account: str, location: str, name: str, rt: RuntimeDep, who: CallerDep
+) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    require_account(rt, who, account, "WRITE")
+    text, application = str(form.get("manifest") or ""), str(form.get("application") or "").strip().lower()
+    errors: dict[str, str] = {}
+    try:
+        manifest = yaml.safe_load(text)
+        if not isinstance(manifest, dict) or full_name(manifest) != name:
+            errors["manifest"] = f"must stay one {name} (kind and name cannot change here)"
+    except (yaml.YAMLError, KeyError) as error:
+        errors["manifest"] = f"is not a manifest: {str(error).splitlines()[0]}"
+    if not application:
+        errors["application"] = "is required (the moniker application the object belongs to)"
+    if errors:
+        refused = page(
+            request,
+            "edit_manifest.html",
+            who,
+            account=account,
+            location=location,
+            target=name,
+            text=text,
+            application=application,
+            errors=errors,
+        )
+        refused.status_code = 400
+        return refused
+    require_application(request, rt, who, application, "WRITE")
+    job = {
+        "type": "deployManifest",
+        "cloudProvider": "kubernetes",
+        "account": account,
+        "source": "text",
+        "moniker": {"app": application},
+        "manifests": [manifest],
+        "skipExpressionEvaluation": True,
+    }
+
+    def start() -> str:
+        with rt.db.transaction() as conn:
+            task_id = rt.launcher.start_orchestration(conn, application, f"edit {name}", [job], who.username)
+        rt.wakeup.notify()
+        return task_id
+
+    return RedirectResponse(f"/ui/executions/{await asyncio.to_thread(start)}", status_code=303)
+
+
+def _live(rt: Any, account: str, location: str, name: str) -> dict[str, Any]:
+    ops = rt.kubernetes.operations(account)
     try:
         found = ops.get(location, name)
     except (OperationError, KubernetesError) as error:
         raise ApiError(400, str(error)) from None
     if found is None:
         raise ApiError(404, f"{name} not found in namespace '{location}' of account '{account}'")
-    view = manifest_view(ops.client, account, location, found)
-    pods = ops.newest_pods(found) if found.get("kind") != "Pod" else [found]
-    text = yaml.safe_dump(found, sort_keys=False)
-    return page(request, "manifest.html", who, view=view, yaml_text=text, pods=pods, account=account, location=location)
+    return dict(found)
 
 
 @router.get("/ui/instances/{account}/{location}/{pod}/logs", response_class=HTMLResponse)

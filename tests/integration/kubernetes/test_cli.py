@@ -62,3 +62,17 @@ def test_server_group_actions(cli: CliRunner, kube: KubeEmulator) -> None:
     assert refused.exit_code == 1 and "unknown Kubernetes account 'nope'" in refused.stderr
     gennaker(cli, "server-group", "delete", "shop", "deployment/web", "--account", "emu")
     assert kube.get_object("apps/v1", "Deployment", "default", "web") is None
+
+
+def test_server_group_edit_deploys_the_edited_manifest(cli: CliRunner, kube: KubeEmulator, tmp_path: Path) -> None:
+    web = deployment(config=None)
+    web["metadata"]["namespace"] = "default"
+    edited = tmp_path / "web.yaml"
+    edited.write_text(yaml.safe_dump({**web, "spec": {**web["spec"], "replicas": 1}}))
+    gennaker(cli, "server-group", "edit", "shop", "deployment/web", "-a", "emu", "-f", str(edited))
+    live = kube.get_object("apps/v1", "Deployment", "default", "web")
+    assert (
+        live["spec"]["replicas"] == 1 and live["metadata"]["annotations"]["moniker.spinnaker.io/application"] == "shop"
+    )
+    wrong = cli.invoke(app, ["server-group", "edit", "shop", "deployment/other", "-a", "emu", "-f", str(edited)])
+    assert wrong.exit_code == 1 and "must hold deployment other" in wrong.stderr

@@ -8,9 +8,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from gennaker.api.app import create_app
+from gennaker.providers.kubernetes import manifest as mf
 from gennaker.runtime import Runtime
 from tests.api_support import as_user, header_security
 from tests.emulators.kube import KubeEmulator
@@ -206,3 +208,32 @@ def test_an_account_limited_to_namespaces_watches_and_shows_only_those(k8s: Runt
     assert regions("narrow") == {"allowed"}
     watched = infrastructure.watch("narrow")._streams
     assert {scope for _, _, scope in watched} == {"allowed"}  # namespace-scoped lists, for namespace-scoped RBAC
+
+
+def test_edit_a_live_manifest_and_deploy_it(infra: tuple[Runtime, TestClient], kube: KubeEmulator) -> None:
+    rt, api = infra
+    run(rt, [deploy_stage([deployment(config=None)])])
+    edit_url = f"/ui/manifests/emu/default/{quote('deployment web')}/edit"
+    form_page = api.get(edit_url, headers=DEV)
+    assert form_page.status_code == 200 and "kind: Deployment" in form_page.text
+    assert "resourceVersion" not in form_page.text and 'name="application" value="shop"' in form_page.text
+    live = kube.get_object("apps/v1", "Deployment", "default", "web")
+    edited = mf.editable(live)
+    edited["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27"
+    token = str(api.cookies.get("gennaker_csrf"))
+    form = {"csrf": token, "application": "shop", "manifest": yaml.safe_dump(edited)}
+    saved = api.post(edit_url, data=form, headers=DEV, follow_redirects=False)
+    assert saved.status_code == 303
+    task = wait_status(rt, saved.headers["location"].rsplit("/", 1)[-1], "SUCCEEDED", "TERMINAL", timeout=30)
+    assert task["status"] == "SUCCEEDED", error_of(task)
+    assert (
+        kube.get_object("apps/v1", "Deployment", "default", "web")["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "nginx:1.27"
+    )
+    renamed = api.post(
+        edit_url, headers=DEV, data={**form, "manifest": yaml.safe_dump({**edited, "kind": "StatefulSet"})}
+    )
+    assert renamed.status_code == 400 and "kind and name cannot change here" in renamed.text
+    broken = api.post(edit_url, headers=DEV, data={**form, "manifest": "kind: [unclosed"})
+    assert broken.status_code == 400 and "is not a manifest" in broken.text
+    assert api.get(f"/ui/manifests/guarded/default/{quote('deployment web')}/edit", headers=DEV).status_code == 403

@@ -182,3 +182,20 @@ def last_applied(manifest: dict[str, Any]) -> dict[str, Any] | None:
 def without_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
     """The manifest minus `metadata` (and status), as version reuse compares them (kubernetes.md §1.4)."""
     return {k: v for k, v in manifest.items() if k not in ("metadata", "status")}
+
+
+# Fields the API server owns; an edited copy of a live object leaves them out so it can be applied again.
+SERVER_OWNED_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
+
+
+def editable(live: dict[str, Any]) -> dict[str, Any]:
+    """A live object as a manifest to edit and deploy again: no status, no server-owned metadata."""
+    manifest = {k: v for k, v in live.items() if k != "status"}
+    meta = {k: v for k, v in (live.get("metadata") or {}).items() if k not in SERVER_OWNED_METADATA}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    manifest["metadata"] = meta
+    return manifest
