@@ -273,7 +273,7 @@ def execution_stream(request: Request, execution_id: str, rt: RuntimeDep, who: C
         async for ids in changes(rt, request):
             if ids is None:
                 yield ": keep-alive\n\n"
-            elif execution_id in ids:
+            elif execution_id in ids or not ids:  # and once subscribed: what changed since the page was made
                 execution = await asyncio.to_thread(execution_for, request, rt, who, execution_id, "READ")
                 context = _detail_context(request, rt, who, execution)
                 yield _sse(detail.render(oob=True, csrf=csrf, **context))

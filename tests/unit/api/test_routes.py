@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from gennaker.runtime import Runtime
@@ -205,3 +206,21 @@ def test_a_webhook_skips_pipelines_whose_expected_artifacts_it_does_not_bring(ap
         "/webhooks/webhook/registry", json={"parameters": {"env": "x"}, "artifacts": [artifact]}, headers=as_user("dev")
     ).json()
     assert len(both["executions"]) == 2 and both["skipped"] == []
+
+
+def test_an_event_stream_subscribes_before_it_reads_what_it_sends_first(
+    api: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Otherwise a change between the first read and the subscription is lost and the stream never ends."""
+    api.post("/pipelines", json=PIPELINE, headers=ADMIN)
+    execution_id = api.post("/pipelines/shop/release", json={}, headers=ADMIN).json()["id"]
+    wait_status(runtime, execution_id, "RUNNING")
+    order: list[str] = []
+    subscribe, get_json = runtime.wakeup.subscribe, runtime.executions.get_json
+    monkeypatch.setattr(runtime.wakeup, "subscribe", lambda f: (order.append("subscribe"), subscribe(f))[1])
+    monkeypatch.setattr(runtime.executions, "get_json", lambda c, i: (order.append("read"), get_json(c, i))[1])
+    with api.stream("GET", f"/pipelines/{execution_id}/events", headers=ADMIN) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                break
+    assert order[:3] == ["read", "subscribe", "read"]  # the permission check, then subscribe, then the snapshot

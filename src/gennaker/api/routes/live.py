@@ -28,11 +28,16 @@ def _event(execution: dict[str, Any]) -> str:
 
 
 async def changes(rt: Runtime, request: Request) -> AsyncIterator[set[str] | None]:
-    """Sets of changed execution ids as they are published (None on keep-alive timeouts)."""
+    """Sets of changed execution ids as they are published (None on keep-alive timeouts).
+
+    The first item is an empty set, yielded once the subscription is in place: a stream reads its initial
+    state then, so a change made between that read and the next item is never missed.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[list[str]] = asyncio.Queue()
     unsubscribe = rt.wakeup.subscribe(lambda ids: loop.call_soon_threadsafe(queue.put_nowait, ids))
     try:
+        yield set()
         while not await request.is_disconnected():
             try:
                 ids = set(await asyncio.wait_for(queue.get(), KEEPALIVE_S))
@@ -60,14 +65,11 @@ def execution_events(execution_id: str, request: Request, rt: RuntimeDep, who: C
     require_application(request, rt, who, first["application"], "READ")
 
     async def stream() -> AsyncIterator[str]:
-        yield _event(first)
-        if Status(first["status"]).is_complete:
-            return
         async for ids in changes(rt, request):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue
-            if execution_id not in ids:
+            if ids and execution_id not in ids:
                 continue
             current = _read(rt, execution_id)
             if current is None:
@@ -86,11 +88,12 @@ def application_events(application: str, request: Request, rt: RuntimeDep, who: 
     wanted = application.lower()
 
     async def stream() -> AsyncIterator[str]:
-        yield ": connected\n\n"
         async for ids in changes(rt, request):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue
+            if not ids:
+                yield ": connected\n\n"
             for execution_id in sorted(ids):
                 current = _read(rt, execution_id)
                 if current is not None and current["application"] == wanted:
