@@ -293,6 +293,10 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue
+            if not ids:  # subscribed: rows that may have moved on since the page was made replace themselves
+                for execution in await asyncio.to_thread(_active_rows, rt, wanted):
+                    yield _sse(row.render(execution=execution, oob=True))
+                continue
             for execution_id in sorted(ids):
                 with rt.db.read() as conn:
                     execution = rt.executions.get_json(conn, execution_id)
@@ -307,6 +311,17 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
                     )
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _active_rows(rt: Runtime, application: str) -> list[dict[str, Any]]:
+    """The running executions among those the application page shows (its ten newest per pipeline)."""
+    with rt.db.read() as conn:
+        shown = [
+            execution
+            for config in rt.pipelines.for_application(conn, application)
+            for execution in rt.executions.list_json(conn, application, pipeline_config_ids=[config["id"]], limit=10)
+        ]
+    return [e for e in shown if not Status(e["status"]).is_complete]
 
 
 @router.post("/ui/executions/{execution_id}/stages/{stage_id}/judgment")

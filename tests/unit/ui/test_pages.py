@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from gennaker.runtime import Runtime
 from tests.api_support import as_user
 from tests.support import execution as stored_execution
-from tests.support import wait_status
+from tests.support import wait_for, wait_status
 
 ADMIN = as_user("admin")
 PIPELINE = {
@@ -180,3 +180,28 @@ def test_expression_playground_against_a_past_execution(api: TestClient, runtime
         follow_redirects=False,
     )
     assert refused.status_code == 303
+
+
+def test_the_application_stream_catches_up_then_sends_only_changed_rows(api: TestClient, runtime: Runtime) -> None:
+    setup_app(api)
+    execution_id = api.post("/pipelines/shop/release", json={"parameters": {"env": "prod"}}, headers=ADMIN).json()["id"]
+    execution = wait_status(runtime, execution_id, "RUNNING")
+    judgment = next(s for s in execution["stages"] if s["type"] == "manualJudgment")
+    wait_for(lambda: stored_execution(runtime, execution_id)["stages"][1]["status"] == "RUNNING", what="the judgment")
+    rows: list[str] = []
+    event: list[str] = []
+    with api.stream("GET", "/ui/applications/shop/stream", headers=ADMIN) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                event.append(line.removeprefix("data: "))
+                continue
+            if line or not event:
+                continue
+            rows.append("\n".join(event))  # a blank line ends an event
+            event = []
+            if len(rows) == 1:
+                runtime.operations.judge(execution_id, judgment["id"], "continue", None, "admin")
+            if "status terminal" in rows[-1]:
+                break
+    assert f'id="execution-{execution_id}"' in rows[0] and "RUNNING" in rows[0]  # the catch-up row
+    assert all(f'id="execution-{execution_id}"' in row for row in rows)  # only the row that changed
