@@ -172,6 +172,13 @@ class Runtime:
         self.wakeup.notify()
         return execution_id
 
+    def start_task(self, application: str, description: str, jobs: list[dict[str, Any]], user: str) -> str:
+        """An ad-hoc task (ORCHESTRATION) running `jobs` as stages in sequence; returns its id."""
+        with self.db.transaction() as conn:
+            task_id = self.launcher.start_orchestration(conn, application, description, jobs, user)
+        self.wakeup.notify()
+        return task_id
+
     def _start_child(self, conn: Connection, parent: Execution, stage: Stage, parameters: Mapping[str, Any]) -> str:
         config = self.pipelines.get(conn, str(stage.context["pipeline"]))
         if config is None:

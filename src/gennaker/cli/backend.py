@@ -163,10 +163,7 @@ class LocalBackend:
         return self.rt.kubernetes.infrastructure.server_groups(application)
 
     def run_task(self, application: str, description: str, job: dict[str, Any]) -> str:
-        with self.rt.db.transaction() as conn:
-            task_id = self.rt.launcher.start_orchestration(conn, application, description, [job], self.user)
-        self.rt.wakeup.notify()
-        return task_id
+        return self.rt.start_task(application, description, [job], self.user)
 
     def close(self) -> None:
         self.rt.close()

@@ -13,6 +13,7 @@ from rich.table import Table
 from gennaker.cli.common import backend, console, fail, print_json, reports_errors
 from gennaker.cli.live import failure_reason, follow
 from gennaker.providers.kubernetes.kinds import full_name
+from gennaker.stages.manifest.deploy import deploy_job
 
 app = typer.Typer(help="Server groups and other live Kubernetes objects.", no_args_is_help=True)
 ACCOUNT = typer.Option(..., "--account", "-a", help="Kubernetes account")
@@ -173,13 +174,4 @@ def edit(
     if not same:
         raise fail(f"{file} must hold {name} (kind and name cannot change)")
     manifest.setdefault("metadata", {}).setdefault("namespace", namespace)
-    job = {
-        "type": "deployManifest",
-        "cloudProvider": "kubernetes",
-        "account": account,
-        "source": "text",
-        "moniker": {"app": application},
-        "manifests": [manifest],
-        "skipExpressionEvaluation": True,
-    }
-    _run_job(application, "deployManifest", name, job)
+    _run_job(application, "deployManifest", name, deploy_job(account, application, [manifest]))

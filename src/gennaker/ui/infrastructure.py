@@ -26,6 +26,7 @@ from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.infrastructure import manifest_view
 from gennaker.providers.kubernetes.kinds import full_name
 from gennaker.providers.kubernetes.operations import OperationError
+from gennaker.stages.manifest.deploy import deploy_job
 from gennaker.ui.routes import check_csrf, page
 
 router = APIRouter(include_in_schema=False)
@@ -116,13 +117,7 @@ async def act(request: Request, application: str, rt: RuntimeDep, who: CallerDep
     if action == "delete":
         job["options"] = {"cascading": True}
 
-    def start() -> str:
-        with rt.db.transaction() as conn:
-            task_id = rt.launcher.start_orchestration(conn, application, f"{action} {name}", [job], who.username)
-        rt.wakeup.notify()
-        return task_id
-
-    task_id = await asyncio.to_thread(start)
+    task_id = await asyncio.to_thread(rt.start_task, application, f"{action} {name}", [job], who.username)
     return RedirectResponse(f"/ui/executions/{task_id}", status_code=303)
 
 
@@ -161,17 +156,7 @@ def edit_manifest_page(
     live = _live(rt, account, location, name)
     text = yaml.safe_dump(mf.editable(live), sort_keys=False)
     application = mf.read_moniker(live).get("app") or ""
-    return page(
-        request,
-        "edit_manifest.html",
-        who,
-        account=account,
-        location=location,
-        target=name,
-        text=text,
-        application=application,
-        errors={},
-    )
+    return _edit_form(request, who, account, location, name, text, application, {})
 
 
 @router.post("/ui/manifests/{account}/{location}/{name}/edit", response_model=None)
@@ -192,37 +177,28 @@ async def edit_manifest(
     if not application:
         errors["application"] = "is required (the moniker application the object belongs to)"
     if errors:
-        refused = page(
-            request,
-            "edit_manifest.html",
-            who,
-            account=account,
-            location=location,
-            target=name,
-            text=text,
-            application=application,
-            errors=errors,
-        )
+        refused = _edit_form(request, who, account, location, name, text, application, errors)
         refused.status_code = 400
         return refused
     require_application(request, rt, who, application, "WRITE")
-    job = {
-        "type": "deployManifest",
-        "cloudProvider": "kubernetes",
-        "account": account,
-        "source": "text",
-        "moniker": {"app": application},
-        "manifests": [manifest],
-        "skipExpressionEvaluation": True,
-    }
+    job = deploy_job(account, application, [manifest])
 
-    def start() -> str:
-        with rt.db.transaction() as conn:
-            task_id = rt.launcher.start_orchestration(conn, application, f"edit {name}", [job], who.username)
-        rt.wakeup.notify()
-        return task_id
+    task_id = await asyncio.to_thread(rt.start_task, application, f"edit {name}", [job], who.username)
+    return RedirectResponse(f"/ui/executions/{task_id}", status_code=303)
 
-    return RedirectResponse(f"/ui/executions/{await asyncio.to_thread(start)}", status_code=303)
+
+def _edit_form(
+    request: Request,
+    who: Any,
+    account: str,
+    location: str,
+    name: str,
+    text: str,
+    application: str,
+    errors: dict[str, str],
+) -> HTMLResponse:
+    context = {"account": account, "location": location, "target": name, "text": text, "application": application}
+    return page(request, "edit_manifest.html", who, errors=errors, **context)
 
 
 def _live(rt: Any, account: str, location: str, name: str) -> dict[str, Any]:

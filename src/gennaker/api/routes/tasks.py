@@ -140,11 +140,7 @@ def _start_manifest_task(
     require_application(request, rt, who, application, "WRITE")
     for job in jobs:
         require_account(rt, who, job.account, "WRITE")
-    with rt.db.transaction() as conn:
-        task_id = rt.launcher.start_orchestration(
-            conn, application, body.description or jobs[0].type, [j.model_dump() for j in jobs], who.username
-        )
-    rt.wakeup.notify()
+    task_id = rt.start_task(application, body.description or jobs[0].type, [j.model_dump() for j in jobs], who.username)
     return {"ref": f"/tasks/{task_id}", "id": task_id}
 
 
