@@ -237,3 +237,25 @@ def test_edit_a_live_manifest_and_deploy_it(infra: tuple[Runtime, TestClient], k
     broken = api.post(edit_url, headers=DEV, data={**form, "manifest": "kind: [unclosed"})
     assert broken.status_code == 400 and "is not a manifest" in broken.text
     assert api.get(f"/ui/manifests/guarded/default/{quote('deployment web')}/edit", headers=DEV).status_code == 403
+
+
+def test_an_account_with_a_broken_kubeconfig_fails_its_stages_and_leaves_the_views_working(
+    kubeconfig: Path, tmp_path: Path
+) -> None:
+    accounts = [
+        {"name": "emu", "kubeconfigFile": str(kubeconfig)},
+        {"name": "broken", "kubeconfigFile": str(tmp_path / "missing-kubeconfig")},
+    ]
+    rt = make_runtime(
+        tmp_path, config={"providers": {"kubernetes": {"accounts": accounts}}}, engine={"manifest_poll_ms": 50}
+    )
+    rt.start_workers(1)
+    try:
+        execution = run(rt, [deploy_stage([deployment(config=None)], account="broken")])
+        assert execution["status"] == "TERMINAL"
+        assert error_of(execution).startswith("account 'broken': cannot load its kubeconfig from ")
+        with TestClient(create_app(rt, header_security())) as client:
+            response = client.get("/applications/shop/serverGroups", headers=ADMIN)
+            assert response.status_code == 200 and response.headers["X-Gennaker-View-Age"] == "inf"
+    finally:
+        rt.close()

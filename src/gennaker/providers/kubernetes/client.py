@@ -293,13 +293,22 @@ class KubeClient:
 
 
 def _kubeconfig(account: KubernetesAccount) -> Any:
-    if account.kubeconfig_contents is not None:
-        config = KubeConfig.from_dict(yaml.safe_load(account.kubeconfig_contents.get_secret_value()))
-    elif account.kubeconfig_file:
-        config = KubeConfig.from_file(Path(account.kubeconfig_file).expanduser())
-    else:
-        config = KubeConfig.from_env()
-    return config.get(context_name=account.context)
+    """The account's cluster and credentials; a missing or broken kubeconfig names the account, never its content."""
+    try:
+        if account.kubeconfig_contents is not None:
+            config = KubeConfig.from_dict(yaml.safe_load(account.kubeconfig_contents.get_secret_value()))
+        elif account.kubeconfig_file:
+            config = KubeConfig.from_file(Path(account.kubeconfig_file).expanduser())
+        else:
+            config = KubeConfig.from_env()
+        found = config.get(context_name=account.context)
+    except Exception as error:  # lightkube raises ConfigError, OSError, yaml and key errors for broken files
+        where = account.kubeconfig_file or ("kubeconfigContents" if account.kubeconfig_contents else "the environment")
+        reason = error.strerror if isinstance(error, OSError) else type(error).__name__
+        raise KubernetesError(f"account '{account.name}': cannot load its kubeconfig from {where}: {reason}") from None
+    if found is None:
+        raise KubernetesError(f"account '{account.name}': context '{account.context}' is not in its kubeconfig")
+    return found
 
 
 def _ns(resource: type[Any], namespace: str | None) -> dict[str, Any]:

@@ -147,6 +147,16 @@ class Infrastructure:
             current.wait_synced()
         return current
 
+    def _watches_of(self, accounts: list[str] | None) -> list[tuple[str, AccountWatch]]:
+        """The watches of these accounts (all by default); an account that cannot connect is left out, logged."""
+        found = []
+        for account in accounts if accounts is not None else self._accounts():
+            try:
+                found.append((account, self.watch(account)))
+            except KubernetesError as error:
+                log.warning("infrastructure of %s is unavailable: %s", account, error)
+        return found
+
     def close(self) -> None:
         with self._lock:
             for current in self._watches.values():
@@ -156,8 +166,7 @@ class Infrastructure:
     # -- application views ------------------------------------------------------------------------
     def server_groups(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
         groups = []
-        for account in accounts if accounts is not None else self._accounts():
-            current = self.watch(account)
+        for account, current in self._watches_of(accounts):
             pods = current.objects("Pod")
             services = current.objects("Service")
             deployments = current.objects("Deployment")
@@ -170,8 +179,7 @@ class Infrastructure:
     def server_group_managers(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
         """Deployments, with their revisions (the ReplicaSets they manage) for undo rollout."""
         managers = []
-        for account in accounts if accounts is not None else self._accounts():
-            current = self.watch(account)
+        for account, current in self._watches_of(accounts):
             replica_sets = current.objects("ReplicaSet")
             for obj in current.objects("Deployment"):
                 if _moniker_app(obj) == application:
@@ -203,9 +211,8 @@ class Infrastructure:
 
     def load_balancers(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
         found = []
-        for account in accounts if accounts is not None else self._accounts():
-            current = self.watch(account)
-            groups = [g for g in self.server_groups(application, [account])]
+        for account, current in self._watches_of(accounts):
+            groups = self.server_groups(application, [account])
             for kind in ("Service", "Ingress"):
                 for obj in current.objects(kind):
                     if _moniker_app(obj) == application:
@@ -214,14 +221,16 @@ class Infrastructure:
 
     def firewalls(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
         found = []
-        for account in accounts if accounts is not None else self._accounts():
-            for obj in self.watch(account).objects("NetworkPolicy"):
+        for account, current in self._watches_of(accounts):
+            for obj in current.objects("NetworkPolicy"):
                 if _moniker_app(obj) == application:
                     found.append({**_summary(account, obj), "type": "kubernetes", "spec": obj.get("spec") or {}})
         return found
 
     def age_s(self, account: str) -> float:
-        return self.watch(account).age_s
+        """Seconds since the account's view last heard from the cluster (infinite when it cannot connect)."""
+        watches = self._watches_of([account])
+        return watches[0][1].age_s if watches else float("inf")
 
 
 def _moniker_app(obj: dict[str, Any]) -> str | None:
