@@ -19,12 +19,21 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from gennaker.api.app import create_app
 from gennaker.api.deps import Security
+from gennaker.runtime import Runtime
 from tests.api_support import as_user, by_header, by_role
 from tests.support import make_runtime
 
 ADMIN = as_user("admin")
-runtime = make_runtime(Path(tempfile.mkdtemp(prefix="gennaker-schemathesis-")))
-runtime.save_pipeline({"application": "shop", "name": "release", "stages": [{"refId": "1", "type": "wait"}]}, "t")
+
+
+def seeded_runtime() -> Runtime:
+    """A runtime on a new database holding one application and pipeline."""
+    fresh = make_runtime(Path(tempfile.mkdtemp(prefix="gennaker-schemathesis-")))
+    fresh.save_pipeline({"application": "shop", "name": "release", "stages": [{"refId": "1", "type": "wait"}]}, "t")
+    return fresh
+
+
+runtime = seeded_runtime()
 app = create_app(runtime, Security(authenticate=by_header, application_allows=by_role))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex=r"/events$")
 
@@ -43,7 +52,19 @@ def test_no_server_errors_and_responses_match_the_schema(case: schemathesis.Case
 
 
 class LinkedCalls(schema.as_state_machine()):  # type: ignore[misc]
-    """Stateful runs: follow the OpenAPI links (trigger → get/cancel/pause/resume, task → get)."""
+    """Stateful runs: follow the OpenAPI links (trigger → get/cancel/pause/resume, task → get).
+
+    Every run starts from the same seeded database: links are inferred from responses, and what an earlier
+    run left behind would change which calls can follow which (Hypothesis then reports a flaky strategy).
+    """
+
+    def setup(self) -> None:
+        self.runtime = seeded_runtime()
+        app.state.runtime = self.runtime
+
+    def teardown(self) -> None:
+        app.state.runtime = runtime
+        self.runtime.close()
 
     def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
         return {"headers": ADMIN}
