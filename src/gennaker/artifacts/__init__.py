@@ -5,7 +5,7 @@ API lists `accounts` without their secrets.
 """
 
 from gennaker.artifacts.accounts import ArtifactAccount, ArtifactAccounts, ArtifactConfigError, artifact_accounts
-from gennaker.artifacts.fetchers import ArtifactFetcher, ArtifactFetchError
+from gennaker.artifacts.fetchers import ArtifactFetcher, ArtifactFetchError, Fetch
 from gennaker.artifacts.matching import (
     ArtifactResolutionError,
     Resolution,
@@ -31,6 +31,7 @@ __all__ = [
     "ArtifactFetcher",
     "ArtifactResolutionError",
     "ExpectedArtifact",
+    "Fetch",
     "Resolution",
     "artifact_accounts",
     "artifact_from_json",

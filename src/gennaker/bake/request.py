@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gennaker.artifacts.fetchers import Fetch
 from gennaker.artifacts.model import Artifact, artifact_from_json, describe_artifact
 from gennaker.bake.archive import extract_tarball, inside
 from gennaker.bake.errors import BakeError
@@ -30,7 +31,6 @@ ONE_OUTPUT_ARTIFACT = (
 )
 NO_INPUTS = "At least one input artifact to bake must be supplied"
 
-Fetch = Callable[[Mapping[str, Any]], bytes]
 ResolveId = Callable[[str], Mapping[str, Any] | None]
 
 

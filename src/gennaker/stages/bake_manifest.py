@@ -3,16 +3,12 @@ a later `deployManifest` consumes through `manifestArtifactId` (orca.md §3.6, k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
-
+from gennaker.artifacts import Fetch
 from gennaker.bake import BakeError, bake, parse_bake_request
 from gennaker.bake.helm import HelmRenderer, render_helm
 from gennaker.engine.contracts import StageDefinition, StageFailure, Task, TaskContext, TaskResult
 from gennaker.model.execution import Stage
 from gennaker.stages.artifacts import BindProducedArtifactsTask, bound_artifact
-
-Fetch = Callable[[Mapping[str, Any]], bytes]
 
 
 class BakeManifestStage(StageDefinition):

@@ -12,8 +12,6 @@ from gennaker.runtime import Runtime
 from tests.emulators.kube import KubeEmulator
 from tests.support import make_runtime, pipeline, wait_status
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def kube() -> Iterator[KubeEmulator]:

@@ -1,6 +1,6 @@
 """Fetching artifact contents, one module per artifact type, behind `ArtifactFetcher`."""
 
-from gennaker.artifacts.fetchers.core import ArtifactFetcher, ArtifactFetchError
+from gennaker.artifacts.fetchers.core import ArtifactFetcher, ArtifactFetchError, Fetch
 from gennaker.artifacts.fetchers.guard import ConnectGuard, loopback_only_guard, public_only_guard
 from gennaker.artifacts.fetchers.http_client import ClientFactory, default_client_factory
 
@@ -9,6 +9,7 @@ __all__ = [
     "ArtifactFetcher",
     "ClientFactory",
     "ConnectGuard",
+    "Fetch",
     "default_client_factory",
     "loopback_only_guard",
     "public_only_guard",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ from gennaker.artifacts.fetchers.http_file import fetch_http_file
 from gennaker.artifacts.model import describe_artifact
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+# What stages and the bake need from a fetcher: an artifact in, its bytes out (`ArtifactFetcher` is one).
+Fetch = Callable[[Mapping[str, Any]], bytes]
 
 
 class ArtifactFetchError(RuntimeError):

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gennaker.providers.kubernetes.kinds import kind_info
-
 MONIKER = "moniker.spinnaker.io/"
 ARTIFACT = "artifact.spinnaker.io/"
 STRATEGY = "strategy.spinnaker.io/"
@@ -127,21 +125,6 @@ def write_artifact(manifest: dict[str, Any], artifact: dict[str, Any]) -> None:
             ARTIFACT + "version": artifact.get("version") or "",
         },
     )
-
-
-def read_artifact(manifest: dict[str, Any], account: str) -> dict[str, Any]:
-    """The artifact a deployed object represents, from its annotations (kubernetes.md §1.7)."""
-    values = annotations_of(manifest)
-    info = kind_info(manifest.get("apiVersion", ""), manifest.get("kind", ""))
-    return {
-        "type": values.get(ARTIFACT + "type") or f"kubernetes/{info.name}",
-        "name": values.get(ARTIFACT + "name") or name(manifest),
-        "location": values.get(ARTIFACT + "location", namespace(manifest) or ""),
-        "version": values.get(ARTIFACT + "version", ""),
-        "reference": name(manifest),
-        "metadata": {"account": account},
-        "customKind": False,
-    }
 
 
 def version_number(manifest: dict[str, Any]) -> int | None:

@@ -31,9 +31,8 @@ class OperationError(Exception):
 
 @dataclass(slots=True)
 class Observation:
-    """A live object and what its status means (the wait task's view of one manifest)."""
+    """What a live object's status means (the wait task's view of one manifest)."""
 
-    manifest: dict[str, Any] | None
     status: stability.ManifestStatus
     pod_failure: str | None = None
 
@@ -102,12 +101,12 @@ class ManifestOperations:
     def observe(self, location: str | None, manifest_name: str) -> Observation:
         manifest = self.get(location, manifest_name)
         if manifest is None:
-            return Observation(None, stability.ManifestStatus().unstable("Waiting for the manifest to be created"))
+            return Observation(stability.ManifestStatus().unstable("Waiting for the manifest to be created"))
         status = stability.status_of(manifest)
         failure = None
         if not status.stable.state and not status.failed.state:
             failure = self.pod_failure(manifest)
-        return Observation(manifest, status, failure)
+        return Observation(status, failure)
 
     def pod_failure(self, workload: dict[str, Any]) -> str | None:
         """The reason the workload's newest pods cannot start, if one of them cannot."""
@@ -145,9 +144,6 @@ class ManifestOperations:
             for item in self.client.list_objects(api_version, kind, mf.namespace(owner))
             if any(ref.get("uid") == uid for ref in mf.metadata(item).get("ownerReferences") or [])
         ]
-
-    def events(self, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-        return self.client.events(mf.namespace(manifest), manifest.get("kind", ""), mf.name(manifest))
 
     # -- changes -----------------------------------------------------------------------------------
     def scale(self, location: str, manifest_name: str, replicas: int) -> dict[str, Any]:

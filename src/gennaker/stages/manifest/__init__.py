@@ -1,9 +1,9 @@
 """Kubernetes manifest stages (kubernetes.md §1 to §4), registered when a Kubernetes provider is configured."""
 
+from gennaker.artifacts import Fetch
 from gennaker.engine.registry import Registry
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.stages.manifest import changes
-from gennaker.stages.manifest.common import ArtifactFetch
 from gennaker.stages.manifest.deploy import (
     CleanupArtifactsTask,
     DeployManifestStage,
@@ -14,7 +14,7 @@ from gennaker.stages.manifest.run_job import ConsumeArtifactTask, RunJobStage, R
 from gennaker.stages.manifest.wait import ResolveTargetManifestTask, WaitForManifestStableTask
 
 
-def add_manifest_stages(registry: Registry, provider: KubernetesProvider, fetch: ArtifactFetch | None) -> None:
+def add_manifest_stages(registry: Registry, provider: KubernetesProvider, fetch: Fetch) -> None:
     shared = (ResolveTargetManifestTask(provider), WaitForManifestStableTask(provider))
     registry.add_stage(
         DeployManifestStage(),

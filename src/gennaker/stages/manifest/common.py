@@ -3,7 +3,6 @@ bind, and turning provider errors into a failed stage with the provider's messag
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from gennaker.engine.contracts import Task, TaskContext, TaskResult
@@ -15,7 +14,6 @@ from gennaker.providers.kubernetes.provider import AccountDenied
 # How often stages poll the cluster; tests shorten it through the engine settings.
 POLL_SETTING = "manifest_poll_ms"
 DEFAULT_POLL_MS = 5000
-ArtifactFetch = Callable[[dict[str, Any]], bytes]
 
 
 def account_of(ctx: dict[str, Any]) -> str:

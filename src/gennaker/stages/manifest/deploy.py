@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from gennaker.artifacts import Fetch
 from gennaker.engine.contracts import StageDefinition, SyntheticStage, TaskContext, TaskResult
 from gennaker.model.execution import Stage
 from gennaker.providers.kubernetes import KubernetesProvider
@@ -14,7 +15,6 @@ from gennaker.providers.kubernetes.deploy import DeployRequest
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.stages.artifacts import bound_artifact, visible_artifacts, with_artifact_binding
 from gennaker.stages.manifest.common import (
-    ArtifactFetch,
     ManifestTask,
     account_of,
 )
@@ -77,7 +77,7 @@ def parse_manifests(text: str) -> list[dict[str, Any]]:
 class DeployManifestTask(ManifestTask):
     name = "deployManifest"
 
-    def __init__(self, provider: KubernetesProvider, fetch: ArtifactFetch | None = None):
+    def __init__(self, provider: KubernetesProvider, fetch: Fetch):
         super().__init__(provider)
         self.fetch = fetch
 
@@ -108,8 +108,6 @@ class DeployManifestTask(ManifestTask):
                 raise OperationError("manifests: at least one manifest is required when source is text")
             return manifests, {}
         artifact = self._manifest_artifact(tc)
-        if self.fetch is None:
-            raise OperationError("no artifact fetcher is configured")
         try:
             text = self.fetch(artifact).decode()
             manifests = parse_manifests(text)

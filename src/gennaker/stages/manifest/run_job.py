@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gennaker.artifacts import Fetch
 from gennaker.engine.contracts import StageDefinition, TaskContext, TaskResult, exception_details
 from gennaker.model.execution import Stage
 from gennaker.model.status import Status
@@ -14,7 +15,7 @@ from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.deploy import DeployRequest
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.stages.artifacts import bound_artifact, visible_artifacts, with_artifact_binding
-from gennaker.stages.manifest.common import ArtifactFetch, ManifestTask, account_of
+from gennaker.stages.manifest.common import ManifestTask, account_of
 
 PROPERTY_PREFIX = "SPINNAKER_PROPERTY_"
 CONFIG_JSON_PREFIX = "SPINNAKER_CONFIG_JSON="
@@ -166,14 +167,14 @@ class ConsumeArtifactTask(ManifestTask):
     name = "consumeArtifact"
     changes_cluster = False
 
-    def __init__(self, provider: KubernetesProvider, fetch: ArtifactFetch | None = None):
+    def __init__(self, provider: KubernetesProvider, fetch: Fetch):
         super().__init__(provider)
         self.fetch = fetch
 
     def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
         expected_id = str(tc.ctx.get("consumeArtifactId") or "")
         artifact = bound_artifact(tc.execution, tc.stage, expected_id)
-        if artifact is None or self.fetch is None:
+        if artifact is None:
             raise OperationError(f"No artifact could be bound to '{expected_id}'")
         if tc.ctx.get("consumeArtifactAccount"):
             artifact["artifactAccount"] = tc.ctx["consumeArtifactAccount"]

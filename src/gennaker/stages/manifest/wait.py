@@ -7,7 +7,6 @@ from typing import Any
 from gennaker.engine.contracts import TaskContext, TaskResult, exception_details
 from gennaker.model.status import Status
 from gennaker.providers.kubernetes import KubernetesError
-from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.kinds import full_name
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.stages.manifest.common import ManifestTask, account_of
@@ -81,9 +80,3 @@ class WaitForManifestStableTask(ManifestTask):
             return TaskResult(Status.RUNNING, context)
         return TaskResult.succeeded(context)
 
-
-def deployed_names(manifests: list[dict[str, Any]]) -> dict[str, list[str]]:
-    by_namespace: dict[str, list[str]] = {}
-    for manifest in manifests:
-        by_namespace.setdefault(mf.namespace(manifest) or "", []).append(full_name(manifest))
-    return by_namespace
