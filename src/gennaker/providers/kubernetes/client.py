@@ -24,6 +24,7 @@ from lightkube.types import CascadeType, PatchType
 from gennaker.providers.kubernetes.accounts import KubernetesAccount
 
 FIELD_MANAGER = "gennaker"
+GENERIC = (GenericNamespacedResource, GenericGlobalResource)
 RETRIES = 4
 _T = TypeVar("_T")
 
@@ -31,18 +32,13 @@ _T = TypeVar("_T")
 class KubernetesError(Exception):
     """A failed call to the cluster; `status` is the HTTP status when the API server answered."""
 
-    def __init__(self, message: str, status: int | None = None, reason: str | None = None):
+    def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
-        self.reason = reason
 
     @property
     def not_found(self) -> bool:
         return self.status == 404
-
-    @property
-    def conflict(self) -> bool:
-        return self.status == 409
 
 
 class KubeClient:
@@ -60,7 +56,6 @@ class KubeClient:
         timeout = httpx2.Timeout(account.request_timeout_seconds)
         self._client = Client(_kubeconfig(account), timeout=timeout, field_manager=FIELD_MANAGER, transport=transport)
         self._resources: dict[tuple[str, str], type[Any]] = {}
-        self.requests = 0
 
     @property
     def default_namespace(self) -> str:
@@ -235,13 +230,15 @@ class KubeClient:
         return self._resources[key]
 
     def _scope(self, api_version: str, kind: str) -> tuple[str, bool]:
-        model = resource_registry.get(api_version, kind)
-        if model is None:
-            try:
-                model = resource_registry.load(api_version, kind)
-            except Exception:  # lightkube raises a bare LoadResourceError for kinds it does not ship
-                model = None
-        if model is not None:
+        """Plural and scope of a kind lightkube ships; any other kind is asked of this cluster's CRDs.
+
+        lightkube's registry is shared by the whole process, and generic resources registered there (by
+        anyone) describe some other cluster's CRDs, so only the models lightkube ships are trusted."""
+        try:
+            model = resource_registry.load(api_version, kind)
+        except Exception:  # lightkube raises a bare LoadResourceError for kinds it does not ship
+            model = None
+        if model is not None and not issubclass(model, GENERIC):
             return model._api_info.plural, issubclass(model, NamespacedResource)
         return self._custom_scope(api_version, kind)
 
@@ -268,7 +265,6 @@ class KubeClient:
         """Run one API call with retries; failures name the account and the object."""
         delay = 0.2
         for attempt in range(RETRIES + 1):
-            self.requests += 1
             try:
                 return call()
             except ApiError as error:
@@ -278,9 +274,7 @@ class KubeClient:
                     delay = min(delay * 2, 5.0)
                     continue
                 message = error.status.message or error.response.text
-                raise KubernetesError(
-                    f"account '{self.account.name}': {what}: {message}", code, error.status.reason
-                ) from error
+                raise KubernetesError(f"account '{self.account.name}': {what}: {message}", code) from error
             except httpx2.TransportError as error:
                 if attempt < RETRIES:
                     self._sleep(delay)

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx2
 import pytest
 import yaml
+from lightkube.generic_resource import create_namespaced_resource
 
 from gennaker.providers.kubernetes import KubeClient, KubernetesAccount, KubernetesAccounts, KubernetesError
 
@@ -106,3 +107,18 @@ def test_account_configuration_errors_name_the_key() -> None:
         KubernetesAccounts.from_config({"accounts": [{"name": "a", "namespaces": ["x"], "omitNamespaces": ["y"]}]})
     with pytest.raises(ValueError, match=r"duplicate account name\(s\) \['a'\]"):
         KubernetesAccounts.from_config({"accounts": [{"name": "a"}, {"name": "a"}]})
+
+
+def test_custom_kinds_take_their_scope_from_this_cluster_not_from_lightkubes_shared_registry(tmp_path: Path) -> None:
+    create_namespaced_resource("scope.example.com", "v1", "Gizmo", "gizmos")  # what another user of lightkube did
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gizmos.scope.example.com"},
+        "spec": {"group": "scope.example.com", "scope": "Cluster", "names": {"kind": "Gizmo", "plural": "gizmos"}},
+    }
+    listing = {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": [crd]}
+    answer = httpx2.Response(200, json=listing, headers={"Content-Type": "application/json"})
+    kube, seen = client(tmp_path, [answer], [])
+    assert kube.is_namespaced("scope.example.com/v1", "Gizmo") is False
+    assert seen == ["GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions"]
