@@ -56,6 +56,7 @@ class KubeClient:
         timeout = httpx2.Timeout(account.request_timeout_seconds)
         self._client = Client(_kubeconfig(account), timeout=timeout, field_manager=FIELD_MANAGER, transport=transport)
         self._resources: dict[tuple[str, str], type[Any]] = {}
+        self._crds: dict[tuple[str, str], dict[str, Any]] = {}
 
     @property
     def default_namespace(self) -> str:
@@ -243,14 +244,24 @@ class KubeClient:
         return self._custom_scope(api_version, kind)
 
     def _custom_scope(self, api_version: str, kind: str) -> tuple[str, bool]:
-        group = api_version.rpartition("/")[0]
-        for crd in self.list_objects("apiextensions.k8s.io/v1", "CustomResourceDefinition", None):
-            spec = crd.get("spec") or {}
-            if spec.get("group") == group and (spec.get("names") or {}).get("kind") == kind:
-                return spec["names"]["plural"], spec.get("scope", "Namespaced") == "Namespaced"
-        raise KubernetesError(
-            f"account '{self.account.name}': kind '{kind}' ({api_version}) is not known to the cluster"
-        )
+        spec = self.custom_kind(api_version.rpartition("/")[0], kind)
+        if spec is None:
+            raise KubernetesError(
+                f"account '{self.account.name}': kind '{kind}' ({api_version}) is not known to the cluster"
+            )
+        return spec["names"]["plural"], spec.get("scope", "Namespaced") == "Namespaced"
+
+    def custom_kind(self, group: str, kind: str) -> dict[str, Any] | None:
+        """The spec of the CRD defining `kind` (any case) in `group`; found ones are remembered, missing ones are
+        asked again, since a CRD may be created at any time."""
+        key = (group, kind.lower())
+        if key not in self._crds:
+            for crd in self.list_objects("apiextensions.k8s.io/v1", "CustomResourceDefinition", None):
+                spec = crd.get("spec") or {}
+                names = spec.get("names") or {}
+                if names.get("kind"):
+                    self._crds[(str(spec.get("group")), str(names["kind"]).lower())] = spec
+        return self._crds.get(key)
 
     def _address(self, manifest: dict[str, Any], need_name: bool = True) -> tuple[type[Any], str | None, str]:
         metadata = manifest.get("metadata") or {}

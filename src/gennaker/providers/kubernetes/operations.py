@@ -50,12 +50,11 @@ class ManifestOperations:
         if known is not None:
             return known.api_version, known.kind
         name, _, group = kind.partition(".")
-        for crd in self.client.list_objects("apiextensions.k8s.io/v1", "CustomResourceDefinition", None):
-            spec = crd.get("spec") or {}
-            if spec.get("group") == group and (spec.get("names") or {}).get("kind", "").lower() == name.lower():
-                served = [v["name"] for v in spec.get("versions") or [] if v.get("served", True)]
-                return f"{group}/{served[0] if served else 'v1'}", spec["names"]["kind"]
-        raise OperationError(f"account '{self.account}': unknown kind '{kind}'")
+        spec = self.client.custom_kind(group, name)
+        if spec is None:
+            raise OperationError(f"account '{self.account}': unknown kind '{kind}'")
+        served = [v["name"] for v in spec.get("versions") or [] if v.get("served", True)]
+        return f"{group}/{served[0] if served else 'v1'}", spec["names"]["kind"]
 
     def get(self, location: str | None, manifest_name: str) -> dict[str, Any] | None:
         kind, name = _parse(manifest_name)
