@@ -17,6 +17,7 @@ from gennaker.providers.kubernetes import binding, selectors, traffic
 from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.client import KubeClient, KubernetesError
 from gennaker.providers.kubernetes.kinds import CUSTOM_RESOURCE_PRIORITY, KindInfo, full_name, kind_info
+from gennaker.providers.kubernetes.operations import artifact_versions
 
 RED_BLACK = ("RED_BLACK", "BLUE_GREEN")
 
@@ -71,7 +72,7 @@ def expand(manifests: list[Any], namespace_override: str | None) -> list[dict[st
             continue
         if not isinstance(document, dict) or "kind" not in document or "apiVersion" not in document:
             raise DeployError("every manifest must be a mapping with apiVersion and kind")
-        items = document.get("items") or [] if document["kind"] == "List" else [document]
+        items = (document.get("items") or []) if document["kind"] == "List" else [document]
         for item in items:
             item = copy.deepcopy(item)
             if namespace_override and kind_info(item["apiVersion"], item["kind"]).namespaced:
@@ -109,9 +110,9 @@ class Deployer:
         manifests = self._selected(expand(request.manifests, request.namespace_override), request)
         if not request.moniker.get("app"):
             raise DeployError("Every resource deployed via spinnaker must be assigned a moniker (moniker.app)")
-        for manifest in manifests:
-            self._validate(manifest)
         infos = [(m, self._info(m)) for m in manifests]
+        for manifest, info in infos:
+            self._validate(manifest, info)
         infos.sort(key=lambda pair: pair[1].priority)
         pool: dict[tuple[str, str, str], dict[str, Any]] = {}
         if request.enable_artifact_binding:
@@ -150,8 +151,7 @@ class Deployer:
             )
         return kept
 
-    def _validate(self, manifest: dict[str, Any]) -> None:
-        info = self._info(manifest)
+    def _validate(self, manifest: dict[str, Any], info: KindInfo) -> None:
         if not mf.name(manifest) and not mf.metadata(manifest).get("generateName"):
             raise DeployError(f"{manifest['kind']} has no metadata.name")
         if info.namespaced and not mf.namespace(manifest):
@@ -204,16 +204,14 @@ class Deployer:
             moniker.pop("cluster")
         self._traffic(manifest, info, request)
         versioned = bool(base_name) and self._versioned(manifest, info, request)
-        self._use_source_capacity(manifest, info, versioned)
-        version = self._version(manifest, info, request, moniker) if versioned else None
+        live_versions = artifact_versions(self.client, manifest, base_name) if versioned else None
+        self._use_source_capacity(manifest, info, live_versions)
+        version = self._version(manifest, info, request, moniker, live_versions) if live_versions is not None else None
         if version is not None:
             moniker["sequence"] = version
         self._decorate(manifest, info, request, moniker, version)
         created = {
-            "type": f"kubernetes/{info.name}",
-            "name": base_name,
-            "location": mf.namespace(manifest) or "",
-            "version": f"v{version:03d}" if version is not None else "",
+            **_artifact(manifest, info, base_name, version),
             "reference": mf.name(manifest),
             "metadata": {"account": self.account.name},
             "customKind": False,
@@ -239,33 +237,25 @@ class Deployer:
     ) -> None:
         """Artifact and moniker annotations, reserved labels, the versioned name, last-applied configuration."""
         base_name = mf.name(manifest)
-        mf.write_artifact(
-            manifest,
-            {
-                "type": f"kubernetes/{info.name}",
-                "name": base_name,
-                "location": mf.namespace(manifest) or "",
-                "version": f"v{version:03d}" if version is not None else "",
-            },
-        )
+        artifact = _artifact(manifest, info, base_name, version)
+        mf.write_artifact(manifest, artifact)
         mf.write_moniker(manifest, moniker, skip_template_labels=request.skip_spec_template_labels)
         if version is not None:
-            mf.metadata(manifest)["name"] = f"{base_name}-v{version:03d}"
+            mf.metadata(manifest)["name"] = f"{base_name}-{artifact['version']}"
         annotations = mf.metadata(manifest).setdefault("annotations", {})
         annotations.pop(mf.LAST_APPLIED, None)
         annotations[mf.LAST_APPLIED] = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
 
     def _version(
-        self, manifest: dict[str, Any], info: KindInfo, request: DeployRequest, moniker: dict[str, Any]
+        self,
+        manifest: dict[str, Any],
+        info: KindInfo,
+        request: DeployRequest,
+        moniker: dict[str, Any],
+        live_versions: list[dict[str, Any]],
     ) -> int:
         """Reuse the version of an identical live object, else one more than the highest (kubernetes.md §1.4)."""
-        base_name = mf.name(manifest)
-        live = [
-            item
-            for item in self.client.list_objects(manifest["apiVersion"], manifest["kind"], mf.namespace(manifest))
-            if mf.annotations_of(item).get(mf.ARTIFACT + "name") == base_name
-        ]
-        versions = {v: item for item in live if (v := mf.version_number(item)) is not None}
+        versions = {v: item for item in live_versions if (v := mf.version_number(item)) is not None}
         for version, item in sorted(versions.items()):
             candidate = copy.deepcopy(manifest)
             self._decorate(candidate, info, request, {**moniker, "sequence": version}, version)
@@ -274,20 +264,18 @@ class Deployer:
                 return version
         return max(versions) + 1 if versions else 0
 
-    def _use_source_capacity(self, manifest: dict[str, Any], info: KindInfo, versioned: bool) -> None:
-        """Copy replicas from what runs now: the same object, or the newest version of a versioned one."""
+    def _use_source_capacity(
+        self, manifest: dict[str, Any], info: KindInfo, live_versions: list[dict[str, Any]] | None
+    ) -> None:
+        """Copy replicas from what runs now: the newest live version of a versioned object, or the object."""
         if mf.strategy(manifest, "use-source-capacity") != "true" or not info.scalable:
             return
-        namespace, base_name = mf.namespace(manifest), mf.name(manifest)
-        if versioned:
-            live = [
-                item
-                for item in self.client.list_objects(manifest["apiVersion"], manifest["kind"], namespace)
-                if mf.annotations_of(item).get(mf.ARTIFACT + "name") == base_name
-            ]
-            source = max(live, key=lambda item: mf.version_number(item) or -1, default=None)
+        if live_versions is not None:
+            source = max(live_versions, key=lambda item: mf.version_number(item) or -1, default=None)
         else:
-            source = self.client.get(manifest["apiVersion"], manifest["kind"], namespace, base_name)
+            source = self.client.get(
+                manifest["apiVersion"], manifest["kind"], mf.namespace(manifest), mf.name(manifest)
+            )
         if source is not None and (source.get("spec") or {}).get("replicas") is not None:
             manifest.setdefault("spec", {})["replicas"] = source["spec"]["replicas"]
 
@@ -314,7 +302,7 @@ class Deployer:
                 if service is None:
                     raise DeployError(f"Service '{service_name}' not found in namespace '{mf.namespace(manifest)}'")
                 traffic.attach(manifest, service)
-        except (traffic.TrafficError, ValueError) as error:
+        except ValueError as error:  # a TrafficError, or a malformed load-balancer annotation
             raise DeployError(str(error)) from None
 
     # -- submission --------------------------------------------------------------------------------
@@ -358,3 +346,13 @@ class Deployer:
             ):
                 return
             time.sleep(0.1)
+
+
+def _artifact(manifest: dict[str, Any], info: KindInfo, base_name: str, version: int | None) -> dict[str, Any]:
+    """What a deployed object is as an artifact: `kubernetes/<kind>`, its unversioned name, namespace, `vNNN`."""
+    return {
+        "type": f"kubernetes/{info.name}",
+        "name": base_name,
+        "location": mf.namespace(manifest) or "",
+        "version": f"v{version:03d}" if version is not None else "",
+    }

@@ -7,7 +7,6 @@ Pipeline stages and the infrastructure actions of the API call the same methods 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,8 @@ from gennaker.providers.kubernetes.kinds import KindInfo, built_in, full_name, k
 from gennaker.providers.kubernetes.selectors import SelectorError, label_query
 
 PATCH_TYPES = {"strategic": PatchType.STRATEGIC, "json": PatchType.JSON, "merge": PatchType.MERGE}
-CRITERIA = ("newest", "second_newest", "oldest", "largest", "smallest")
+# Criteria → position in the cluster's objects sorted oldest first (or smallest first, by replicas).
+CRITERIA = {"newest": -1, "second_newest": -2, "oldest": 0, "largest": -1, "smallest": 0}
 
 
 class OperationError(Exception):
@@ -85,16 +85,13 @@ class ManifestOperations:
         items = self.cluster(location, kind, app, cluster)
         if criteria in ("largest", "smallest"):
             items = sorted(items, key=lambda i: int((i.get("spec") or {}).get("replicas") or 0))
-        chosen: dict[str, Any] | None = None
-        if items:
-            index = {"newest": -1, "second_newest": -2, "oldest": 0, "largest": -1, "smallest": 0}[criteria]
-            chosen = items[index] if len(items) >= abs(index) + (0 if index < 0 else 1) else None
-        if chosen is None:
+        index = CRITERIA[criteria]
+        if len(items) < (-index if index < 0 else index + 1):
             raise OperationError(
                 f"No manifests matching {kind} in cluster '{cluster}' of application '{app}' in namespace "
                 f"'{location}' (account '{self.account}') found for criteria {criteria}"
             )
-        return chosen
+        return items[index]
 
     # -- watching ----------------------------------------------------------------------------------
     def observe(self, location: str | None, manifest_name: str) -> Observation:
@@ -240,7 +237,7 @@ class ManifestOperations:
             int(mf.annotations_of(rs).get(mf.REVISION) or 0): rs for rs in self.owned(target, "apps/v1", "ReplicaSet")
         }
         chosen = _pick_revision(sorted(by_revision), revision, revisions_back)
-        template = json.loads(json.dumps((by_revision[chosen].get("spec") or {}).get("template") or {}))
+        template = copy.deepcopy((by_revision[chosen].get("spec") or {}).get("template") or {})
         (template.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
         self._patch(target, [{"op": "replace", "path": "/spec/template", "value": template}], PatchType.JSON)
         return chosen
@@ -294,16 +291,7 @@ class ManifestOperations:
             if history is None or not history.isdigit():
                 continue
             base = mf.annotations_of(manifest).get(mf.ARTIFACT + "name") or mf.name(manifest)
-            versions = sorted(
-                (
-                    item
-                    for item in self.client.list_objects(
-                        manifest["apiVersion"], manifest["kind"], mf.namespace(manifest)
-                    )
-                    if mf.annotations_of(item).get(mf.ARTIFACT + "name") == base
-                ),
-                key=_age_key,
-            )
+            versions = artifact_versions(self.client, manifest, base)
             for old in versions[: max(0, len(versions) - int(history))]:
                 if mf.name(old) == mf.name(manifest):
                     continue
@@ -336,6 +324,13 @@ class ManifestOperations:
                 else:
                     disables.append({**step, "action": "disable"})
         return disables + deletes
+
+
+def artifact_versions(client: KubeClient, manifest: dict[str, Any], base_name: str) -> list[dict[str, Any]]:
+    """The live versions of an artifact (`base_name-vNNN` objects of the manifest's kind and namespace), oldest
+    first by creation time."""
+    live = client.list_objects(manifest["apiVersion"], manifest["kind"], mf.namespace(manifest))
+    return sorted((i for i in live if mf.annotations_of(i).get(mf.ARTIFACT + "name") == base_name), key=_age_key)
 
 
 def _label_query(label_selectors: dict[str, Any]) -> dict[str, Any]:

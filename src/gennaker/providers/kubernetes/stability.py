@@ -209,10 +209,16 @@ def _job(manifest: dict[str, Any]) -> ManifestStatus:
     completions = 1 if spec.get("completions") is None else int(spec["completions"])
     if _counter(status, "succeeded") >= completions:
         return ManifestStatus()
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Failed" and condition.get("status") == "True":
-            return ManifestStatus().fail(condition.get("message") or condition.get("reason") or "Job failed")
+    failed = job_failure(manifest)
+    if failed is not None:
+        return ManifestStatus().fail(failed.get("message") or failed.get("reason") or "Job failed")
     return ManifestStatus().unstable("Waiting for jobs to finish")
+
+
+def job_failure(job: dict[str, Any]) -> dict[str, Any] | None:
+    """The Job's `Failed=True` condition (e.g. BackoffLimitExceeded), if it has one."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Failed" and c.get("status") == "True"), None)
 
 
 def _cron_job(manifest: dict[str, Any]) -> ManifestStatus:

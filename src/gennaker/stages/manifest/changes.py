@@ -109,22 +109,25 @@ class UndoRolloutManifestTask(ManifestTask):
         return _written(tc, location, manifest_name, revision=chosen)
 
 
-class PauseRolloutManifestTask(ManifestTask):
+class RolloutPauseTask(ManifestTask):
+    """Pause (or resume) a rollout: `paused` says which."""
+
+    paused: ClassVar[bool]
+
+    def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
+        location, manifest_name = _target(tc)
+        ops.pause(location, manifest_name, self.paused)
+        return _written(tc, location, manifest_name)
+
+
+class PauseRolloutManifestTask(RolloutPauseTask):
     name = "pauseRolloutManifest"
-
-    def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
-        location, manifest_name = _target(tc)
-        ops.pause(location, manifest_name, True)
-        return _written(tc, location, manifest_name)
+    paused = True
 
 
-class ResumeRolloutManifestTask(ManifestTask):
+class ResumeRolloutManifestTask(RolloutPauseTask):
     name = "resumeRolloutManifest"
-
-    def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
-        location, manifest_name = _target(tc)
-        ops.pause(location, manifest_name, False)
-        return _written(tc, location, manifest_name)
+    paused = False
 
 
 class RollingRestartManifestTask(ManifestTask):

@@ -10,7 +10,7 @@ from gennaker.artifacts import Fetch
 from gennaker.engine.contracts import StageDefinition, TaskContext, TaskResult, exception_details
 from gennaker.model.execution import Stage
 from gennaker.model.status import Status
-from gennaker.providers.kubernetes import KubernetesError, KubernetesProvider
+from gennaker.providers.kubernetes import KubernetesError, KubernetesProvider, stability
 from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.deploy import DeployRequest
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
@@ -136,14 +136,12 @@ class WaitOnJobCompletionTask(ManifestTask):
 
 
 def _job_state(job: dict[str, Any]) -> tuple[str, str | None]:
-    spec, status = job.get("spec") or {}, job.get("status") or {}
-    completions = 1 if spec.get("completions") is None else int(spec["completions"])
-    if int(status.get("succeeded") or 0) >= completions:
-        return "Succeeded", None
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Failed" and condition.get("status") == "True":
-            return "Failed", f"Reason: {condition.get('reason')}. Details: {condition.get('message')}"
-    return "Running", None
+    """Succeeded, Failed (with Orca's "Reason: … Details: …") or Running, by the Job stability rules."""
+    status = stability.status_of(job)
+    failed = stability.job_failure(job)
+    if status.failed.state and failed is not None:
+        return "Failed", f"Reason: {failed.get('reason')}. Details: {failed.get('message')}"
+    return ("Succeeded", None) if status.stable.state else ("Running", None)
 
 
 def _pod_details(pod: dict[str, Any]) -> str | None:
