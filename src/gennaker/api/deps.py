@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 
 from gennaker.api.errors import ApiError
 from gennaker.auth.identity import Identity, account_allows
-from gennaker.providers.kubernetes import UnknownAccountError
+from gennaker.providers.kubernetes import KubernetesAccount, UnknownAccountError
 from gennaker.runtime import Runtime
 
 
@@ -80,9 +80,14 @@ def require_application(request: Request, rt: Runtime, who: Caller, application:
         raise ApiError(403, f"{who.username} lacks {permission} permission on application '{application.lower()}'")
 
 
-def readable_accounts(rt: Runtime, who: Caller) -> list[str]:
+def permitted_accounts(rt: Runtime, who: Caller, permission: str) -> list[KubernetesAccount]:
+    """The accounts `who` may READ (or WRITE, which implies READ)."""
     identity = identity_of(who)
-    return [a.name for a in rt.kubernetes.accounts if account_allows(identity, a.permissions, "READ")]
+    return [a for a in rt.kubernetes.accounts if account_allows(identity, a.permissions, permission)]
+
+
+def readable_accounts(rt: Runtime, who: Caller) -> list[str]:
+    return [a.name for a in permitted_accounts(rt, who, "READ")]
 
 
 def require_account(rt: Runtime, who: Caller, account: str, permission: str) -> None:

@@ -3,6 +3,7 @@ resume, restart, delete). Each action is a task running the same stage code as p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,39 +104,26 @@ def undo(
     _run(application, "undoRolloutManifest", account, namespace, target, **extra)
 
 
-@app.command("enable")
-@reports_errors
-def enable(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
-    """Send traffic from its load balancers to this server group."""
-    _run(application, "enableManifest", account, namespace, target)
+def _plain_action(stage_type: str) -> Callable[..., None]:
+    """A command that runs `stage_type` on one object and takes nothing more than the target."""
+
+    @reports_errors
+    def command(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
+        _run(application, stage_type, account, namespace, target)
+
+    return command
 
 
-@app.command("disable")
-@reports_errors
-def disable(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
-    """Take this server group out of its load balancers (pods keep running)."""
-    _run(application, "disableManifest", account, namespace, target)
-
-
-@app.command("pause")
-@reports_errors
-def pause(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
-    """Pause a rollout."""
-    _run(application, "pauseRolloutManifest", account, namespace, target)
-
-
-@app.command("resume")
-@reports_errors
-def resume(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
-    """Resume a paused rollout and wait until stable."""
-    _run(application, "resumeRolloutManifest", account, namespace, target)
-
-
-@app.command("restart")
-@reports_errors
-def restart(application: str, target: str = TARGET, account: str = ACCOUNT, namespace: str = NAMESPACE) -> None:
-    """Restart every pod with a rolling update."""
-    _run(application, "rollingRestartManifest", account, namespace, target)
+# Command → (stage type, help): actions that need nothing but their target.
+PLAIN_ACTIONS = {
+    "enable": ("enableManifest", "Send traffic from its load balancers to this server group."),
+    "disable": ("disableManifest", "Take this server group out of its load balancers (pods keep running)."),
+    "pause": ("pauseRolloutManifest", "Pause a rollout."),
+    "resume": ("resumeRolloutManifest", "Resume a paused rollout and wait until stable."),
+    "restart": ("rollingRestartManifest", "Restart every pod with a rolling update."),
+}
+for _name, (_stage_type, _help) in PLAIN_ACTIONS.items():
+    app.command(_name, help=_help)(_plain_action(_stage_type))
 
 
 @app.command("delete")

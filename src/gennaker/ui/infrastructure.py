@@ -14,13 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gennaker.api.deps import (
     CallerDep,
     RuntimeDep,
-    identity_of,
+    permitted_accounts,
     readable_accounts,
     require_account,
     require_application,
 )
 from gennaker.api.errors import ApiError
-from gennaker.auth.identity import account_allows
 from gennaker.providers.kubernetes import KubernetesError
 from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.infrastructure import manifest_view
@@ -59,16 +58,11 @@ def _view(request: Request, rt: Any, who: Any, application: str) -> dict[str, An
         cluster["managers" if item["kind"] == "Deployment" else "serverGroups"].append(item)
     with rt.db.read() as conn:
         attributes = rt.applications.get(conn, application)
-    identity = identity_of(who)
-    writable = {
-        a.name
-        for a in rt.kubernetes.accounts
-        if a.name in accounts and account_allows(identity, a.permissions, "WRITE")
-    }
+    writable = {a.name for a in permitted_accounts(rt, who, "WRITE")}
     return {
         "application": attributes or {"name": application},
         "clusters": sorted(clusters.values(), key=lambda c: (c["account"], c["namespace"], c["name"])),
-        "load_balancers": infrastructure.load_balancers(application, accounts),
+        "load_balancers": infrastructure.load_balancers(application, accounts, groups),
         "firewalls": infrastructure.firewalls(application, accounts),
         "can_act": request.app.state.security.application_allows(who, attributes, "WRITE"),
         "writable_accounts": writable,
@@ -132,8 +126,7 @@ def manifest_page(
     view = manifest_view(ops.client, account, location, found)
     pods = ops.newest_pods(found) if found.get("kind") != "Pod" else [found]
     text = yaml.safe_dump(found, sort_keys=False)
-    identity = identity_of(who)
-    can_edit = account_allows(identity, rt.kubernetes.accounts.get(account).permissions, "WRITE")
+    can_edit = account in {a.name for a in permitted_accounts(rt, who, "WRITE")}
     return page(
         request,
         "manifest.html",
@@ -230,7 +223,6 @@ def logs_page(request: Request, account: str, location: str, pod: str, rt: Runti
 
 @router.get("/ui/accounts", response_class=HTMLResponse)
 def accounts_page(request: Request, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    readable = set(readable_accounts(rt, who))
-    accounts = [a.public() for a in rt.kubernetes.accounts if a.name in readable]
+    accounts = [a.public() for a in permitted_accounts(rt, who, "READ")]
     artifacts = rt.artifact_accounts.public()
     return page(request, "accounts.html", who, accounts=accounts, artifact_accounts=artifacts)

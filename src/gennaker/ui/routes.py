@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from sqlalchemy.engine import Connection
 from starlette.datastructures import FormData
 
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, require_application
@@ -36,6 +37,7 @@ from gennaker.ui.graph import layout
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 CSRF_COOKIE = "gennaker_csrf"
+RECENT_ROWS = 10  # executions per pipeline on the application page
 
 
 def _when(ms: int | None) -> str:
@@ -188,13 +190,10 @@ def application_page(request: Request, application: str, rt: RuntimeDep, who: Ca
         attributes = rt.applications.get(conn, application)
         if attributes is None:
             raise ApiError(404, f"application '{application.lower()}' not found")
+        can_execute = _allows(request, who, attributes, "EXECUTE")
         pipelines = [
-            {
-                "config": config,
-                "executions": rt.executions.list_json(conn, application, pipeline_config_ids=[config["id"]], limit=10),
-                "can_execute": _allows(request, who, attributes, "EXECUTE"),
-            }
-            for config in rt.pipelines.for_application(conn, application)
+            {"config": config, "executions": executions, "can_execute": can_execute}
+            for config, executions in _recent_by_pipeline(rt, conn, application)
         ]
     can_write = _allows(request, who, attributes, "WRITE")
     return page(request, "application.html", who, application=attributes, pipelines=pipelines, can_write=can_write)
@@ -313,14 +312,20 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
+def _recent_by_pipeline(
+    rt: Runtime, conn: Connection, application: str
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each pipeline config of the application with its newest executions, as the application page shows them."""
+    return [
+        (config, rt.executions.list_json(conn, application, pipeline_config_ids=[config["id"]], limit=RECENT_ROWS))
+        for config in rt.pipelines.for_application(conn, application)
+    ]
+
+
 def _active_rows(rt: Runtime, application: str) -> list[dict[str, Any]]:
-    """The running executions among those the application page shows (its ten newest per pipeline)."""
+    """The running executions among those the application page shows."""
     with rt.db.read() as conn:
-        shown = [
-            execution
-            for config in rt.pipelines.for_application(conn, application)
-            for execution in rt.executions.list_json(conn, application, pipeline_config_ids=[config["id"]], limit=10)
-        ]
+        shown = [e for _, executions in _recent_by_pipeline(rt, conn, application) for e in executions]
     return [e for e in shown if not Status(e["status"]).is_complete]
 
 

@@ -7,10 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from gennaker.api.deps import CallerDep, RuntimeDep, identity_of
-from gennaker.api.errors import ERROR_RESPONSES, ApiError
-from gennaker.auth.identity import account_allows
-from gennaker.providers.kubernetes import UnknownAccountError
+from gennaker.api.deps import CallerDep, RuntimeDep, permitted_accounts, require_account
+from gennaker.api.errors import ERROR_RESPONSES
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["system"])
 
@@ -41,11 +39,7 @@ def auth_user(who: CallerDep) -> dict[str, Any]:
 @router.get("/credentials")
 def credentials(rt: RuntimeDep, who: CallerDep) -> list[dict[str, Any]]:
     """The provider accounts the caller may read, without secrets (Gate's `/credentials`)."""
-    return [
-        account.public()
-        for account in rt.kubernetes.accounts
-        if account_allows(identity_of(who), account.permissions, "READ")
-    ]
+    return [account.public() for account in permitted_accounts(rt, who, "READ")]
 
 
 @router.get("/artifacts/credentials")
@@ -56,11 +50,5 @@ def artifact_credentials(rt: RuntimeDep, who: CallerDep) -> list[dict[str, Any]]
 
 @router.get("/credentials/{account}")
 def credential(account: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
-    try:
-        found = rt.kubernetes.accounts.get(account)
-    except UnknownAccountError:
-        raise ApiError(404, f"account '{account}' not found") from None
-    if not account_allows(identity_of(who), found.permissions, "READ"):
-        raise ApiError(404, f"account '{account}' not found")
-    return found.public()
-
+    require_account(rt, who, account, "READ")
+    return rt.kubernetes.accounts.get(account).public()

@@ -209,14 +209,19 @@ class Infrastructure:
                     cluster["loadBalancers"].append(balancer)
         return {account: list(clusters.values()) for account, clusters in by_account.items()}
 
-    def load_balancers(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
+    def load_balancers(
+        self, application: str, accounts: list[str] | None = None, groups: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Services and Ingresses with the server groups they front (pass `groups` when already built)."""
+        if groups is None:
+            groups = self.server_groups(application, accounts)
         found = []
         for account, current in self._watches_of(accounts):
-            groups = self.server_groups(application, [account])
+            fronted = [g for g in groups if g["account"] == account]
             for kind in ("Service", "Ingress"):
                 for obj in current.objects(kind):
                     if _moniker_app(obj) == application:
-                        found.append(load_balancer(account, obj, groups))
+                        found.append(load_balancer(account, obj, fronted))
         return found
 
     def firewalls(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]:
