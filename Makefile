@@ -36,7 +36,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
 
-test: lint typecheck $(UI_VENDOR)
+test: lint typecheck system-packages $(UI_VENDOR)
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

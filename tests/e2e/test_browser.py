@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from playwright import sync_api
+from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD, running_server
 from tests.emulators.kube import KubeEmulator
@@ -27,9 +29,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make system-packages)"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api")
-Page = sync_api.Page
-expect = sync_api.expect
 
 RELEASE = {
     "application": "shop",

@@ -37,10 +37,18 @@ def gennaker(cli: CliRunner, *args: str) -> str:
     return result.stdout
 
 
-def test_accounts_are_listed_without_secrets(cli: CliRunner) -> None:
-    accounts = json.loads(gennaker(cli, "account", "list", "-o", "json"))
-    assert [a["name"] for a in accounts] == ["emu", "narrow"]
-    assert "kubeconfig" not in json.dumps(accounts).lower().replace("kubeconfigfile", "")
+def test_accounts_are_listed_without_secrets(
+    cli: CliRunner, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inline = {"name": "inline", "kubeconfigContents": kubeconfig.read_text()}  # carries the emulator's token
+    config = accounts_config(kubeconfig)
+    config["providers"]["kubernetes"]["accounts"].append(inline)
+    (tmp_path / "gennaker.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("GENNAKER_CONFIG", str(tmp_path / "gennaker.yaml"))
+    as_json, as_table = gennaker(cli, "account", "list", "-o", "json"), gennaker(cli, "account", "list")
+    assert [a["name"] for a in json.loads(as_json)] == ["emu", "narrow", "inline"]
+    for listed in (as_json, as_table):
+        assert KubeEmulator.TOKEN not in listed and "kubeconfig" not in listed.lower() and str(kubeconfig) not in listed
 
 
 def test_server_group_actions(cli: CliRunner, kube: KubeEmulator) -> None:
