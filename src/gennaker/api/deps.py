@@ -14,7 +14,8 @@ from fastapi import Depends, Request
 
 from gennaker.api.errors import ApiError
 from gennaker.auth.identity import Identity, account_allows
-from gennaker.providers.kubernetes import KubernetesAccount, UnknownAccountError
+from gennaker.providers.kubernetes import KubeClient, KubernetesAccount, KubernetesError, UnknownAccountError
+from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.runtime import Runtime
 
 
@@ -101,3 +102,33 @@ def require_account(rt: Runtime, who: Caller, account: str, permission: str) -> 
         raise ApiError(404, f"account '{account}' not found")
     if permission == "WRITE" and not account_allows(identity, found.permissions, "WRITE"):
         raise ApiError(403, f"{who.username} lacks WRITE permission on account '{account}'")
+
+
+def live_manifest(
+    rt: Runtime, who: Caller, account: str, location: str, name: str
+) -> tuple[ManifestOperations, dict[str, Any]]:
+    """An object read live from an account `who` may read (`name` is `"<kind> <name>"`); 400, 404 or 502 else."""
+    require_account(rt, who, account, "READ")
+    try:
+        ops = rt.kubernetes.operations(account)
+        found = ops.get(location, name)
+    except OperationError as error:
+        raise ApiError(400, str(error)) from None
+    except KubernetesError as error:
+        raise ApiError(502, str(error)) from None
+    if found is None:
+        raise ApiError(404, f"{name} not found in namespace '{location}' of account '{account}'")
+    return ops, found
+
+
+def live_pod(rt: Runtime, who: Caller, account: str, namespace: str, pod: str) -> tuple[KubeClient, dict[str, Any]]:
+    """A pod read live from an account `who` may read, with the client that read it; 404 or 502 else."""
+    require_account(rt, who, account, "READ")
+    try:
+        client = rt.kubernetes.client(account)
+        found = client.get("v1", "Pod", namespace, pod)
+    except KubernetesError as error:
+        raise ApiError(502, str(error)) from None
+    if found is None:
+        raise ApiError(404, f"pod '{pod}' not found in namespace '{namespace}' of account '{account}'")
+    return client, found

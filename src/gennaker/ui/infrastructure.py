@@ -14,6 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gennaker.api.deps import (
     CallerDep,
     RuntimeDep,
+    live_manifest,
+    live_pod,
     permitted_accounts,
     readable_accounts,
     require_account,
@@ -22,9 +24,8 @@ from gennaker.api.deps import (
 from gennaker.api.errors import ApiError
 from gennaker.providers.kubernetes import KubernetesError
 from gennaker.providers.kubernetes import manifest as mf
-from gennaker.providers.kubernetes.infrastructure import manifest_view
+from gennaker.providers.kubernetes.infrastructure import container_logs, manifest_view
 from gennaker.providers.kubernetes.kinds import full_name
-from gennaker.providers.kubernetes.operations import OperationError
 from gennaker.stages.manifest.deploy import deploy_job
 from gennaker.ui.routes import check_csrf, page
 
@@ -120,11 +121,12 @@ def manifest_page(
     request: Request, account: str, location: str, name: str, rt: RuntimeDep, who: CallerDep
 ) -> HTMLResponse:
     """One object read live: YAML, status, events, the artifacts it uses, and its pods' logs."""
-    require_account(rt, who, account, "READ")
-    ops = rt.kubernetes.operations(account)
-    found = _live(rt, account, location, name)
+    ops, found = live_manifest(rt, who, account, location, name)
     view = manifest_view(ops.client, account, location, found)
-    pods = ops.newest_pods(found) if found.get("kind") != "Pod" else [found]
+    try:
+        pods = ops.newest_pods(found)
+    except KubernetesError as error:
+        raise ApiError(502, str(error)) from None
     text = yaml.safe_dump(found, sort_keys=False)
     can_edit = account in {a.name for a in permitted_accounts(rt, who, "WRITE")}
     return page(
@@ -146,7 +148,7 @@ def edit_manifest_page(
 ) -> HTMLResponse:
     """The live object as YAML to edit; saving deploys it as a `deployManifest` task."""
     require_account(rt, who, account, "WRITE")
-    live = _live(rt, account, location, name)
+    _, live = live_manifest(rt, who, account, location, name)
     text = yaml.safe_dump(mf.editable(live), sort_keys=False)
     application = mf.read_moniker(live).get("app") or ""
     return _edit_form(request, who, account, location, name, text, application, {})
@@ -194,28 +196,11 @@ def _edit_form(
     return page(request, "edit_manifest.html", who, errors=errors, **context)
 
 
-def _live(rt: Any, account: str, location: str, name: str) -> dict[str, Any]:
-    ops = rt.kubernetes.operations(account)
-    try:
-        found = ops.get(location, name)
-    except (OperationError, KubernetesError) as error:
-        raise ApiError(400, str(error)) from None
-    if found is None:
-        raise ApiError(404, f"{name} not found in namespace '{location}' of account '{account}'")
-    return dict(found)
-
-
 @router.get("/ui/instances/{account}/{location}/{pod}/logs", response_class=HTMLResponse)
 def logs_page(request: Request, account: str, location: str, pod: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    require_account(rt, who, account, "READ")
-    client = rt.kubernetes.client(account)
+    client, found = live_pod(rt, who, account, location, pod)
     try:
-        found = client.get("v1", "Pod", location, pod)
-        if found is None:
-            raise ApiError(404, f"pod '{pod}' not found in namespace '{location}' of account '{account}'")
-        spec = found.get("spec") or {}
-        names = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
-        logs = [(c, client.log(location, pod, c, tail_lines=2000)) for c in names]
+        logs = container_logs(client, found, tail_lines=2000)
     except KubernetesError as error:
         raise ApiError(502, str(error)) from None
     return page(request, "logs.html", who, pod=pod, account=account, location=location, logs=logs)

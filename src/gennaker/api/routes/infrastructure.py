@@ -7,21 +7,32 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from gennaker.api.deps import CallerDep, RuntimeDep, readable_accounts, require_account, require_application
+from gennaker.api.deps import (
+    CallerDep,
+    RuntimeDep,
+    live_manifest,
+    live_pod,
+    readable_accounts,
+    require_account,
+    require_application,
+)
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.providers.kubernetes import KubernetesError
-from gennaker.providers.kubernetes import manifest as mf
-from gennaker.providers.kubernetes.infrastructure import instance, manifest_view
-from gennaker.providers.kubernetes.operations import OperationError
+from gennaker.providers.kubernetes.infrastructure import container_logs, instance, manifest_view
 from gennaker.runtime import Runtime
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["infrastructure"])
 AGE_HEADER = "X-Gennaker-View-Age"
 
 
-def _accounts(request: Request, rt: Runtime, who: Any, application: str, response: Response) -> list[str]:
+def _accounts(
+    request: Request, rt: Runtime, who: Any, application: str, response: Response, only: str | None = None
+) -> list[str]:
+    """The accounts a view of the application covers (all readable ones, or `only`), with the view's age."""
     require_application(request, rt, who, application, "READ")
-    accounts = readable_accounts(rt, who)
+    if only is not None:
+        require_account(rt, who, only, "READ")
+    accounts = [only] if only is not None else readable_accounts(rt, who)
     ages = [rt.kubernetes.infrastructure.age_s(a) for a in accounts]
     response.headers[AGE_HEADER] = f"{max(ages):.3f}" if ages else "0"
     return accounts
@@ -40,9 +51,8 @@ def clusters(
 def clusters_in_account(
     application: str, account: str, request: Request, response: Response, rt: RuntimeDep, who: CallerDep
 ) -> list[dict[str, Any]]:
-    _accounts(request, rt, who, application, response)
-    require_account(rt, who, account, "READ")
-    return rt.kubernetes.infrastructure.clusters(application, [account]).get(account, [])
+    accounts = _accounts(request, rt, who, application, response, only=account)
+    return rt.kubernetes.infrastructure.clusters(application, accounts).get(account, [])
 
 
 @router.get("/applications/{application}/serverGroups")
@@ -91,45 +101,22 @@ def firewalls(
 @router.get("/manifests/{account}/{location}/{name}")
 def manifest(account: str, location: str, name: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     """One object read live, with its status, events and the artifacts it uses (`name` is `"<kind> <name>"`)."""
-    require_account(rt, who, account, "READ")
-    ops = rt.kubernetes.operations(account)
-    try:
-        found = ops.get(location, name)
-    except (OperationError, KubernetesError) as error:
-        raise ApiError(400 if isinstance(error, OperationError) else 502, str(error)) from None
-    if found is None:
-        raise ApiError(404, f"{name} not found in namespace '{location}' of account '{account}'")
+    ops, found = live_manifest(rt, who, account, location, name)
     return manifest_view(ops.client, account, location, found)
 
 
 @router.get("/instances/{account}/{region}/{instance_id}")
 def instance_details(account: str, region: str, instance_id: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     """A pod as an instance (health per container), with its manifest, read live."""
-    require_account(rt, who, account, "READ")
-    client = rt.kubernetes.client(account)
-    pod_name = instance_id.split()[-1]
-    try:
-        pod = client.get("v1", "Pod", region, pod_name)
-    except KubernetesError as error:
-        raise ApiError(502, str(error)) from None
-    if pod is None:
-        raise ApiError(404, f"pod '{pod_name}' not found in namespace '{region}' of account '{account}'")
+    _, pod = live_pod(rt, who, account, region, instance_id.split()[-1])
     return {**instance(pod), "account": account, "region": region, "manifest": pod}
 
 
 @router.get("/instances/{account}/{region}/{instance_id}/console")
 def console(account: str, region: str, instance_id: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     """Logs of every init and regular container of a pod, read live."""
-    require_account(rt, who, account, "READ")
-    client = rt.kubernetes.client(account)
-    pod_name = instance_id.split()[-1]
+    client, pod = live_pod(rt, who, account, region, instance_id.split()[-1])
     try:
-        pod = client.get("v1", "Pod", region, pod_name)
-        if pod is None:
-            raise ApiError(404, f"pod '{pod_name}' not found in namespace '{region}' of account '{account}'")
-        spec = pod.get("spec") or {}
-        containers = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
-        output = [{"name": c, "output": client.log(region, mf.name(pod), c)} for c in containers]
+        return {"output": [{"name": c, "output": text} for c, text in container_logs(client, pod)]}
     except KubernetesError as error:
         raise ApiError(502, str(error)) from None
-    return {"output": output}

@@ -420,3 +420,10 @@ def manifest_view(client: KubeClient, account: str, location: str, obj: dict[str
         "events": events,
         "warnings": [],
     }
+
+
+def container_logs(client: KubeClient, pod: dict[str, Any], tail_lines: int | None = None) -> list[tuple[str, str]]:
+    """`(container, log)` for every init and regular container of a pod, read live."""
+    spec = pod.get("spec") or {}
+    containers = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
+    return [(c, client.log(mf.namespace(pod) or "", mf.name(pod), c, tail_lines=tail_lines)) for c in containers]
