@@ -42,6 +42,12 @@ def identity_of(who: Caller) -> Identity:
     return Identity(who.username, frozenset(getattr(who, "roles", ())), who.is_admin)
 
 
+def csv_values(value: str | None, *, upper: bool = False) -> list[str]:
+    """A comma-separated query parameter (`statuses=RUNNING,paused`) as its non-empty items."""
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    return [item.upper() for item in items] if upper else items
+
+
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt

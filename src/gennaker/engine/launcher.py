@@ -143,6 +143,10 @@ class Launcher:
             if existing:
                 return existing
         execution = build_execution(config, trigger, user, self.expressions, self._prior_artifacts(conn, config))
+        return self._enqueue(conn, execution, correlation_id)
+
+    def _enqueue(self, conn: Connection, execution: Execution, correlation_id: str | None = None) -> str:
+        """Store a new execution and queue its start."""
         self.executions.insert(conn, execution, correlation_id=correlation_id)
         self.queue.push(conn, [(execution.id, Kind.START_EXECUTION.value, {}, execution.build_time)])
         return execution.id
@@ -176,6 +180,4 @@ class Launcher:
         config = {"application": application, "name": description, "stages": stages}
         execution = build_execution(config, {"type": "manual", "user": user}, user)
         execution.type = "ORCHESTRATION"
-        self.executions.insert(conn, execution)
-        self.queue.push(conn, [(execution.id, Kind.START_EXECUTION.value, {}, execution.build_time)])
-        return execution.id
+        return self._enqueue(conn, execution)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from gennaker.api.deps import CallerDep, RuntimeDep, readable_accounts, require_application
+from gennaker.api.deps import CallerDep, RuntimeDep, csv_values, readable_accounts, require_application
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.model.search import trigger_matches
 
@@ -90,7 +90,7 @@ def list_executions(
 ) -> list[dict[str, Any]]:
     """The newest executions of each of the application's pipelines (Gate's limit is per config)."""
     require_application(request, rt, who, application, "READ")
-    wanted = [s.strip().upper() for s in statuses.split(",") if s.strip()] if statuses else []
+    wanted = csv_values(statuses, upper=True)
     with rt.db.read() as conn:
         configs = rt.pipelines.for_application(conn, application)
         found: list[dict[str, Any]] = []
@@ -125,8 +125,8 @@ def search_executions(
     security = request.app.state.security
     if application != "*":
         require_application(request, rt, who, application, "READ")
-    types = {t.strip() for t in (triggerTypes or "").split(",") if t.strip()}
-    wanted = [s.strip().upper() for s in statuses.split(",") if s.strip()] if statuses else []
+    types = set(csv_values(triggerTypes))
+    wanted = csv_values(statuses, upper=True)
 
     def matches(header: dict[str, Any]) -> bool:
         found = header.get("trigger") or {}

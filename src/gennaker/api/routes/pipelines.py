@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
-from gennaker.api.deps import CallerDep, RuntimeDep, execution_for, require_application
+from gennaker.api.deps import CallerDep, RuntimeDep, csv_values, execution_for, require_application
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.engine.operations import find_stage
 from gennaker.expressions import execution_root, stage_root
@@ -259,7 +259,7 @@ def list_by_ids(
     statuses: str | None = None,
 ) -> list[dict[str, Any]]:
     """Executions by config ids (newest `limit` per config) or by execution ids; `[]` without either."""
-    wanted = [s.strip().upper() for s in (statuses or "").split(",") if s.strip()]
+    wanted = csv_values(statuses, upper=True)
     security = request.app.state.security
     found: list[dict[str, Any]] = []
     with rt.db.read() as conn:
