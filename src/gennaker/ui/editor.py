@@ -27,6 +27,13 @@ from gennaker.ui.routes import check_csrf, page, templates
 
 router = APIRouter(include_in_schema=False)
 
+# What every Kubernetes manifest stage's form starts with: the account, namespace and "kind name" it acts on.
+TARGET = [
+    ("account", "Account", "string"),
+    ("location", "Namespace", "string"),
+    ("manifestName", "Object (kind name, e.g. deployment web)", "string"),
+]
+
 # The fields each stage type's form offers: (context key, label, kind).
 STAGE_FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "wait": [("waitTime", "Wait (seconds)", "number")],
@@ -34,49 +41,39 @@ STAGE_FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "checkPreconditions": [("preconditions", "Expression that must be true", "precondition")],
     "evaluateVariables": [("variables", "Variables (one key=value a line)", "variables")],
     "pipeline": [("pipeline", "Child pipeline id", "string"), ("waitForCompletion", "Wait for completion", "bool")],
+    "deployManifest": [
+        ("account", "Account", "string"),
+        ("moniker.app", "Application (moniker)", "string"),
+        ("namespaceOverride", "Namespace override", "string"),
+        ("manifests", "Manifests (YAML, several documents)", "yaml"),
+        ("skipExpressionEvaluation", "Skip expression evaluation", "bool"),
+    ],
+    "deleteManifest": [*TARGET, ("options.cascading", "Delete dependents (cascading)", "bool")],
+    "scaleManifest": [*TARGET, ("replicas", "Replicas", "number")],
+    "patchManifest": [
+        *TARGET,
+        ("options.mergeStrategy", "Merge strategy (strategic, merge, json)", "string"),
+        ("patchBody", "Patch (JSON)", "json"),
+    ],
+    "undoRolloutManifest": [*TARGET, ("numRevisionsBack", "Revisions back", "number")],
+    "pauseRolloutManifest": TARGET,
+    "resumeRolloutManifest": TARGET,
+    "rollingRestartManifest": TARGET,
+    "enableManifest": TARGET,
+    "disableManifest": TARGET,
+    "findArtifactFromResource": TARGET,
+    "runJob": [
+        ("account", "Account", "string"),
+        ("manifest", "Job (YAML)", "yaml-one"),
+        ("propertyFile", "Capture output from container", "string"),
+    ],
+    "bakeManifest": [
+        ("templateRenderer", "Renderer (HELM3, KUSTOMIZE)", "string"),
+        ("outputName", "Release name", "string"),
+        ("namespace", "Namespace", "string"),
+        ("overrides", "Overrides (JSON object)", "json"),
+    ],
 }
-# Kubernetes manifest stages: a target (account, namespace, "kind name") and what to do to it.
-TARGET = [
-    ("account", "Account", "string"),
-    ("location", "Namespace", "string"),
-    ("manifestName", "Object (kind name, e.g. deployment web)", "string"),
-]
-STAGE_FIELDS.update(
-    {
-        "deployManifest": [
-            ("account", "Account", "string"),
-            ("moniker.app", "Application (moniker)", "string"),
-            ("namespaceOverride", "Namespace override", "string"),
-            ("manifests", "Manifests (YAML, several documents)", "yaml"),
-            ("skipExpressionEvaluation", "Skip expression evaluation", "bool"),
-        ],
-        "deleteManifest": [*TARGET, ("options.cascading", "Delete dependents (cascading)", "bool")],
-        "scaleManifest": [*TARGET, ("replicas", "Replicas", "number")],
-        "patchManifest": [
-            *TARGET,
-            ("options.mergeStrategy", "Merge strategy (strategic, merge, json)", "string"),
-            ("patchBody", "Patch (JSON)", "json"),
-        ],
-        "undoRolloutManifest": [*TARGET, ("numRevisionsBack", "Revisions back", "number")],
-        "pauseRolloutManifest": TARGET,
-        "resumeRolloutManifest": TARGET,
-        "rollingRestartManifest": TARGET,
-        "enableManifest": TARGET,
-        "disableManifest": TARGET,
-        "findArtifactFromResource": TARGET,
-        "runJob": [
-            ("account", "Account", "string"),
-            ("manifest", "Job (YAML)", "yaml-one"),
-            ("propertyFile", "Capture output from container", "string"),
-        ],
-        "bakeManifest": [
-            ("templateRenderer", "Renderer (HELM3, KUSTOMIZE)", "string"),
-            ("outputName", "Release name", "string"),
-            ("namespace", "Namespace", "string"),
-            ("overrides", "Overrides (JSON object)", "json"),
-        ],
-    }
-)
 
 
 def _next_ref(config: dict[str, Any]) -> str:
