@@ -21,7 +21,6 @@ from gennaker.providers.kubernetes import stability
 from gennaker.providers.kubernetes.binding import discover
 from gennaker.providers.kubernetes.client import KubeClient, KubernetesError
 from gennaker.providers.kubernetes.kinds import full_name
-from gennaker.providers.kubernetes.traffic import is_disabled
 
 log = logging.getLogger(__name__)
 
@@ -321,12 +320,8 @@ def server_group(
     owned = [p for p in pods if any(r.get("uid") == uid for r in mf.metadata(p).get("ownerReferences") or [])]
     instances = [instance(p) for p in owned]
     same_namespace = [s for s in services if (mf.namespace(s) or "") == namespace]
-    template_labels = ((mf.pod_template(obj) or {}).get("metadata") or {}).get("labels") or {}
-    balancers = [
-        full_name(s)
-        for s in same_namespace
-        if (sel := (s.get("spec") or {}).get("selector")) and all(template_labels.get(k) == v for k, v in sel.items())
-    ]
+    labels = mf.pod_labels(obj)
+    balancers = [full_name(s) for s in same_namespace if mf.selects((s.get("spec") or {}).get("selector"), labels)]
     owner = _owner(obj, deployments)
     moniker = mf.read_moniker(obj)
     if owner is not None:
@@ -346,7 +341,8 @@ def server_group(
             "unknown": sum(1 for i in instances if i["healthState"] == "Unknown"),
         },
         "loadBalancers": balancers,
-        "disabled": is_disabled(obj, same_namespace),
+        # Deck's "disabled": it names load balancers, yet no Service in its namespace selects its pods.
+        "disabled": bool(mf.load_balancers(obj)) and not balancers,
         "buildInfo": {"images": [a["reference"] for a in discover(obj, account) if a["type"] == "docker/image"]},
         "serverGroupManagers": [{"name": mf.name(owner), "location": namespace, "account": account}] if owner else [],
         "status": status.to_json(),

@@ -49,6 +49,18 @@ def pod_template(manifest: dict[str, Any]) -> dict[str, Any] | None:
     return job_spec.get("template")
 
 
+def pod_labels(manifest: dict[str, Any]) -> dict[str, str]:
+    """The labels its pods get: the pod template's, or the object's own for a Pod."""
+    template = pod_template(manifest)
+    meta = (template.get("metadata") or {}) if template is not None else (manifest.get("metadata") or {})
+    return meta.get("labels") or {}
+
+
+def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Whether a non-empty Service selector matches these labels."""
+    return bool(selector) and all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
 def _annotation_targets(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     template = pod_template(manifest)
     return [metadata(manifest)] + ([template.setdefault("metadata", {})] if template is not None else [])

@@ -269,8 +269,9 @@ class ManifestOperations:
         self, location: str, manifest_name: str, enable: bool, load_balancers: list[str] | None = None
     ) -> list[str]:
         target = self.require(location, manifest_name)
+        pods = self.owned(target, "v1", "Pod") if _info(target).relabels_pods else []
         try:
-            return traffic.set_traffic(self.client, target, enable, load_balancers)
+            return traffic.set_traffic(self.client, target, enable, load_balancers, pods)
         except traffic.TrafficError as error:
             raise OperationError(str(error)) from None
 

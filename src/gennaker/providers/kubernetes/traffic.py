@@ -13,7 +13,6 @@ from lightkube.types import PatchType
 
 from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.client import KubeClient
-from gennaker.providers.kubernetes.kinds import kind_info
 
 
 class TrafficError(ValueError):
@@ -63,11 +62,15 @@ def _escape(key: str) -> str:
 
 
 def set_traffic(
-    client: KubeClient, workload: dict[str, Any], enable: bool, load_balancers: list[str] | None = None
+    client: KubeClient,
+    workload: dict[str, Any],
+    enable: bool,
+    load_balancers: list[str] | None = None,
+    pods: list[dict[str, Any]] | None = None,
 ) -> list[str]:
-    """Enable or disable a live workload in its Services; returns the Services it touched."""
+    """Enable or disable a live workload in its Services, and relabel `pods` likewise (a ReplicaSet's, which
+    would otherwise keep or lose traffic until replaced); returns the Services it touched."""
     namespace, name = mf.namespace(workload), mf.name(workload)
-    info = kind_info(workload["apiVersion"], workload["kind"])
     entries = load_balancers if load_balancers else mf.load_balancers(workload)
     touched: list[str] = []
     for entry in entries:
@@ -77,21 +80,21 @@ def set_traffic(
             raise TrafficError(f"Service '{service_name}' not found in namespace '{namespace}'")
         selector = selector_of(service)
         prefix = "/spec/template/metadata/labels/" if mf.pod_template(workload) is not None else "/metadata/labels/"
-        patch = _label_patch(_pod_labels_holder(dict(workload)), selector, prefix, enable)
+        patch = _label_patch(mf.pod_labels(workload), selector, prefix, enable)
         if patch:
             client.patch(workload["apiVersion"], workload["kind"], namespace, name, patch, PatchType.JSON)
-        if info.relabels_pods:
-            for pod in _owned_pods(client, workload):
-                pod_patch = _label_patch(mf.labels_of(pod), selector, "/metadata/labels/", enable)
-                if pod_patch:
-                    client.patch("v1", "Pod", namespace, mf.name(pod), pod_patch, PatchType.JSON)
+        for pod in pods or []:
+            pod_patch = _label_patch(mf.labels_of(pod), selector, "/metadata/labels/", enable)
+            if pod_patch:
+                client.patch("v1", "Pod", namespace, mf.name(pod), pod_patch, PatchType.JSON)
         touched.append(entry)
     return touched
 
 
 def _label_patch(current: dict[str, Any], selector: dict[str, str], prefix: str, enable: bool) -> list[dict[str, Any]]:
+    """JSON-patch operations under `prefix` (a `…/labels/` path) that add or remove the selector's labels."""
     operations: list[dict[str, Any]] = []
-    if prefix.endswith("labels/") and not current and enable:
+    if enable and not current:  # a JSON patch cannot add to a labels map that does not exist yet
         operations.append({"op": "add", "path": prefix.rstrip("/"), "value": {}})
     for key, value in selector.items():
         path = prefix + _escape(key)
@@ -100,29 +103,3 @@ def _label_patch(current: dict[str, Any], selector: dict[str, str], prefix: str,
         elif not enable and key in current:
             operations.append({"op": "remove", "path": path})
     return operations
-
-
-def _owned_pods(client: KubeClient, workload: dict[str, Any]) -> list[dict[str, Any]]:
-    match_labels = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    uid = mf.metadata(workload).get("uid")
-    pods = client.list_objects("v1", "Pod", mf.namespace(workload), labels=match_labels or None)
-    return [
-        pod
-        for pod in pods
-        if any(
-            ref.get("name") == mf.name(workload) and (uid is None or ref.get("uid") == uid)
-            for ref in mf.metadata(pod).get("ownerReferences") or []
-        )
-    ]
-
-
-def is_disabled(workload: dict[str, Any], services: list[dict[str, Any]]) -> bool:
-    """Deck's "disabled": it names load balancers yet no Service in its namespace selects its pods."""
-    if not mf.load_balancers(workload):
-        return False
-    pod_labels = _pod_labels_holder(dict(workload))
-    for service in services:
-        selector = (service.get("spec") or {}).get("selector") or {}
-        if selector and all(pod_labels.get(k) == v for k, v in selector.items()):
-            return False
-    return True
