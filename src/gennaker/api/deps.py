@@ -76,8 +76,11 @@ def execution_for(request: Request, rt: Runtime, who: Caller, execution_id: str,
     return execution
 
 
-def require_application(request: Request, rt: Runtime, who: Caller, application: str, permission: str) -> None:
-    """Refuse with 403 (or 404 for READ, not to reveal names) unless `who` has `permission` on the app."""
+def require_application(
+    request: Request, rt: Runtime, who: Caller, application: str, permission: str
+) -> dict[str, Any] | None:
+    """Refuse with 403 (or 404 for READ, not to reveal names) unless `who` has `permission` on the app;
+    returns its attributes (None when it does not exist and the caller may see it anyway, e.g. an admin)."""
     with rt.db.read() as conn:
         attributes = rt.applications.get(conn, application)
     security: Security = request.app.state.security
@@ -85,6 +88,17 @@ def require_application(request: Request, rt: Runtime, who: Caller, application:
         if permission == "READ":
             raise ApiError(404, f"application '{application.lower()}' not found")
         raise ApiError(403, f"{who.username} lacks {permission} permission on application '{application.lower()}'")
+    return attributes
+
+
+def existing_application(
+    request: Request, rt: Runtime, who: Caller, application: str, permission: str
+) -> dict[str, Any]:
+    """The application's attributes, if it exists and `who` has `permission` on it (404 / 403 otherwise)."""
+    attributes = require_application(request, rt, who, application, permission)
+    if attributes is None:
+        raise ApiError(404, f"application '{application.lower()}' not found")
+    return attributes
 
 
 def permitted_accounts(rt: Runtime, who: Caller, permission: str) -> list[KubernetesAccount]:

@@ -45,7 +45,7 @@ ACTIONS = {
 
 
 def _view(request: Request, rt: Any, who: Any, application: str) -> dict[str, Any]:
-    require_application(request, rt, who, application, "READ")
+    attributes = require_application(request, rt, who, application, "READ")
     accounts = readable_accounts(rt, who)
     infrastructure = rt.kubernetes.infrastructure
     groups = infrastructure.server_groups(application, accounts)
@@ -57,8 +57,6 @@ def _view(request: Request, rt: Any, who: Any, application: str) -> dict[str, An
             key, {"account": key[0], "namespace": key[1], "name": key[2], "managers": [], "serverGroups": []}
         )
         cluster["managers" if item["kind"] == "Deployment" else "serverGroups"].append(item)
-    with rt.db.read() as conn:
-        attributes = rt.applications.get(conn, application)
     writable = {a.name for a in permitted_accounts(rt, who, "WRITE")}
     return {
         "application": attributes or {"name": application},

@@ -23,7 +23,7 @@ from markupsafe import Markup
 from sqlalchemy.engine import Connection
 from starlette.datastructures import FormData
 
-from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, require_application
+from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, existing_application, require_application
 from gennaker.api.errors import ApiError
 from gennaker.api.routes.live import changes
 from gennaker.api.routes.pipelines import evaluate_in
@@ -185,11 +185,8 @@ async def create_application(request: Request, rt: RuntimeDep, who: CallerDep) -
 
 @router.get("/ui/applications/{application}", response_class=HTMLResponse)
 def application_page(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    require_application(request, rt, who, application, "READ")
+    attributes = existing_application(request, rt, who, application, "READ")
     with rt.db.read() as conn:
-        attributes = rt.applications.get(conn, application)
-        if attributes is None:
-            raise ApiError(404, f"application '{application.lower()}' not found")
         can_execute = _allows(request, who, attributes, "EXECUTE")
         pipelines = [
             {"config": config, "executions": executions, "can_execute": can_execute}
@@ -201,11 +198,7 @@ def application_page(request: Request, application: str, rt: RuntimeDep, who: Ca
 
 @router.get("/ui/applications/{application}/edit", response_class=HTMLResponse)
 def edit_application_page(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    require_application(request, rt, who, application, "WRITE")
-    with rt.db.read() as conn:
-        attributes = rt.applications.get(conn, application)
-    if attributes is None:
-        raise ApiError(404, f"application '{application.lower()}' not found")
+    attributes = existing_application(request, rt, who, application, "WRITE")
     permissions = attributes.get("permissions") or {}
     values = {"email": attributes.get("email") or "", "description": attributes.get("description") or ""}
     values.update({f"permissions.{p}": ", ".join(permissions.get(p) or []) for p in ROLE_LISTS})
@@ -216,12 +209,8 @@ def edit_application_page(request: Request, application: str, rt: RuntimeDep, wh
 async def update_application(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> Response:
     form = await request.form()
     check_csrf(request, form)
-    require_application(request, rt, who, application, "WRITE")
+    current = existing_application(request, rt, who, application, "WRITE")
     attributes, errors = _application_form(form)
-    with rt.db.read() as conn:
-        current = rt.applications.get(conn, application)
-    if current is None:
-        raise ApiError(404, f"application '{application.lower()}' not found")
     return _save_application(request, rt, who, application.lower(), current, attributes, errors, form)
 
 

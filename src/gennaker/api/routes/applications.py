@@ -9,7 +9,14 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from gennaker.api.deps import CallerDep, RuntimeDep, csv_values, readable_accounts, require_application
+from gennaker.api.deps import (
+    CallerDep,
+    RuntimeDep,
+    csv_values,
+    existing_application,
+    readable_accounts,
+    require_application,
+)
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.model.search import trigger_matches
 
@@ -37,11 +44,7 @@ def get_application(
     request: Request, application: str, rt: RuntimeDep, who: CallerDep, expand: bool = True
 ) -> dict[str, Any]:
     """The application's attributes and, with `expand`, its clusters per account (Gate's shape)."""
-    require_application(request, rt, who, application, "READ")
-    with rt.db.read() as conn:
-        attributes = rt.applications.get(conn, application)
-    if attributes is None:
-        raise ApiError(404, f"application '{application.lower()}' not found")
+    attributes = existing_application(request, rt, who, application, "READ")
     clusters: dict[str, list[dict[str, Any]]] = {}
     if expand:
         view = rt.kubernetes.infrastructure.clusters(application.lower(), readable_accounts(rt, who))
