@@ -75,9 +75,16 @@ def make_runtime(
     database_url: str | None = None,
     config: dict[str, Any] | None = None,
     engine: dict[str, Any] | None = None,
+    enforce_permissions: bool = False,
 ) -> Runtime:
     url = database_url or f"sqlite:///{tmp_path / 'gennaker.db'}"
-    settings = Settings(data_dir=tmp_path, database_url=url, config=config or {}, engine=engine or {})
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=url,
+        config=config or {},
+        engine=engine or {},
+        enforce_permissions=enforce_permissions,
+    )
     return Runtime(settings, registry=test_registry())
 
 

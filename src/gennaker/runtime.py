@@ -16,8 +16,12 @@ import yaml
 from sqlalchemy.engine import Connection
 
 from gennaker.artifacts import ArtifactFetcher, artifact_accounts
+from gennaker.artifacts.fetchers import OutboundPolicy, public_only_guard
+from gennaker.auth.identity import DefaultPolicy, Identity
+from gennaker.auth.permissions import Permissions
+from gennaker.auth.service import AuthService
 from gennaker.bake import HelmBinaryRenderer, render_helm
-from gennaker.engine.contracts import EngineServices, ExpressionEvaluator
+from gennaker.engine.contracts import EngineServices, ExpressionEvaluator, StageFailure
 from gennaker.engine.evaluation import PipelineExpressions
 from gennaker.engine.handlers import Handlers
 from gennaker.engine.launcher import Launcher, LaunchError
@@ -29,7 +33,7 @@ from gennaker.engine.worker import Worker
 from gennaker.engine.zombies import find_zombies, repair
 from gennaker.expressions import Expressions
 from gennaker.model.execution import Execution, Stage
-from gennaker.model.pipeline import PipelineValidationError, assign_ref_ids, validate_pipeline
+from gennaker.model.pipeline import FieldError, PipelineValidationError, assign_ref_ids, validate_pipeline
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.stages import core_registry
 from gennaker.stages.bake_manifest import BakeManifestStage, CreateBakeManifestTask
@@ -52,6 +56,11 @@ class Settings:
     engine: dict[str, Any] = field(default_factory=dict)
     # The configuration file's content (`GENNAKER_CONFIG`): provider accounts, artifact accounts.
     config: dict[str, Any] = field(default_factory=dict)
+    # Server processes (`up`, `worker`) check what each execution's user may do; local commands act as the
+    # owner of the database and do not.
+    enforce_permissions: bool = False
+    # Roles allowed on applications that set no permissions (admins always are).
+    default_application_roles: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,7 +72,17 @@ class Settings:
         engine = config.get("engine") or {}
         if not isinstance(engine, dict):
             raise ConfigError("GENNAKER_CONFIG: engine must be a mapping")
-        return cls(data_dir=data_dir, database_url=url, task_lease_ms=lease, config=config, engine=engine)
+        roles = frozenset(
+            r.strip().lower() for r in env.get("GENNAKER_DEFAULT_APPLICATION_ROLES", "").split(",") if r.strip()
+        )
+        return cls(
+            data_dir=data_dir,
+            database_url=url,
+            task_lease_ms=lease,
+            config=config,
+            engine=engine,
+            default_application_roles=roles,
+        )
 
 
 class ConfigError(ValueError):
@@ -83,6 +102,10 @@ def load_config(path: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigError(f"GENNAKER_CONFIG: {path} must hold a mapping at the top level")
     return loaded
+
+
+def _stored_identities(db: Database) -> Callable[[str], Identity | None]:
+    return AuthService(db).identity
 
 
 class StoreLookups:
@@ -120,7 +143,13 @@ class Runtime:
         self.db.migrate()
         self.kubernetes = KubernetesProvider.from_config((settings.config.get("providers") or {}).get("kubernetes"))
         self.artifact_accounts = artifact_accounts(settings.config.get("artifacts") or {})
-        self.fetch_artifact = ArtifactFetcher(self.artifact_accounts, git_cache_dir=settings.data_dir / "git-cache")
+        outbound = OutboundPolicy.from_config(settings.config.get("outbound"))
+        self.fetch_artifact = ArtifactFetcher(
+            self.artifact_accounts,
+            guard=public_only_guard(outbound),
+            git_cache_dir=settings.data_dir / "git-cache",
+            local_git_paths=outbound.local_git_paths,
+        )
         helm_binary = (settings.config.get("bake") or {}).get("helmExecutable")
         self.registry = registry or core_registry()
         add_manifest_stages(self.registry, self.kubernetes, fetch=self.fetch_artifact)
@@ -134,6 +163,11 @@ class Runtime:
         self.pipelines = PipelineStore()
         self.executions = ExecutionStore()
         self.queue = QueueStore()
+        self.permissions = Permissions(_stored_identities(self.db), DefaultPolicy(settings.default_application_roles))
+        if settings.enforce_permissions:
+            self.kubernetes.account_check = lambda user, account, permission: self.permissions.account(
+                user, account.permissions, permission
+            )
         self.expressions = Expressions(StoreLookups(self))
         self.launcher = Launcher(self.executions, self.queue, self.expressions)
         self.wakeup: Wakeup = Wakeup(settings.data_dir / "wakeup") if self.db.is_sqlite else PostgresWakeup(self.db.url)
@@ -154,21 +188,50 @@ class Runtime:
     def save_pipeline(self, config: dict[str, Any], user: str | None) -> dict[str, Any]:
         """Validate and store a pipeline config, creating its application if it does not exist."""
         config = assign_ref_ids(config)
-        errors = validate_pipeline(config, self.registry.stage_types)
+        errors = validate_pipeline(config, self.registry.stage_types, self.registry.numeric_fields())
+        errors += self._run_as_errors(config, user)
         if errors:
             raise PipelineValidationError(errors)
         with self.db.transaction() as conn:
+            if config.get("id"):
+                existing = self.pipelines.get(conn, str(config["id"]))
+                if existing is not None and existing["application"] != config["application"].lower():
+                    raise PipelineValidationError([FieldError("id", "is the id of a pipeline of another application")])
             if self.applications.get(conn, config["application"]) is None:
                 self.applications.save(conn, config["application"], {}, user)
             return self.pipelines.save(conn, config, user)
 
+    def _run_as_errors(self, config: dict[str, Any], user: str | None) -> list[FieldError]:
+        """Triggers naming a `runAsUser` the saving user may not act as."""
+        if not self.settings.enforce_permissions:
+            return []
+        return [
+            FieldError(f"triggers[{index}].runAsUser", f"{user or 'anonymous'} may not run pipelines as {run_as}")
+            for index, trigger in enumerate(config.get("triggers") or [])
+            if isinstance(trigger, dict)
+            and (run_as := trigger.get("runAsUser"))
+            and not self.permissions.may_run_as(user, str(run_as))
+        ]
+
+    def trigger_user(self, config: dict[str, Any], trigger: dict[str, Any], caller: str) -> str:
+        """Who an execution started by a saved trigger runs as: the trigger's `runAsUser` when the pipeline's
+        last editor may act as that user (checked again now: roles change), else the caller."""
+        run_as = trigger.get("runAsUser")
+        if not run_as:
+            return caller
+        editor = config.get("lastModifiedBy")
+        if self.settings.enforce_permissions and not self.permissions.may_run_as(editor, str(run_as)):
+            raise LaunchError(f"the trigger's runAsUser {run_as} is refused: {editor} may not run pipelines as it")
+        return str(run_as)
+
     # -- executions --------------------------------------------------------------------------------
     def start_pipeline(self, application: str, name: str, trigger: dict[str, Any], user: str) -> str:
+        """Start a pipeline as `user`, or as the trigger's `runAsUser` when `trigger_user` allows it."""
         with self.db.transaction() as conn:
             config = self.pipelines.get_by_name(conn, application, name)
             if config is None:
                 raise LaunchError(f"pipeline '{name}' not found in application '{application}'")
-            execution_id = self.launcher.start(conn, config, trigger, user)
+            execution_id = self.launcher.start(conn, config, trigger, self.trigger_user(config, trigger, user))
         self.wakeup.notify()
         return execution_id
 
@@ -180,12 +243,18 @@ class Runtime:
         return task_id
 
     def _start_child(self, conn: Connection, parent: Execution, stage: Stage, parameters: Mapping[str, Any]) -> str:
+        """A `pipeline` stage's child, started as the parent's user if that user may EXECUTE it."""
         config = self.pipelines.get(conn, str(stage.context["pipeline"]))
         if config is None:
-            raise LaunchError("The referenced pipeline cannot be located")
+            raise StageFailure("The referenced pipeline cannot be located")
+        user = parent.authentication.get("user")
+        if self.settings.enforce_permissions and not self.permissions.application(
+            user, self.applications.get(conn, config["application"]), "EXECUTE"
+        ):
+            raise StageFailure(f"{user} lacks EXECUTE permission on application '{config['application']}'")
         trigger = {
             "type": "pipeline",
-            "user": parent.authentication.get("user") or parent.trigger.get("user"),
+            "user": user or parent.trigger.get("user"),
             "parentExecution": parent.to_json(),
             "parentPipelineStageId": stage.id,
             "parentPipelineId": parent.pipeline_config_id,
@@ -195,7 +264,10 @@ class Runtime:
             "dryRun": bool(parent.trigger.get("dryRun")),
             "correlationId": f"{parent.id}_{stage.id}_{config['id']}_{parent.start_time}",
         }
-        return self.launcher.start(conn, config, trigger, str(trigger["user"] or "anonymous"))
+        try:
+            return self.launcher.start(conn, config, trigger, str(trigger["user"] or "anonymous"))
+        except LaunchError as error:
+            raise StageFailure(str(error)) from None
 
     # -- zombies -----------------------------------------------------------------------------------
     def find_zombies(self) -> list[str]:
@@ -232,7 +304,7 @@ class Runtime:
     def start_workers(self, count: int | None = None) -> None:
         for index in range(count or self.settings.worker_threads):
             worker = self.new_worker()
-            thread = threading.Thread(target=worker.run_forever, name=f"worker-{index}", daemon=True)
+            thread = threading.Thread(target=worker.run_supervised, name=f"worker-{index}", daemon=True)
             thread.start()
             self._workers.append((worker, thread))
 

@@ -9,6 +9,7 @@ from gennaker import __version__
 from gennaker.api.audit import install_audit
 from gennaker.api.deps import Security
 from gennaker.api.errors import install_error_handlers
+from gennaker.api.limits import RequestBodyLimit, max_request_bytes
 from gennaker.api.metrics import Metrics
 from gennaker.api.routes import applications, infrastructure, live, pipelines, system, tasks, webhooks
 from gennaker.api.routes import auth as auth_routes
@@ -27,6 +28,7 @@ def create_app(runtime: Runtime, security: Security, *, ui: bool = True, auth: A
     app.state.security = security
     app.state.metrics = Metrics(runtime)
     install_error_handlers(app)
+    app.add_middleware(RequestBodyLimit, max_bytes=max_request_bytes(runtime.settings.config))
     for module in (system, applications, tasks, pipelines, live, webhooks, infrastructure):
         app.include_router(module.router)
     if auth is not None:

@@ -4,13 +4,20 @@ Configured like Spinnaker's halconfig `artifacts:` section (`http`, `gitrepo`, `
 `{enabled, accounts: [...]}`), plus built-in accounts that always exist: `embedded-artifact`,
 `docker-registry`, `no-auth-http-account` and `no-auth-git-repo-account`. Secrets are `SecretStr`, so
 reprs, logs and the public listing never show them.
+
+An account's credentials go only to the places it names: `hosts` (origins such as `https://host:8443`, or
+host names, meaning https and ssh on their usual ports), plus `baseUrl` (GitHub, GitLab) or `repository`
+(Helm). A pipeline author chooses the URL of an artifact, so without this a credential would reach any
+listener the author points it at. An `http` or `gitrepo` account with credentials therefore needs `hosts`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -18,6 +25,9 @@ EMBEDDED_ACCOUNT = "embedded-artifact"
 DOCKER_ACCOUNT = "docker-registry"
 NO_AUTH_HTTP_ACCOUNT = "no-auth-http-account"
 NO_AUTH_GIT_ACCOUNT = "no-auth-git-repo-account"
+GITHUB_API = "https://api.github.com"
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418}
+_HOST_NAME = re.compile(r"(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
 
 class ArtifactConfigError(ValueError):
@@ -35,6 +45,16 @@ class ArtifactAccount(BaseModel):
         """What `/artifacts/credentials` shows: the name and types, never credentials."""
         return {"name": self.name, "types": list(self.types)}
 
+    def has_credentials(self) -> bool:
+        return False
+
+    def credential_hosts(self) -> list[str]:
+        """Origins and host names the credentials may be sent to."""
+        return []
+
+    def may_send_credentials_to(self, url: str) -> bool:
+        return any(_reaches(url, entry) for entry in self.credential_hosts())
+
 
 class _Credentials(ArtifactAccount):
     """Basic-auth or token credentials, given inline or read once from files (halconfig's `*File` keys)."""
@@ -44,6 +64,7 @@ class _Credentials(ArtifactAccount):
     usernamePasswordFile: str | None = None
     token: SecretStr | None = None
     tokenFile: str | None = None
+    hosts: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -68,11 +89,35 @@ class _Credentials(ArtifactAccount):
     def token_value(self) -> str | None:
         return self.token.get_secret_value() if self.token is not None else None
 
+    def has_credentials(self) -> bool:
+        return self.basic_auth() is not None or self.token is not None
+
+    def credential_hosts(self) -> list[str]:
+        return list(self.hosts)
+
+    @model_validator(mode="after")
+    def _hosts_are_origins(self) -> _Credentials:
+        for entry in self.hosts:
+            if not _origin_entry(entry):
+                raise ValueError(f"hosts: {entry!r} is neither a host name nor an origin like https://host:port")
+        return self
+
+
+def _hosts_required(account: _Credentials) -> None:
+    """An account whose credentials could go to any URL must say where they belong."""
+    if account.has_credentials() and not account.hosts:
+        raise ValueError("an account with credentials needs `hosts`: the origins its credentials may be sent to")
+
 
 class HttpAccount(_Credentials):
     """`http/file`: a plain GET of the reference URL, with basic auth or a bearer token."""
 
     types: ClassVar[tuple[str, ...]] = ("http/file",)
+
+    @model_validator(mode="after")
+    def _credentials_have_hosts(self) -> HttpAccount:
+        _hosts_required(self)
+        return self
 
 
 class GitRepoAccount(_Credentials):
@@ -88,7 +133,11 @@ class GitRepoAccount(_Credentials):
     def _no_passphrase(self) -> GitRepoAccount:
         if self.sshPrivateKeyPassphrase is not None:
             raise ValueError("sshPrivateKeyPassphrase is not supported: use a key without a passphrase")
+        _hosts_required(self)
         return self
+
+    def has_credentials(self) -> bool:
+        return super().has_credentials() or self.sshPrivateKeyFilePath is not None
 
 
 class GitHubAccount(_Credentials):
@@ -97,6 +146,11 @@ class GitHubAccount(_Credentials):
     types: ClassVar[tuple[str, ...]] = ("github/file",)
     baseUrl: str = "https://api.github.com"
 
+    def credential_hosts(self) -> list[str]:
+        # github.com serves larger files from raw.githubusercontent.com (the contents API's `download_url`).
+        raw = ["https://raw.githubusercontent.com"] if _origin(self.baseUrl) == _origin(GITHUB_API) else []
+        return [*self.hosts, self.baseUrl, *raw]
+
 
 class GitLabAccount(_Credentials):
     """`gitlab/file`: GitLab's raw file API with a `PRIVATE-TOKEN`; `baseUrl` is the GitLab root."""
@@ -104,12 +158,18 @@ class GitLabAccount(_Credentials):
     types: ClassVar[tuple[str, ...]] = ("gitlab/file",)
     baseUrl: str = "https://gitlab.com"
 
+    def credential_hosts(self) -> list[str]:
+        return [*self.hosts, self.baseUrl]
+
 
 class HelmAccount(_Credentials):
     """`helm/chart`: a chart repository (`index.yaml` + archives) at `repository`."""
 
     types: ClassVar[tuple[str, ...]] = ("helm/chart",)
     repository: str = Field(min_length=1)
+
+    def credential_hosts(self) -> list[str]:
+        return [*self.hosts, self.repository]
 
 
 class EmbeddedAccount(ArtifactAccount):
@@ -226,3 +286,36 @@ def _read_secret(path: str, key: str) -> str:
         return Path(path).expanduser().read_text().strip()
     except OSError as exc:
         raise ValueError(f"cannot read {key} {path}: {exc.strerror}") from None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, including git's `user@host:path` form (ssh); ports made explicit."""
+    if "://" not in url:
+        head = url.split("/", 1)[0]
+        if ":" in head and not url.startswith("/"):
+            return "ssh", head.rsplit("@", 1)[-1].split(":")[0].lower(), 22
+        return "file", "", None
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return scheme, "", None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _origin_entry(entry: str) -> bool:
+    if "://" in entry:
+        scheme, host, _ = _origin(entry)
+        return bool(host) and scheme in _DEFAULT_PORTS
+    return _HOST_NAME.fullmatch(entry) is not None
+
+
+def _reaches(url: str, entry: str) -> bool:
+    """Whether `url` goes to the origin `entry` names (a bare host name: https or ssh on the usual port)."""
+    scheme, host, port = _origin(url)
+    if not host:
+        return False
+    if "://" in entry:
+        return (scheme, host, port) == _origin(entry)
+    return host == entry.lower() and (scheme, port) in (("https", 443), ("ssh", 22))

@@ -26,8 +26,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def runtime() -> Runtime:
-    return Runtime(Settings.from_env())
+def runtime(*, serving: bool = False) -> Runtime:
+    """The runtime from the environment; `serving` (up, worker) checks what each execution's user may do."""
+    settings = Settings.from_env()
+    settings.enforce_permissions = serving
+    return Runtime(settings)
 
 
 def backend() -> Backend:

@@ -14,7 +14,6 @@ import uvicorn
 from gennaker.api.app import create_app
 from gennaker.api.security import local_security
 from gennaker.auth.config import auth_service
-from gennaker.auth.identity import DefaultPolicy, Identity, account_allows
 from gennaker.auth.service import AuthService
 from gennaker.cli.common import console, current_user, reports_errors, runtime
 from gennaker.cli.pipelines import load_config_file
@@ -46,13 +45,7 @@ def _serve_http(rt: Runtime, auth: AuthService, threads: int, host: str, port: i
     generated = auth.ensure_admin(os.environ.get("GENNAKER_ADMIN_PASSWORD"))
     if generated:
         console.print(f"Created user [bold]admin[/bold] with password [bold]{generated}[/bold] (shown only this once)")
-    roles = frozenset(
-        r.strip().lower() for r in os.environ.get("GENNAKER_DEFAULT_APPLICATION_ROLES", "").split(",") if r.strip()
-    )
-    app = create_app(rt, local_security(auth, DefaultPolicy(roles)), auth=auth)
-    rt.kubernetes.account_check = lambda user, account, permission: account_allows(
-        auth.identity(user) or Identity(user, frozenset()), account.permissions, permission
-    )
+    app = create_app(rt, local_security(auth, rt.permissions.default), auth=auth)
     _report_zombies(rt)
     rt.start_workers(threads)
     console.print(f"UI and API: http://{host}:{port}/   (OpenAPI: http://{host}:{port}/openapi.json)")
@@ -82,7 +75,7 @@ def up(
 ) -> None:
     """Run Gennaker: API, UI and engine workers, on the embedded SQLite unless GENNAKER_DATABASE_URL is set."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    rt = runtime()
+    rt = runtime(serving=True)
     auth = auth_service(rt.db, rt.settings.config)  # a bad `auth` section stops here, before anything starts
     loaded = load_examples(rt, load_examples_from) if load_examples_from else []
     console.print(f"[bold]Gennaker[/bold] is up. Data: {rt.settings.data_dir}  Database: {rt.db.url}")
@@ -99,4 +92,4 @@ def up(
 def worker(threads: int = typer.Option(2, "--threads", help="Engine worker threads")) -> None:
     """Run engine workers only (scale-out on PostgreSQL)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _serve(runtime(), threads)
+    _serve(runtime(serving=True), threads)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from gennaker.model.execution import Execution, Stage
+from gennaker.model.pipeline import NumericRange
 from gennaker.model.status import Status
 
 if TYPE_CHECKING:
@@ -103,6 +104,8 @@ class StageDefinition:
     """Base class of stage types. `type` is the Spinnaker stage type this definition runs."""
 
     type: ClassVar[str]
+    # Context fields whose literal values must be numbers in (minimum, maximum); checked when a pipeline is saved.
+    numeric_fields: ClassVar[Mapping[str, NumericRange]] = {}
 
     def tasks(self, stage: Stage) -> list[str]:
         """Names of the tasks to run, in order."""

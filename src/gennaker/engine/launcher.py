@@ -99,7 +99,8 @@ def build_execution(
         keep_waiting_pipelines=bool(config.get("keepWaitingPipelines")),
         spel_evaluator=config.get("spelEvaluator"),
         start_time_expiry=config.get("startTimeExpiry"),
-        authentication={"user": trigger.get("runAsUser") or user, "allowedAccounts": []},
+        # The caller decides who the execution acts as (a trigger's runAsUser is checked before it gets here).
+        authentication={"user": user, "allowedAccounts": []},
         trigger=trigger,
         notifications=list(config.get("notifications") or []),
         extra={"description": config.get("description"), "origin": trigger.get("origin", "api")},

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from gennaker.engine.contracts import StageDefinition, Task
+from gennaker.model.pipeline import NumericRange
+
+# Fields every stage may carry, and their ranges.
+COMMON_NUMERIC_FIELDS: dict[str, NumericRange] = {"stageTimeoutMs": (0, 30 * 24 * 3600 * 1000)}
 
 
 class UnknownStageType(LookupError):
@@ -35,3 +41,7 @@ class Registry:
     @property
     def stage_types(self) -> set[str]:
         return set(self.stages)
+
+    def numeric_fields(self) -> dict[str, Mapping[str, NumericRange]]:
+        """Per stage type, the numeric fields `validate_pipeline` checks."""
+        return {name: {**COMMON_NUMERIC_FIELDS, **d.numeric_fields} for name, d in self.stages.items()}

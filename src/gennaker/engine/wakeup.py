@@ -32,6 +32,7 @@ class Wakeup:
         self._socket_dir = socket_dir
         self._listener: socket.socket | None = None
         self._path: Path | None = None
+        self._listen_lock = threading.Lock()
         self._change_listeners: list[ChangeListener] = []
 
     # -- execution changes, for live views ---------------------------------------------------------
@@ -90,7 +91,11 @@ class Wakeup:
         return self.notify() > 0
 
     def listen(self) -> None:
-        """Start receiving wake-ups sent by other processes."""
+        """Start receiving wake-ups sent by other processes (once, however many worker threads ask)."""
+        with self._listen_lock:
+            self._listen()
+
+    def _listen(self) -> None:
         if self._socket_dir is None or self._listener is not None:
             return
         self._socket_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +158,7 @@ class PostgresWakeup(Wakeup):
     def workers_elsewhere(self) -> bool:
         return True  # scale-out deployments run their workers as separate processes
 
-    def listen(self) -> None:
+    def _listen(self) -> None:
         if self._conn is not None:
             return
         self._conn = psycopg.connect(self._dsn, autocommit=True)

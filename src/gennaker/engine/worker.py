@@ -38,6 +38,10 @@ MAX_ATTEMPTS = 5
 RETRY_DELAY_MS = 1000
 IDLE_CHECK_S = 30.0  # safety net only: wake-ups are pushed
 CONTENDED_WAIT_S = 0.02
+# A crashed worker loop restarts after a pause that doubles with each crash in a row, up to this.
+MAX_RESTART_PAUSE_S = 30.0
+# A loop that ran this long before crashing starts again from the shortest pause.
+HEALTHY_RUN_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,21 @@ class Worker:
         self._on_stage_complete = on_stage_complete
 
     # -- the loop ----------------------------------------------------------------------------------
+    def run_supervised(self) -> None:
+        """`run_forever` until stopped, restarting it after a crash (logged with its traceback) so that one
+        failure, at start or later, never leaves the process without this worker."""
+        pause = 0.5
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                self.run_forever()
+            except Exception:
+                if time.monotonic() - started > HEALTHY_RUN_S:
+                    pause = 0.5
+                log.exception("worker loop crashed; restarting in %.1f s", pause)
+                self._stopping.wait(pause)
+                pause = min(pause * 2, MAX_RESTART_PAUSE_S)
+
     def run_forever(self) -> None:
         self.wakeup.listen()
         while not self._stopping.is_set():

@@ -7,12 +7,23 @@ span several fields. Every problem is reported as a `FieldError` naming its JSON
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +39,37 @@ class PipelineValidationError(ValueError):
     def __init__(self, errors: list[FieldError]):
         self.errors = errors
         super().__init__("; ".join(f"{e.field}: {e.problem}" for e in errors))
+
+
+# One rule for application names wherever an application is created (API, pages, CLI, pipeline saves).
+APPLICATION_NAME = r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$"
+APPLICATION_NAME_RULE = "letters, digits and '-', starting with a letter, at most 63 characters"
+MAX_NAME_LENGTH = 256
+# Budgets for one pipeline config: beyond them saving, validating and running it would cost every user.
+MAX_STAGES = 500
+MAX_CONFIG_BYTES = 1024 * 1024
+# A numeric stage field's allowed range: (minimum, maximum), inclusive.
+NumericRange = tuple[float, float]
+
+
+def application_name_problem(name: Any) -> str | None:
+    """Why `name` cannot name an application, or None."""
+    if not isinstance(name, str) or not re.fullmatch(APPLICATION_NAME, name):
+        return f"must be {APPLICATION_NAME_RULE}"
+    return None
+
+
+def pipeline_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a pipeline: it appears in URLs, on command lines and on pages."""
+    if len(name) > MAX_NAME_LENGTH:
+        return f"must have at most {MAX_NAME_LENGTH} characters"
+    if name != name.strip():
+        return "must not start or end with white space"
+    if name.startswith("-"):
+        return "must not start with '-'"
+    if any(ord(c) < 32 or ord(c) == 127 or c in "/\\" for c in name):
+        return "must not contain control characters, '/' or '\\'"
+    return None
 
 
 class _Loose(BaseModel):
@@ -95,6 +137,22 @@ class PipelineConfig(_Loose):
             raise ValueError("must be 'v3' or 'v4'")
         return value
 
+    @field_validator("application", "name")
+    @classmethod
+    def _names_follow_the_rules(cls, value: str, info: ValidationInfo) -> str:
+        rule = application_name_problem if info.field_name == "application" else pipeline_name_problem
+        problem = rule(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _not_too_many_stages(cls, value: list[StageConfig]) -> list[StageConfig]:
+        if len(value) > MAX_STAGES:
+            raise ValueError(f"a pipeline may have at most {MAX_STAGES} stages, not {len(value)}")
+        return value
+
 
 # Fields each trigger type needs before it can ever fire (orca.md §1.4).
 TRIGGER_REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -139,15 +197,25 @@ def assign_ref_ids(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "stages": chained}
 
 
-def validate_pipeline(config: Any, known_stage_types: Collection[str]) -> list[FieldError]:
-    """All problems with a pipeline config; an empty list means it can be saved and run."""
+def validate_pipeline(
+    config: Any,
+    known_stage_types: Collection[str],
+    numeric_fields: Mapping[str, Mapping[str, NumericRange]] | None = None,
+) -> list[FieldError]:
+    """All problems with a pipeline config; an empty list means it can be saved and run.
+
+    `numeric_fields` gives, per stage type, the fields whose literal values must be numbers in a range."""
     if not isinstance(config, dict):
         return [FieldError("", "a pipeline config must be a JSON object")]
+    size = len(json.dumps(config, default=str))
+    if size > MAX_CONFIG_BYTES:
+        return [FieldError("", f"a pipeline config may have at most {MAX_CONFIG_BYTES} bytes of JSON, not {size}")]
     try:
         parsed = PipelineConfig.model_validate(config)
     except ValidationError as exc:
-        return [FieldError(_path(e["loc"]), e["msg"]) for e in exc.errors()]
+        return [FieldError(_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
     errors = _stage_graph_errors(parsed.stages, known_stage_types)
+    errors += _numeric_errors(config.get("stages") or [], numeric_fields or {})
     errors += _parameter_errors(parsed.parameterConfig)
     errors += _trigger_errors(parsed.triggers)
     return errors
@@ -182,6 +250,41 @@ def _stage_graph_errors(stages: list[StageConfig], known_stage_types: Collection
             first = seen[cycle[0]]
             errors.append(FieldError(f"stages[{first}].requisiteStageRefIds", "cycle: " + " -> ".join(cycle)))
     return errors
+
+
+def _numeric_errors(
+    stages: list[Any], numeric_fields: Mapping[str, Mapping[str, NumericRange]]
+) -> list[FieldError]:
+    """Literal numeric fields out of type or range; expressions (`${…}`) are checked when the stage runs."""
+    errors: list[FieldError] = []
+    for i, stage in enumerate(stages):
+        for key, bounds in numeric_fields.get(str(stage.get("type")), {}).items():
+            if key in stage:
+                problem = number_problem(stage[key], bounds)
+                if problem:
+                    errors.append(FieldError(f"stages[{i}].{key}", problem))
+    return errors
+
+
+def number_problem(value: Any, bounds: NumericRange, *, expressions: bool = True) -> str | None:
+    """Why `value` is not a number within `bounds`, or None. With `expressions`, an expression string passes
+    (at save time); a stage checks the evaluated value with `expressions=False`."""
+    if value is None or (expressions and isinstance(value, str) and "${" in value):
+        return None
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and value.strip():
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    low, high = bounds
+    if number is None or not math.isfinite(number):
+        return f"must be a number from {low:g} to {high:g}, or an expression, not {str(value)[:40]!r}"
+    if not low <= number <= high:
+        return f"must be from {low:g} to {high:g}, not {number:g}"
+    return None
 
 
 def _find_cycle(requisites: dict[str, list[str]]) -> list[str] | None:

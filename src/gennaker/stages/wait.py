@@ -1,11 +1,16 @@
 """`wait`: pause for `waitTime` seconds, or until someone sends `skipRemainingWait` (orca.md §3.1)."""
 
-from gennaker.engine.contracts import StageDefinition, Task, TaskContext, TaskResult
+from gennaker.engine.contracts import StageDefinition, StageFailure, Task, TaskContext, TaskResult
 from gennaker.model.execution import Stage
+from gennaker.model.pipeline import NumericRange, number_problem
+
+# A year: longer waits are mistakes, and a number of milliseconds past this is not a time the engine can keep.
+WAIT_TIME_S: NumericRange = (0, 366 * 24 * 3600)
 
 
 class WaitStage(StageDefinition):
     type = "wait"
+    numeric_fields = {"waitTime": WAIT_TIME_S}
 
     def tasks(self, stage: Stage) -> list[str]:
         return [WaitTask.name]
@@ -17,7 +22,11 @@ class WaitTask(Task):
     def execute(self, tc: TaskContext) -> TaskResult:
         if tc.ctx.get("skipRemainingWait"):
             return TaskResult.succeeded()
-        wait_ms = int(float(tc.ctx.get("waitTime") or 0) * 1000)
+        wait_time = tc.ctx.get("waitTime") or 0
+        problem = number_problem(wait_time, WAIT_TIME_S, expressions=False)
+        if problem:
+            raise StageFailure(f"waitTime {problem}")
+        wait_ms = int(float(wait_time) * 1000)
         started = tc.stage.start_time or tc.now
         remaining = started + wait_ms + tc.stage.paused_ms - tc.now
         if remaining <= 0:

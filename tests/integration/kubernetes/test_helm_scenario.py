@@ -90,6 +90,7 @@ def github(seeds_repo: Path) -> Iterator[GitHubEmulator]:
 def seeds(kubeconfig: Path, github: GitHubEmulator, tmp_path: Path) -> Iterator[Runtime]:
     config = accounts_config(kubeconfig)
     config["artifacts"] = {"github": {"accounts": [{"name": "gh", "token": "gh-token", "baseUrl": github.url}]}}
+    config["outbound"] = {"allowNetworks": ["127.0.0.0/8"]}  # the GitHub emulator listens on loopback
     rt = make_runtime(tmp_path / "gennaker", config=config, engine={"manifest_poll_ms": 50})
     rt.start_workers(1)
     yield rt

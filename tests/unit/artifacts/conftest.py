@@ -22,6 +22,7 @@ def make_fetcher(tmp_path: Path) -> MakeFetcher:
 
     def make(section: Mapping[str, Any] | None = None, **options: Any) -> ArtifactFetcher:
         options.setdefault("git_cache_dir", tmp_path / "git-cache")
+        options.setdefault("local_git_paths", [tmp_path])
         return ArtifactFetcher(
             artifact_accounts(section or {}), client_factory=local_client, guard=loopback_only_guard(), **options
         )

@@ -7,9 +7,15 @@ from gennaker.artifacts import ArtifactConfigError, artifact_accounts
 SECTION = {
     "http": {
         "enabled": True,
-        "accounts": [{"name": "my-http", "username": "u", "password": "p"}, {"name": "bearer", "token": "t0ken"}],
+        "accounts": [
+            {"name": "my-http", "username": "u", "password": "p", "hosts": ["files.example.org"]},
+            {"name": "bearer", "token": "t0ken", "hosts": ["https://files.example.org:8443"]},
+        ],
     },
-    "gitrepo": {"enabled": True, "accounts": [{"name": "git", "username": "me", "token": "git-secret"}]},
+    "gitrepo": {
+        "enabled": True,
+        "accounts": [{"name": "git", "username": "me", "token": "git-secret", "hosts": ["git.example.org"]}],
+    },
     "github": {
         "enabled": True,
         "accounts": [{"name": "gh", "token": "gh-secret", "baseUrl": "https://ghe.example/api/v3"}],
@@ -69,8 +75,8 @@ def test_secrets_from_files(tmp_path: Path) -> None:
         {
             "http": {
                 "accounts": [
-                    {"name": "a", "usernamePasswordFile": str(tmp_path / "up")},
-                    {"name": "b", "tokenFile": str(tmp_path / "tok")},
+                    {"name": "a", "usernamePasswordFile": str(tmp_path / "up"), "hosts": ["a.example.org"]},
+                    {"name": "b", "tokenFile": str(tmp_path / "tok"), "hosts": ["b.example.org"]},
                 ]
             }
         }

@@ -96,7 +96,7 @@ def test_token_is_sent_as_a_header_not_in_the_command_line(make_fetcher: MakeFet
     fake_git.write_text(f'#!/bin/sh\necho "$@ | $GIT_CONFIG_KEY_0 | $GIT_CONFIG_VALUE_0" >> {log}\nexit 1\n')
     fake_git.chmod(0o755)
     fetcher = make_fetcher(
-        {"gitrepo": {"accounts": [{"name": "git", "username": "me", "token": "git-secret"}]}},
+        {"gitrepo": {"accounts": [{"name": "git", "username": "me", "token": "git-secret", "hosts": ["http://127.0.0.1:9"]}]}},
         git_executable=str(fake_git),
     )
     with pytest.raises(ArtifactFetchError) as caught:

@@ -1,4 +1,5 @@
 import base64
+from typing import Any
 
 import pytest
 
@@ -33,17 +34,23 @@ def _files(request: Request) -> Reply:
     return text_reply(404, "missing")
 
 
-SECTION = {
-    "http": {
-        "enabled": True,
-        "accounts": [{"name": "my-http", "username": "u", "password": "p"}, {"name": "bearer", "token": "t0ken"}],
+def section(*origins: str) -> dict[str, Any]:
+    """Two http accounts whose credentials belong to `origins`."""
+    hosts = list(origins) or ["files.example.org"]
+    return {
+        "http": {
+            "enabled": True,
+            "accounts": [
+                {"name": "my-http", "username": "u", "password": "p", "hosts": hosts},
+                {"name": "bearer", "token": "t0ken", "hosts": hosts},
+            ],
+        }
     }
-}
 
 
 def test_http_basic_bearer_and_default_account(make_fetcher: MakeFetcher) -> None:
-    fetcher = make_fetcher(SECTION)
     with LocalHttpServer(_files) as server:
+        fetcher = make_fetcher(section(server.url))
         basic = {"type": "http/file", "reference": f"{server.url}/basic/file.yaml", "artifactAccount": "my-http"}
         assert fetcher(basic) == b"basic: true\n"
         bearer = {"type": "http/file", "reference": f"{server.url}/bearer/file.yaml", "artifactAccount": "bearer"}
@@ -56,14 +63,16 @@ def test_http_basic_bearer_and_default_account(make_fetcher: MakeFetcher) -> Non
 
 
 def test_http_errors_name_account_and_artifact(make_fetcher: MakeFetcher) -> None:
-    fetcher = make_fetcher(SECTION)
     with LocalHttpServer(_files) as server:
+        fetcher = make_fetcher(section(server.url))
         with pytest.raises(ArtifactFetchError, match=r"account my-http: GET .*/nothing returned HTTP 404"):
             fetcher({"type": "http/file", "reference": f"{server.url}/nothing", "artifactAccount": "my-http"})
         with pytest.raises(ArtifactFetchError, match="more than 4 bytes"):
-            make_fetcher(SECTION, max_bytes=4)({"type": "http/file", "reference": f"{server.url}/open/file.yaml"})
+            make_fetcher(section(), max_bytes=4)({"type": "http/file", "reference": f"{server.url}/open/file.yaml"})
     with pytest.raises(ArtifactFetchError, match="does not exist"):
         fetcher({"type": "http/file", "reference": "http://127.0.0.1:9/x", "artifactAccount": "nobody"})
+    with pytest.raises(ArtifactFetchError, match=r"may only be sent to http://127\.0\.0\.1:"):
+        fetcher({"type": "http/file", "reference": "http://127.0.0.1:9/x", "artifactAccount": "bearer"})
     with pytest.raises(ArtifactFetchError, match="handles http/file, not github/file"):
         fetcher({"type": "github/file", "reference": "http://127.0.0.1:9/x", "artifactAccount": "my-http"})
     with pytest.raises(ArtifactFetchError, match="docker/image artifacts are image references"):
@@ -71,7 +80,7 @@ def test_http_errors_name_account_and_artifact(make_fetcher: MakeFetcher) -> Non
 
 
 def test_guard_refuses_non_loopback_before_connecting(make_fetcher: MakeFetcher) -> None:
-    fetcher = make_fetcher(SECTION)
+    fetcher = make_fetcher(section())
     with pytest.raises(ArtifactFetchError, match=r"10\.1\.2\.3 is not a loopback address"):
         fetcher({"type": "http/file", "reference": "http://10.1.2.3/file"})
     redirect = LocalHttpServer(lambda r: Reply(302, b"", {"Location": "http://192.0.2.1/elsewhere"}))
@@ -80,22 +89,22 @@ def test_guard_refuses_non_loopback_before_connecting(make_fetcher: MakeFetcher)
 
 
 def test_credentials_are_not_sent_across_origins(make_fetcher: MakeFetcher) -> None:
-    fetcher = make_fetcher(SECTION)
     with LocalHttpServer(lambda r: text_reply(200, "ok")) as other:
         with LocalHttpServer(lambda r: Reply(302, b"", {"Location": other.url + "/x"})) as first:
+            fetcher = make_fetcher(section(first.url, other.url))
             assert fetcher({"type": "http/file", "reference": f"{first.url}/a", "artifactAccount": "bearer"}) == b"ok"
         assert first.requests[0].header("Authorization") == "Bearer t0ken"
         assert other.requests[0].header("Authorization") is None
 
 
-def test_public_only_guard_uses_the_expression_url_policy() -> None:
+def test_public_only_guard_refuses_non_public_addresses() -> None:
     addresses = {"internal.example.com": ["10.0.0.7"], "public.example.com": ["93.184.216.34"]}
     guard = public_only_guard(resolver=lambda host: addresses[host])
     guard("https://public.example.com/file.yaml")  # allowed; nothing is contacted by the guard
     guard("git@public.example.com:acme/repo.git")
-    with pytest.raises(FetchProblem, match=r"private address 10\.0\.0\.7"):
+    with pytest.raises(FetchProblem, match=r"non-public address 10\.0\.0\.7"):
         guard("https://internal.example.com/file.yaml")
-    with pytest.raises(FetchProblem, match=r"private address 10\.0\.0\.7"):
+    with pytest.raises(FetchProblem, match=r"non-public address 10\.0\.0\.7"):
         guard("ssh://git@internal.example.com/acme/repo.git")
     with pytest.raises(FetchProblem, match="local files are refused"):
         guard("/srv/git/repo.git")

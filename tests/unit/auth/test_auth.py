@@ -181,7 +181,7 @@ def test_account_secrets_never_reach_responses_or_logs(tmp_path: Path, caplog: p
     config = {
         "providers": {"kubernetes": {"accounts": [{"name": "prod", "kubeconfigContents": kubeconfig}]}},
         "artifacts": {
-            "http": {"accounts": [{"name": "web", "username": "u", "password": "http-pass-zzz"}]},
+            "http": {"accounts": [{"name": "web", "username": "u", "password": "http-pass-zzz", "hosts": ["h.example"]}]},
             "github": {"accounts": [{"name": "gh", "token": "gh-token-zzz"}]},
         },
     }

@@ -25,6 +25,7 @@ def fetcher(tmp_path: Path, section: Mapping[str, Any] | None = None) -> Artifac
         client_factory=lambda: httpx.Client(timeout=5.0, trust_env=False),
         guard=loopback_only_guard(),
         git_cache_dir=tmp_path / "cache",
+        local_git_paths=[tmp_path],
     )
 
 

@@ -122,6 +122,9 @@ def _trigger(
     trigger = dict(body or {})
     if "trigger" in trigger and isinstance(trigger["trigger"], dict):  # spin sends {"trigger": {...}} too
         trigger = dict(trigger["trigger"])
+    if trigger.get("runAsUser"):
+        problem = "cannot be set when starting a pipeline; it belongs to a saved trigger"
+        raise ApiError(400, f"runAsUser: {problem}", [{"field": "runAsUser", "problem": problem}])
     trigger.setdefault("type", "manual")
     trigger["user"] = who.username
     trigger.setdefault("notifications", [])

@@ -1,5 +1,6 @@
 """Inbound webhooks (gate.md §1.9). Unlike Gate, callers must authenticate and hold EXECUTE on each
-application whose pipeline the event starts; executions run as the trigger's `runAsUser` when set."""
+application whose pipeline the event starts; executions run as the saved trigger's `runAsUser` when the
+pipeline's last editor may act as that user (`Runtime.trigger_user`), else as the caller."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ def webhook(source: str, request: Request, rt: RuntimeDep, who: CallerDep, body:
         event_id = match.trigger["eventId"]
         if not security.application_allows(who, apps.get(match.config["application"]), "EXECUTE"):
             continue
-        user = match.trigger.get("runAsUser") or who.username
         try:
+            user = rt.trigger_user(match.config, match.trigger, who.username)
             with rt.db.transaction() as conn:
                 started.append(rt.launcher.start(conn, match.config, {**match.trigger, "user": user}, user))
         except LaunchError as error:  # e.g. its expected artifacts are not in this payload: the others still start

@@ -1,7 +1,13 @@
 """Fetching artifact contents, one module per artifact type, behind `ArtifactFetcher`."""
 
 from gennaker.artifacts.fetchers.core import ArtifactFetcher, ArtifactFetchError, Fetch
-from gennaker.artifacts.fetchers.guard import ConnectGuard, loopback_only_guard, public_only_guard
+from gennaker.artifacts.fetchers.guard import (
+    ConnectGuard,
+    OutboundConfigError,
+    OutboundPolicy,
+    loopback_only_guard,
+    public_only_guard,
+)
 from gennaker.artifacts.fetchers.http_client import ClientFactory, default_client_factory
 
 __all__ = [
@@ -10,6 +16,8 @@ __all__ = [
     "ClientFactory",
     "ConnectGuard",
     "Fetch",
+    "OutboundConfigError",
+    "OutboundPolicy",
     "default_client_factory",
     "loopback_only_guard",
     "public_only_guard",

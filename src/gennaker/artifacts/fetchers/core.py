@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +52,18 @@ class ArtifactFetcher:
         guard: ConnectGuard | None = None,
         git_cache_dir: Path | None = None,
         git_executable: str = "git",
+        local_git_paths: Sequence[Path] = (),
         timeout_s: float = 60.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ):
+        """`guard` checks every address before it is contacted (None: any address, for tests and tools only);
+        `local_git_paths` are the directories whose repositories `git/repo` artifacts may read."""
         self.accounts = accounts
         self.http = HttpGetter(client_factory or default_client_factory(timeout_s), guard, max_bytes)
         cache = git_cache_dir or Path(tempfile.gettempdir()) / f"gennaker-{os.getuid()}" / "git-artifacts"
-        self.git = GitRepoFetcher(cache, git=git_executable, timeout_s=max(timeout_s, 300.0), guard=guard)
+        self.git = GitRepoFetcher(
+            cache, git=git_executable, timeout_s=max(timeout_s, 300.0), guard=guard, local_paths=local_git_paths
+        )
 
     def __call__(self, artifact: Mapping[str, Any]) -> bytes:
         return self.fetch(artifact)

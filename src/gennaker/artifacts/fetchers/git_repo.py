@@ -9,6 +9,11 @@ Each repository URL has one bare cache repository, guarded by an exclusive `floc
 it, so concurrent fetches (threads or processes) of one repository take turns while different repositories
 proceed in parallel. Fetches are shallow; the archive is made from the fetched commit, so no work tree is
 checked out. Credentials reach git through environment variables, never the command line or the URL.
+
+Everything from the artifact is data, never an option: the URL and version may not start with `-`, and
+`--end-of-options` precedes them on every command line. Local repositories (`file://` URLs and plain paths)
+are read only under the directories the configuration names (`outbound.localGitPaths`), since a pipeline
+author could otherwise read any repository the server's user can.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from gennaker.artifacts.accounts import GitRepoAccount
 from gennaker.artifacts.fetchers.guard import ConnectGuard, FetchProblem
-from gennaker.artifacts.fetchers.http_client import redact_url
+from gennaker.artifacts.fetchers.http_client import redact_url, require_credential_host
 
 DEFAULT_BRANCH = "master"
 _COMMITISH = re.compile(r"[0-9a-fA-F]{7,64}")
@@ -38,12 +44,19 @@ class GitRepoFetcher:
     """Fetches `git/repo` artifacts through the `git` command line and a per-URL cache."""
 
     def __init__(
-        self, cache_root: Path, *, git: str = "git", timeout_s: float = 300.0, guard: ConnectGuard | None = None
+        self,
+        cache_root: Path,
+        *,
+        git: str = "git",
+        timeout_s: float = 300.0,
+        guard: ConnectGuard | None = None,
+        local_paths: Sequence[Path] = (),
     ):
         self.cache_root = cache_root
         self.git = git
         self.timeout_s = timeout_s
         self.guard = guard
+        self.local_paths = tuple(path.resolve() for path in local_paths)
 
     def fetch(self, artifact: Mapping[str, Any], account: GitRepoAccount) -> bytes:
         url = str(artifact.get("reference") or "")
@@ -51,11 +64,15 @@ class GitRepoFetcher:
             raise FetchProblem("a git/repo artifact needs the repository URL in `reference`")
         if url.startswith("-"):
             raise FetchProblem("the repository URL must not start with '-'")
-        if self.guard is not None:
+        local = _local_path(url)
+        if local is not None:
+            self._check_local(local, url)
+        elif self.guard is not None:
             self.guard(url)
-        version = str(artifact.get("version") or "")
+        require_credential_host(account, url)
+        version = _version(artifact)
         sub_path = _sub_path(artifact)
-        env = _git_env(url, account)
+        env = _git_env(url, account, allow_file=local is not None)
         repo = self._cache_dir(url)
         with _exclusive(repo.with_suffix(".lock")):
             if not (repo / "HEAD").exists():
@@ -66,6 +83,13 @@ class GitRepoFetcher:
             )
         return gzip.compress(tar, mtime=0)
 
+    def _check_local(self, path: Path, url: str) -> None:
+        if not any(path == root or root in path.parents for root in self.local_paths):
+            raise FetchProblem(
+                f"reading the local repository {url} is not allowed: "
+                "list its directory in outbound.localGitPaths to allow it"
+            )
+
     def _cache_dir(self, url: str) -> Path:
         self.cache_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.cache_root.stat().st_uid != os.getuid():
@@ -75,12 +99,13 @@ class GitRepoFetcher:
     def _fetch_commit(self, repo: Path, url: str, version: str, env: dict[str, str]) -> str:
         """The commit id for `version`, fetched into the cache (shallow when it names a branch or tag)."""
         ref = version or DEFAULT_BRANCH
+        shallow_fetch = ["-C", str(repo), "fetch", "--quiet", "--no-tags", "--depth=1", "--end-of-options", url]
         try:
-            self._run(["-C", str(repo), "fetch", "--quiet", "--no-tags", "--depth=1", url, ref], env, url)
+            self._run([*shallow_fetch, ref], env, url)
             return self._commit(repo, "FETCH_HEAD", env, url)
         except FetchProblem as problem:
             if not version:
-                self._run(["-C", str(repo), "fetch", "--quiet", "--no-tags", "--depth=1", url, "HEAD"], env, url)
+                self._run([*shallow_fetch, "HEAD"], env, url)
                 return self._commit(repo, "FETCH_HEAD", env, url)
             if not _COMMITISH.fullmatch(version):
                 raise FetchProblem(f"cannot fetch ref {version} of {redact_url(url)}: {problem}") from None
@@ -91,10 +116,9 @@ class GitRepoFetcher:
         with contextlib.suppress(FetchProblem):
             return self._commit(repo, commit, env, url)
         shallow = self._run(["-C", str(repo), "rev-parse", "--is-shallow-repository"], env, url).strip() == b"true"
+        unshallow = ["--unshallow"] if shallow else []
         refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
-        self._run(
-            ["-C", str(repo), "fetch", "--quiet", *(["--unshallow"] if shallow else []), url, *refspecs], env, url
-        )
+        self._run(["-C", str(repo), "fetch", "--quiet", *unshallow, "--end-of-options", url, *refspecs], env, url)
         try:
             return self._commit(repo, commit, env, url)
         except FetchProblem:
@@ -122,6 +146,26 @@ class GitRepoFetcher:
         return done.stdout
 
 
+def _version(artifact: Mapping[str, Any]) -> str:
+    """The branch, tag or commit; refused when git could read it as an option or it holds control characters."""
+    version = str(artifact.get("version") or "")
+    if version.startswith("-") or any(ord(c) < 32 or c == "\x7f" for c in version):
+        raise FetchProblem(f"the version {version!r} is not a branch, tag or commit")
+    return version
+
+
+def _local_path(url: str) -> Path | None:
+    """The directory a `file://` URL or a plain path names; None for a remote URL (`scheme://`, `user@host:path`)."""
+    if url.startswith("file://"):
+        return Path(unquote(urlsplit(url).path)).resolve()
+    if "://" in url:
+        return None
+    head = url.split("/", 1)[0]
+    if ":" in head and not url.startswith("/"):
+        return None
+    return Path(url).resolve()
+
+
 def _sub_path(artifact: Mapping[str, Any]) -> str:
     metadata = artifact.get("metadata") or {}
     raw = str((metadata.get("subPath") if isinstance(metadata, Mapping) else None) or artifact.get("location") or "")
@@ -133,14 +177,15 @@ def _sub_path(artifact: Mapping[str, Any]) -> str:
     return str(path)
 
 
-def _git_env(url: str, account: GitRepoAccount) -> dict[str, str]:
+def _git_env(url: str, account: GitRepoAccount, *, allow_file: bool) -> dict[str, str]:
     """A non-interactive environment carrying the account's credentials for this URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
         {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "", "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"}
     )
-    # Transports a repository URL may use; `ext::` (runs a command) and the like are never allowed.
-    env["GIT_ALLOW_PROTOCOL"] = "https:http:ssh:git:file"
+    # Transports a repository URL may use; `ext::` (runs a command) and the like are never allowed, and
+    # `file` only for a local repository already checked against the allowed directories.
+    env["GIT_ALLOW_PROTOCOL"] = "https:http:ssh:git" + (":file" if allow_file else "")
     secret = _http_secret(account)
     if url.startswith(("http://", "https://")) and secret:
         user, password = secret

@@ -17,12 +17,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from gennaker.artifacts.accounts import GitHubAccount
 from gennaker.artifacts.fetchers.guard import FetchProblem
-from gennaker.artifacts.fetchers.http_client import HttpGetter, redact_url
+from gennaker.artifacts.fetchers.http_client import HttpGetter, redact_url, require_credential_host
 
 
 def fetch_github_file(artifact: Mapping[str, Any], account: GitHubAccount, http: HttpGetter) -> bytes:
     url = contents_url(str(artifact.get("reference") or ""), account.baseUrl)
     params = {} if "ref" in parse_qs(urlsplit(url).query) else {"ref": str(artifact.get("version") or "master")}
+    require_credential_host(account, url)
     headers = {"Accept": "application/vnd.github+json", **_auth_header(account)}
     answer = _json(http.get(url, headers=headers, auth=account.basic_auth(), params=params), url)
     if isinstance(answer, list) or answer.get("type", "file") != "file":
@@ -36,6 +37,7 @@ def fetch_github_file(artifact: Mapping[str, Any], account: GitHubAccount, http:
     download = answer.get("download_url")
     if not download:
         raise FetchProblem(f"{redact_url(url)} returned neither content nor a download_url")
+    require_credential_host(account, str(download))
     return http.get(str(download), headers=_auth_header(account), auth=account.basic_auth())
 
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from gennaker.artifacts.accounts import GitLabAccount
 from gennaker.artifacts.fetchers.guard import FetchProblem
-from gennaker.artifacts.fetchers.http_client import HttpGetter
+from gennaker.artifacts.fetchers.http_client import HttpGetter, require_credential_host
 
 
 def fetch_gitlab_file(artifact: Mapping[str, Any], account: GitLabAccount, http: HttpGetter) -> bytes:
@@ -26,6 +26,7 @@ def fetch_gitlab_file(artifact: Mapping[str, Any], account: GitLabAccount, http:
         else f"{account.baseUrl.rstrip('/')}/{reference.lstrip('/')}"
     )
     params = {} if "ref" in parse_qs(urlsplit(url).query) else {"ref": str(artifact.get("version") or "master")}
+    require_credential_host(account, url)
     token = account.token_value()
     headers = {"PRIVATE-TOKEN": token} if token else {}
     return http.get(url, headers=headers, auth=account.basic_auth(), params=params)

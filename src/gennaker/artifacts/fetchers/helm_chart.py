@@ -16,7 +16,7 @@ import yaml
 
 from gennaker.artifacts.accounts import HelmAccount
 from gennaker.artifacts.fetchers.guard import FetchProblem
-from gennaker.artifacts.fetchers.http_client import HttpGetter, redact_url
+from gennaker.artifacts.fetchers.http_client import HttpGetter, redact_url, require_credential_host
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -30,7 +30,9 @@ def fetch_helm_chart(artifact: Mapping[str, Any], account: HelmAccount, http: Ht
     urls = entry.get("urls") or []
     if not urls:
         raise FetchProblem(f"the index of {redact_url(repository)} lists no URL for {name} {entry.get('version')}")
-    return http.get(urljoin(repository, str(urls[0])), auth=account.basic_auth())
+    chart_url = urljoin(repository, str(urls[0]))
+    require_credential_host(account, chart_url)
+    return http.get(chart_url, auth=account.basic_auth())
 
 
 def _index(http: HttpGetter, repository: str, account: HelmAccount) -> Mapping[str, Any]:

@@ -11,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from gennaker.artifacts.accounts import ArtifactAccount
 from gennaker.artifacts.fetchers.guard import ConnectGuard, FetchProblem
 
 ClientFactory = Callable[[], httpx.Client]
@@ -94,6 +95,16 @@ class HttpGetter:
             if len(body) > self.max_bytes:
                 raise FetchProblem(f"GET {redact_url(url)} returned more than {self.max_bytes} bytes")
         return bytes(body)
+
+
+def require_credential_host(account: ArtifactAccount, url: str) -> None:
+    """Refuse to fetch `url` with an account whose credentials do not belong to that origin."""
+    if not account.has_credentials() or account.may_send_credentials_to(url):
+        return
+    raise FetchProblem(
+        f"the credentials of account {account.name} may only be sent to {', '.join(account.credential_hosts())}"
+        f", not to {redact_url(url)}"
+    )
 
 
 def redact_url(url: str) -> str:
