@@ -16,7 +16,7 @@ import httpx
 
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
-from gennaker.model.pipeline import PipelineValidationError
+from gennaker.model.pipeline import PipelineValidationError, application_name_problem
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime
 
@@ -77,6 +77,9 @@ class LocalBackend:
             raise BackendError(str(exc)) from None
 
     def save_application(self, name: str, email: str | None) -> dict[str, Any]:
+        problem = application_name_problem(name)
+        if problem:
+            raise BackendError(f"application name {name!r} {problem}")
         with self.rt.db.transaction() as conn:
             return self.rt.applications.save(conn, name, {"email": email} if email else {}, self.user)
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gennaker.model.execution import now_ms
+from gennaker.model.pipeline import application_name_problem
 from gennaker.store import codec
 from gennaker.store.tables import applications, pipeline_config_versions, pipeline_configs
 
@@ -17,6 +18,9 @@ class ApplicationStore:
         """Create or update; attributes given are merged over the stored ones."""
         name = name.lower()
         existing = self.get(conn, name)
+        problem = application_name_problem(name) if existing is None else None
+        if problem:  # every front end checks first; this keeps a missed path from storing a bad name
+            raise ValueError(f"application name {name!r} {problem}")
         merged = {**(existing or {}), **attributes, "name": name}
         now = now_ms()
         merged.setdefault("createTs", now)

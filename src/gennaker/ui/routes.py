@@ -7,7 +7,6 @@ make a browser post a form, but cannot read or set this cookie.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -27,9 +26,9 @@ from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, exis
 from gennaker.api.errors import ApiError
 from gennaker.api.routes.live import changes
 from gennaker.api.routes.pipelines import evaluate_in
-from gennaker.api.routes.tasks import APPLICATION_NAME
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
+from gennaker.model.pipeline import application_name_problem
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime
 from gennaker.ui.graph import layout
@@ -175,8 +174,9 @@ async def create_application(request: Request, rt: RuntimeDep, who: CallerDep) -
     check_csrf(request, form)
     name = str(form.get("name") or "").strip().lower()
     attributes, errors = _application_form(form)
-    if not re.fullmatch(APPLICATION_NAME, name):
-        errors["name"] = "letters, digits and '-', starting with a letter"
+    problem = application_name_problem(name)
+    if problem:
+        errors["name"] = problem
     with rt.db.read() as conn:
         if not errors.get("name") and rt.applications.get(conn, name) is not None:
             errors["name"] = f"application '{name}' already exists"

@@ -58,7 +58,7 @@ def test_form_errors_are_shown_beside_the_field(api: TestClient) -> None:
     token = csrf(api, DEV)
     bad = api.post("/ui/applications/new", data={"csrf": token, "name": "9lives", "email": "nope"}, headers=DEV)
     assert bad.status_code == 400
-    assert 'id="name-error">name letters, digits' in bad.text and 'id="email-error">email must be' in bad.text
+    assert 'id="name-error">name must be letters, digits' in bad.text and 'id="email-error">email must be' in bad.text
     api.post("/ui/applications/new", data={"csrf": token, "name": "dup"}, headers=DEV)
     again = api.post("/ui/applications/new", data={"csrf": token, "name": "dup"}, headers=DEV)
     assert again.status_code == 400 and "application &#39;dup&#39; already exists" in again.text

@@ -16,16 +16,16 @@ from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.engine.contracts import exception_details
 from gennaker.engine.handlers import new_id
 from gennaker.model.execution import Execution, Stage, now_ms
+from gennaker.model.pipeline import APPLICATION_NAME, APPLICATION_NAME_RULE
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["tasks"])
-APPLICATION_NAME = r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$"
 
 
 class ApplicationAttributes(BaseModel):
     model_config = ConfigDict(extra="allow")
-    name: str = Field(pattern=APPLICATION_NAME, description="Letters, digits and '-', starting with a letter")
+    name: str = Field(pattern=APPLICATION_NAME, description=APPLICATION_NAME_RULE)
     email: str | None = None
 
 
