@@ -1,5 +1,7 @@
 """API benchmark (issue 4): with 100,000 stored executions, list an application's newest 50 and get one
-30-stage execution over HTTP (uvicorn on loopback).
+30-stage execution over HTTP (uvicorn on loopback). Then the cost of authentication: `GET /applications`
+with a local user's Basic credentials and with an API token, through the real AuthService (the Basic
+check is remembered after the first argon2 verification, so the two should cost about the same).
 
     python bench/api.py [--json] [--executions 100000] [--requests 300]
 """
@@ -7,7 +9,9 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import secrets
 import socket
 import statistics
 import tempfile
@@ -25,6 +29,9 @@ import uvicorn
 
 from gennaker.api.app import create_app
 from gennaker.api.deps import Security
+from gennaker.api.security import local_security
+from gennaker.auth.identity import DefaultPolicy
+from gennaker.auth.service import AuthService
 from gennaker.engine.handlers import new_id
 from gennaker.model.execution import Execution, Stage, now_ms
 from gennaker.model.status import Status
@@ -87,11 +94,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(rt: Runtime) -> Iterator[httpx.Client]:
-    """The API and UI on loopback (uvicorn, every caller an admin), and a client for it."""
-    security = Security(authenticate=lambda _request: BenchCaller(), application_allows=lambda *_: True)
+def serving(rt: Runtime, auth: AuthService | None = None) -> Iterator[httpx.Client]:
+    """The API and UI on loopback (uvicorn), and a client for it: with `auth`, its users and tokens sign in;
+    without, every caller is an admin."""
+    if auth is None:
+        security = Security(authenticate=lambda _request: BenchCaller(), application_allows=lambda *_: True)
+    else:
+        security = local_security(auth, DefaultPolicy())
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(rt, security), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(rt, security, auth=auth)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -104,11 +116,13 @@ def serving(rt: Runtime) -> Iterator[httpx.Client]:
         thread.join()
 
 
-def measure(client: httpx.Client, path: str, params: dict[str, Any], requests: int) -> dict[str, float]:
+def measure(
+    client: httpx.Client, path: str, params: dict[str, Any], requests: int, headers: dict[str, str] | None = None
+) -> dict[str, float]:
     timings = []
     for _ in range(requests):
         begin = time.perf_counter()
-        response = client.get(path, params=params)
+        response = client.get(path, params=params, headers=headers)
         timings.append((time.perf_counter() - begin) * 1000)
         response.raise_for_status()
     timings.sort()
@@ -135,6 +149,7 @@ def main() -> None:
             measure(client, "/health", {}, 20)  # warm up
             listed = measure(client, "/applications/bench/pipelines", {"limit": 50}, args.requests)
             got = measure(client, f"/pipelines/{big_id}", {}, args.requests)
+        basic, token = measure_authentication(rt, args.requests)
         rt.close()
     figures = {
         "stored_executions": stored,
@@ -144,11 +159,28 @@ def main() -> None:
         "get_p50_ms": got["p50"],
         "get_p99_ms": got["p99"],
         "get_rps": got["rps"],
+        "basic_auth_p50_ms": basic["p50"],
+        "token_auth_p50_ms": token["p50"],
+        "basic_token_ratio": basic["p50"] / token["p50"],
     }
+    targets = {"list50_p99_ms": "   target <= 50", "basic_token_ratio": "   target <= 2"}
     for key, value in figures.items():
-        print(f"{key:20s} {value:10.1f}" + ("   target <= 50" if key == "list50_p99_ms" else ""))
+        print(f"{key:20s} {value:10.1f}" + targets.get(key, ""))
     if args.json:
         print(json.dumps({k: round(v, 2) for k, v in figures.items()}))
+
+
+def measure_authentication(rt: Runtime, requests: int) -> tuple[dict[str, float], dict[str, float]]:
+    """`GET /applications` as a local user with Basic credentials, then with an API token."""
+    auth = AuthService(rt.db)
+    password = secrets.token_urlsafe(18)
+    auth.add_user("bench-user", password, ["bench"], is_admin=True)
+    token = auth.create_token("bench-user", "bench").token
+    credentials = base64.b64encode(f"bench-user:{password}".encode()).decode()
+    with serving(rt, auth) as client:
+        basic = measure(client, "/applications", {}, requests, {"Authorization": f"Basic {credentials}"})
+        bearer = measure(client, "/applications", {}, requests, {"Authorization": f"Bearer {token}"})
+    return basic, bearer
 
 
 if __name__ == "__main__":

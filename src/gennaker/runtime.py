@@ -20,7 +20,6 @@ from gennaker.artifacts.fetchers import OutboundPolicy, public_only_guard
 from gennaker.auth.identity import DefaultPolicy, Identity
 from gennaker.auth.permissions import Permissions
 from gennaker.auth.service import AuthService
-from gennaker.bake import HelmBinaryRenderer, render_helm
 from gennaker.engine.contracts import EngineServices, ExpressionEvaluator, StageFailure
 from gennaker.engine.evaluation import PipelineExpressions
 from gennaker.engine.handlers import Handlers
@@ -109,19 +108,27 @@ def _stored_identities(db: Database) -> Callable[[str], Identity | None]:
 
 
 class StoreLookups:
-    """What expression helpers look up outside the execution (`#pipelineId`, `#applicationMetadata`)."""
+    """What expression helpers look up outside the execution (`#pipelineId`, `#applicationMetadata`).
+
+    Each lookup acts as the execution's user: an application that user may not READ is not found, so an
+    expression cannot read another team's application or pipeline ids."""
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
 
-    def pipeline_id(self, application: str, name: str) -> str | None:
+    def pipeline_id(self, application: str, name: str, user: str | None) -> str | None:
+        if self.application(application, user) is None:
+            return None
         with self.runtime.db.read() as conn:
             config = self.runtime.pipelines.get_by_name(conn, application, name)
         return str(config["id"]) if config else None
 
-    def application(self, name: str) -> dict[str, Any] | None:
+    def application(self, name: str, user: str | None) -> dict[str, Any] | None:
         with self.runtime.db.read() as conn:
-            return self.runtime.applications.get(conn, name)
+            found = self.runtime.applications.get(conn, name)
+        if found is None or not self.runtime.settings.enforce_permissions:
+            return found
+        return found if self.runtime.permissions.application(user, found, "READ") else None
 
     def canary_config_id(self, name: str, application: str) -> str | None:
         return None  # no canary configs exist until canary analysis lands
@@ -150,14 +157,10 @@ class Runtime:
             git_cache_dir=settings.data_dir / "git-cache",
             local_git_paths=outbound.local_git_paths,
         )
-        helm_binary = (settings.config.get("bake") or {}).get("helmExecutable")
         self.registry = registry or core_registry()
         add_manifest_stages(self.registry, self.kubernetes, fetch=self.fetch_artifact)
         self.registry.add_stage(
-            BakeManifestStage(),
-            CreateBakeManifestTask(
-                self.fetch_artifact, HelmBinaryRenderer(helm_binary) if helm_binary else render_helm
-            ),
+            BakeManifestStage(), CreateBakeManifestTask.from_config(self.fetch_artifact, settings.config.get("bake"))
         )
         self.applications = ApplicationStore()
         self.pipelines = PipelineStore()

@@ -19,6 +19,7 @@ from gennaker.api.security import local_security
 from gennaker.auth.identity import DefaultPolicy
 from gennaker.auth.service import AuthService
 from gennaker.runtime import Runtime
+from tests.integration.auth.conftest import app_with  # noqa: F401  (the API and UI built from an auth config)
 from tests.support import make_runtime
 
 USERS = {

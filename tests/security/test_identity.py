@@ -81,6 +81,30 @@ def test_a_pipeline_stage_needs_execute_on_the_child_application(server: Server)
         assert server.rt.executions.list_json(conn, "theirs") == []
 
 
+def test_expression_lookups_see_only_applications_the_user_may_read(server: Server) -> None:
+    assert save(server, "bob", {"application": "theirs", "name": "secret", "stages": []}).status_code == 200
+    probe = {
+        "application": "mine",
+        "name": "probe",
+        "stages": [
+            {
+                "refId": "1",
+                "type": "evaluateVariables",
+                "variables": [
+                    {"key": "own", "value": "${#applicationMetadata('mine') != null}"},
+                    {"key": "other", "value": "${#applicationMetadata('theirs') == null}"},
+                    {"key": "otherPipeline", "value": "${#pipelineIdInApplication('secret', 'theirs') == null}"},
+                ],
+            }
+        ],
+    }
+    assert save(server, "alice", probe).status_code == 200
+    started = server.client.post("/pipelines/mine/probe", json={}, headers=server.headers("alice")).json()
+    outputs = wait_status(server.rt, started["id"], "SUCCEEDED")["stages"][0]["outputs"]
+
+    assert (outputs["own"], outputs["other"], outputs["otherPipeline"]) == (True, True, True)
+
+
 def test_a_pipeline_id_of_another_application_cannot_be_taken_over(server: Server) -> None:
     assert save(server, "bob", {"application": "theirs", "name": "secret", "stages": []}).status_code == 200
     victim = stored(server, "theirs", "secret")

@@ -99,7 +99,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
-            {"field": _field(tuple(e.get("loc", ()))), "problem": str(e.get("msg", "invalid")).removeprefix("Value error, ")}
+            {
+                "field": _field(tuple(e.get("loc", ()))),
+                "problem": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+            }
             for e in exc.errors()
         ]
         first = details[0] if details else {"field": "body", "problem": "invalid"}

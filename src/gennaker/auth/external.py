@@ -1,5 +1,6 @@
-"""What LDAP and OIDC sign-in share: turning directory groups into roles, and a short-lived cache of
-successful password checks (keyed on a keyed hash of user name and password, never the password)."""
+"""What the sign-in methods share: turning directory groups into roles, and a short-lived cache of
+successful password checks (keyed on a keyed hash of user name and password, never the password), used for
+LDAP binds and for local users' argon2 checks."""
 
 from __future__ import annotations
 
@@ -74,7 +75,11 @@ def valid_external_name(username: str) -> bool:
 
 class CredentialCache:
     """Identities of recently successful password checks, for `ttl_s` seconds. Keys are HMAC-SHA256 digests
-    (with a key made at start) of the user name and password, so neither is kept in memory here."""
+    (with a key made at start) of the user name and password, so neither is kept in memory here.
+
+    `bound_to` ties an entry to another value, such as the stored password hash of a local user: a new
+    password gives a new stored hash, so the entries of the old one are never found again, in this process
+    and in every other one sharing the database."""
 
     def __init__(self, ttl_s: float = 60.0, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic):
         self.ttl_s = ttl_s
@@ -84,12 +89,14 @@ class CredentialCache:
         self._entries: dict[bytes, tuple[float, Identity]] = {}
         self._lock = threading.Lock()
 
-    def _digest(self, username: str, password: str) -> bytes:
-        message = username.encode() + b"\0" + password.encode()
+    def _digest(self, username: str, password: str, bound_to: str) -> bytes:
+        """Each part length-prefixed, so no two different (user name, password) pairs give one message."""
+        parts = (part.encode() for part in (username, password, bound_to))
+        message = b"".join(len(part).to_bytes(4, "big") + part for part in parts)
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def get(self, username: str, password: str) -> Identity | None:
-        key, now = self._digest(username, password), self._clock()
+    def get(self, username: str, password: str, bound_to: str = "") -> Identity | None:
+        key, now = self._digest(username, password, bound_to), self._clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -99,10 +106,10 @@ class CredentialCache:
                 return None
             return entry[1]
 
-    def put(self, username: str, password: str, identity: Identity) -> None:
+    def put(self, username: str, password: str, identity: Identity, bound_to: str = "") -> None:
         if self.ttl_s <= 0:
             return
-        key, now = self._digest(username, password), self._clock()
+        key, now = self._digest(username, password, bound_to), self._clock()
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}

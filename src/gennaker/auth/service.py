@@ -1,13 +1,20 @@
 """Local users (argon2 password hashes), API tokens and browser sessions (stored as SHA-256 hashes only),
 and the audit log. Plain passwords and tokens exist only in the request that carries them, and in the one
-answer that creates a token."""
+answer that creates a token.
+
+Password and API-token checks are throttled (`LoginThrottle`): too many recent failures for a user name or
+from a client address are refused with `TooManyFailures` before any check is made."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
-from collections.abc import Sequence
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gennaker.auth")
 SESSION_TTL_MS = 12 * 3600 * 1000
+# Default limits on failed sign-ins (`auth.throttle`, docs/security.md).
+FAILURES_PER_USER, FAILURES_PER_ADDRESS, FAILURE_WINDOW_S = 10, 50, 300.0
 _hasher = PasswordHasher()
 # Verifying against this keeps unknown users as slow as known ones (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -43,6 +52,91 @@ class AuthError(ValueError):
     pass
 
 
+class TooManyFailures(Exception):
+    """Refused without checking: too many recent failures; the caller may try again in `retry_after_s`."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(f"too many failed sign-ins; try again in {retry_after_s} seconds")
+        self.retry_after_s = retry_after_s
+
+
+class LoginThrottle:
+    """Failed password and token checks in a sliding window of `window_s` seconds, per user name (against
+    guessing one account's password from many addresses) and per client address (against trying many
+    accounts from one). Once a name has `per_user` failures in the window, or an address `per_address`,
+    further attempts are refused until the oldest of those failures leaves the window; a limit of 0 turns
+    that count off.
+
+    Refused attempts are not counted, so whoever fails on purpose to lock a user out keeps them out for at
+    most one window after their last counted failure. A success clears its user name's count only: an
+    address's count stays, so a guesser cannot clear it by signing in to an account of its own. Counts live
+    in this process's memory (each API process counts alone), at most `max_keys` names and addresses."""
+
+    def __init__(
+        self,
+        per_user: int = FAILURES_PER_USER,
+        per_address: int = FAILURES_PER_ADDRESS,
+        window_s: float = FAILURE_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ):
+        self.per_user = per_user
+        self.per_address = per_address
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._clock = clock
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _limits(self, username: str | None, address: str | None) -> list[tuple[tuple[str, str], int]]:
+        """The counts a request touches, with their limits. Names are lower-cased: a directory usually
+        ignores case, so `Alice` and `ALICE` are guesses at the same password."""
+        limits = []
+        if username is not None and self.per_user > 0:
+            limits.append((("user", username.lower()), self.per_user))
+        if address and self.per_address > 0:
+            limits.append((("address", address), self.per_address))
+        return limits
+
+    def check(self, username: str | None, address: str | None) -> None:
+        """Raise TooManyFailures while `username` or `address` has reached its limit."""
+        now = self._clock()
+        with self._lock:
+            wait = max((self._wait(key, limit, now) for key, limit in self._limits(username, address)), default=0.0)
+        if wait > 0:
+            raise TooManyFailures(max(1, math.ceil(wait)))
+
+    def _wait(self, key: tuple[str, str], limit: int, now: float) -> float:
+        times = self._failures.get(key)
+        if times is None:
+            return 0.0
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        return times[-limit] + self.window_s - now if len(times) >= limit else 0.0
+
+    def failed(self, username: str | None, address: str | None) -> None:
+        now = self._clock()
+        with self._lock:
+            for key, limit in self._limits(username, address):
+                times = self._failures.get(key)
+                if times is None:
+                    self._make_room(now)
+                    times = self._failures[key] = deque(maxlen=limit)
+                times.append(now)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(("user", username.lower()), None)
+
+    def _make_room(self, now: float) -> None:
+        """Before adding a key: drop the counts with no failure left in the window, then the oldest ones."""
+        if len(self._failures) < self.max_keys:
+            return
+        self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window_s}
+        while len(self._failures) >= self.max_keys:
+            self._failures.pop(next(iter(self._failures)))
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     id: str
@@ -53,12 +147,31 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _identity(row: sa.Row[Any]) -> Identity:
+    return Identity(
+        row.username,
+        frozenset(codec.loads(row.roles)),
+        row.is_admin,
+        source=_external_source(row.password_hash) or "local",
+    )
+
+
+def _verifies(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 class AuthService:
     """Local users, tokens and sessions; with `password_backends` (LDAP), passwords of users who are not
     local are checked there too; with `oidc`, the UI offers OpenID Connect sign-in.
 
     External users get a record in the users table (no password, their source, and the roles and admin flag
-    of their latest sign-in), so that their sessions and API tokens resolve like a local user's."""
+    of their latest sign-in), so that their sessions and API tokens resolve like a local user's.
+
+    `cache` remembers successful external checks, `local_cache` successful argon2 checks of local users'
+    passwords; `throttle` counts failures."""
 
     def __init__(
         self,
@@ -66,11 +179,15 @@ class AuthService:
         password_backends: Sequence[PasswordBackend] = (),
         oidc: OidcLogin | None = None,
         cache: CredentialCache | None = None,
+        local_cache: CredentialCache | None = None,
+        throttle: LoginThrottle | None = None,
     ):
         self.db = db
         self.password_backends = tuple(password_backends)
         self.oidc = oidc
         self.cache = cache or CredentialCache()
+        self.local_cache = local_cache or CredentialCache()
+        self.throttle = throttle or LoginThrottle()
 
     # -- users -----------------------------------------------------------------------------------
     def ensure_admin(self, password: str | None) -> str | None:
@@ -119,28 +236,40 @@ class AuthService:
     def identity(self, username: str) -> Identity | None:
         with self.db.read() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-        if row is None:
-            return None
-        return Identity(
-            row.username,
-            frozenset(codec.loads(row.roles)),
-            row.is_admin,
-            source=_external_source(row.password_hash) or "local",
-        )
+        return _identity(row) if row is not None else None
 
-    def authenticate_basic(self, username: str, password: str) -> Identity | None:
-        """Local users first; a user name that is not a local user is then tried on the password backends."""
+    def authenticate_basic(self, username: str, password: str, client: str | None = None) -> Identity | None:
+        """Local users first; a user name that is not a local user is then tried on the password backends.
+        Throttled per user name and per `client` address (raises TooManyFailures)."""
+        self.throttle.check(username, client)
+        found = self._check_password(username, password)
+        if found is None:
+            self.throttle.failed(username, client)
+        else:
+            self.throttle.succeeded(username)
+        return found
+
+    def _check_password(self, username: str, password: str) -> Identity | None:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(users.c.password_hash).where(users.c.username == username)).first()
-        stored = row.password_hash if row else None
-        local = row is not None and _external_source(stored) is None
-        if local or not self.password_backends:
-            try:
-                _hasher.verify(stored if local and stored else _DUMMY_HASH, password)
-            except (VerificationError, InvalidHashError):
+            row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+        if row is not None and _external_source(row.password_hash) is None:  # a local user
+            if row.password_hash:
+                return self._check_local(row, password)
+        elif self.password_backends:
+            return self._authenticate_external(username, password)
+        _verifies(_DUMMY_HASH, password)  # as slow as a real check: no user enumeration by timing
+        return None
+
+    def _check_local(self, row: sa.Row[Any], password: str) -> Identity | None:
+        """argon2 costs about 100 ms of CPU, too much for every API call with Basic credentials: a success
+        is remembered for a short while, bound to the stored hash, so that a new password (set in any
+        process) makes the old one fail at once. Roles always come from the row just read."""
+        identity = _identity(row)
+        if self.local_cache.get(row.username, password, bound_to=row.password_hash) is None:
+            if not _verifies(row.password_hash, password):
                 return None
-            return self.identity(username) if local and stored else None
-        return self._authenticate_external(username, password)
+            self.local_cache.put(row.username, password, identity, bound_to=row.password_hash)
+        return identity
 
     def _authenticate_external(self, username: str, password: str) -> Identity | None:
         if not password or not valid_external_name(username):
@@ -254,7 +383,17 @@ class AuthService:
                 for r in conn.execute(query)
             ]
 
-    def authenticate_token(self, token: str, kind: str = "api") -> Identity | None:
+    def authenticate_token(self, token: str, kind: str = "api", client: str | None = None) -> Identity | None:
+        """With `client`, a failure counts against that address, and an address with too many is refused
+        (TooManyFailures). The browser's session cookie is checked without one: sessions are as unguessable
+        as API tokens, and a page left open with an expired session must not lock its address out."""
+        self.throttle.check(None, client)
+        found = self._check_token(token, kind)
+        if found is None:
+            self.throttle.failed(None, client)
+        return found
+
+    def _check_token(self, token: str, kind: str) -> Identity | None:
         with self.db.read() as conn:
             row = conn.execute(
                 sa.select(api_tokens.c.username, api_tokens.c.expires_at, api_tokens.c.revoked_at).where(

@@ -7,14 +7,21 @@ Helm's install order, then hooks. Documents rendered from `templates/tests/` are
 Values precedence is Helm's: chart defaults < values files in order < overrides. Each override is its own
 `--set` (types parsed, with `rawOverrides`) or `--set-string` expression, parsed by Helm's parser, so paths
 like `ingress.hosts[0].host` and escaped dots work and commas inside values do not split them.
+
+Both renderers run in a child process under the bake limits (`gennaker.bake.process`): a render inside Helm's
+Go engine cannot be interrupted, so the engine runs in `python -m gennaker.bake.helm_child`, which is killed
+at the time limit or when its output passes the size limit.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import os
 import re
-import subprocess
+import resource
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,7 +29,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+import gennaker
 from gennaker.bake.errors import BakeError
+from gennaker.bake.limits import DEFAULT_LIMITS, BakeLimits
+from gennaker.bake.process import Finished, output_too_large, run_limited
 
 if TYPE_CHECKING:
     import helm_python
@@ -81,10 +91,12 @@ _RANK = {kind: index for index, kind in enumerate(INSTALL_ORDER)}
 _DOC_SEPARATOR = re.compile(r"(?m)^---[ \t]*(?:#.*)?$")
 _SOURCE_LINE = re.compile(r"(?m)^# Source: (.*)$")
 _SENTINEL = "gennaker-override-path-7c1f"
+BAKE_ERROR_STATUS = 3  # the Helm child's exit status for a BakeError, whose message is its stderr
+_CHILD_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LD_LIBRARY_PATH")
 
 
 class HelmRenderer(Protocol):
-    """What `bake()` needs from a Helm renderer (`render_helm` and `HelmBinaryRenderer` both fit)."""
+    """What `bake()` needs from a Helm renderer (`render_helm`, `HelmEngineRenderer` and `HelmBinaryRenderer` fit)."""
 
     def __call__(
         self,
@@ -113,25 +125,28 @@ def render_helm(
     api_versions: Sequence[str],
     kube_version: str | None,
 ) -> str:
-    """Render a chart (`.tgz` bytes, or a chart directory or archive path) like `helm template`."""
-    release = release_name or DEFAULT_RELEASE_NAME
-    try:
-        _helm().validate_release_name(release)
-        values = user_values(values_files, overrides, raw_overrides=raw_overrides)
-        with _load(chart) as loaded:
-            rendered = _render(loaded, values, release, namespace, api_versions, kube_version)
-            crds = loaded.crds if include_crds else []
-    except _helm().HelmError as exc:
-        raise BakeError(str(exc)) from None
-    return assemble(rendered, crds)
+    """Render a chart (`.tgz` bytes, or a chart directory or archive path) like `helm template`, with Helm's
+    engine in a child process under the default limits (`HelmEngineRenderer(limits)` for others)."""
+    return HelmEngineRenderer()(
+        chart,
+        values_files,
+        overrides,
+        raw_overrides=raw_overrides,
+        release_name=release_name,
+        namespace=namespace,
+        include_crds=include_crds,
+        api_versions=api_versions,
+        kube_version=kube_version,
+    )
 
 
-class HelmBinaryRenderer:
-    """Runs `helm template` (Helm 3 or newer) for operators who want a specific Helm binary."""
+class HelmEngineRenderer:
+    """Helm's Go engine (`helm_python`) in a child process, its memory (RLIMIT_DATA) and CPU time capped."""
 
-    def __init__(self, executable: str = "helm", *, timeout_s: float = 120.0):
-        self.executable = executable
-        self.timeout_s = timeout_s
+    what = "the Helm render"
+
+    def __init__(self, limits: BakeLimits = DEFAULT_LIMITS):
+        self.limits = limits
 
     def __call__(
         self,
@@ -146,31 +161,122 @@ class HelmBinaryRenderer:
         api_versions: Sequence[str],
         kube_version: str | None,
     ) -> str:
+        request = {
+            "chart": str(chart) if isinstance(chart, Path) else None,
+            "archive": None if isinstance(chart, Path) else base64.b64encode(chart).decode(),
+            "values_files": [base64.b64encode(data).decode() for data in values_files],
+            "overrides": dict(overrides),
+            "raw_overrides": raw_overrides,
+            "release_name": release_name,
+            "namespace": namespace,
+            "include_crds": include_crds,
+            "api_versions": list(api_versions),
+            "kube_version": kube_version,
+            "max_output_bytes": self.limits.max_output_bytes,
+        }
+        done = run_limited(
+            [sys.executable, "-P", "-m", "gennaker.bake.helm_child"],
+            what=self.what,
+            limits=self.limits,
+            stdin=json.dumps(request, default=str).encode(),
+            env=_child_env(),
+            rlimits={
+                resource.RLIMIT_DATA: self.limits.max_render_memory_bytes,
+                # A backstop should this process die mid-render: the kernel kills the child after this much CPU
+                # time, later than the time limit would even on both the cores GOMAXPROCS gives it.
+                resource.RLIMIT_CPU: math.ceil(3 * self.limits.render_timeout_s) + 1,
+            },
+        )
+        if done.returncode == 0:
+            return done.stdout.decode()
+        raise BakeError(self._failure(done))
+
+    def _failure(self, done: Finished) -> str:
+        """A BakeError's message, or why the child crashed: most often, it ran out of memory."""
+        text = done.stderr.strip()
+        if done.returncode == BAKE_ERROR_STATUS and text:
+            return text
+        lines = text.splitlines()
+        if lines:  # a Python traceback ends with its error, a Go fatal error starts with it
+            reason = lines[-1] if done.returncode == 1 else lines[0]
+        elif done.returncode < 0:
+            reason = f"killed by signal {-done.returncode}"
+        else:
+            reason = f"exit status {done.returncode}"
+        return (
+            f"{self.what} crashed ({reason}); it may have used more than {self.limits.max_render_memory_bytes} "
+            "bytes of memory (limit: bake.maxRenderMemoryBytes)"
+        )
+
+
+def render_request(data: bytes) -> str:
+    """The child's half of `HelmEngineRenderer`: render the JSON request it was sent, in this process."""
+    request = json.loads(data)
+    chart: bytes | Path = Path(request["chart"]) if request["chart"] else base64.b64decode(request["archive"])
+    release = request["release_name"] or DEFAULT_RELEASE_NAME
+    try:
+        _helm().validate_release_name(release)
+        values_files = [base64.b64decode(item) for item in request["values_files"]]
+        values = user_values(values_files, request["overrides"], raw_overrides=request["raw_overrides"])
+        with _load(chart) as loaded:
+            rendered = _render(
+                loaded, values, release, request["namespace"], request["api_versions"], request["kube_version"]
+            )
+            crds = loaded.crds if request["include_crds"] else []
+    except _helm().HelmError as exc:
+        raise BakeError(str(exc)) from None
+    # Checked before parsing each document, which would take longer than rendering them.
+    if sum(len(text) for text in rendered.values()) > request["max_output_bytes"]:
+        raise BakeError(output_too_large(HelmEngineRenderer.what, request["max_output_bytes"]))
+    return assemble(rendered, crds)
+
+
+class HelmBinaryRenderer:
+    """Runs `helm template` (Helm 3 or newer) for operators who want a specific Helm binary.
+
+    Values are passed as `--flag=value` and the release and chart after `--`, so no value can be read as an
+    option (`--post-renderer=…` as a namespace stays a namespace)."""
+
+    what = "helm template"
+
+    def __init__(self, executable: str = "helm", *, limits: BakeLimits = DEFAULT_LIMITS):
+        self.executable = executable
+        self.limits = limits
+
+    def __call__(
+        self,
+        chart: bytes | Path,
+        values_files: Sequence[bytes],
+        overrides: Mapping[str, Any],
+        *,
+        raw_overrides: bool,
+        release_name: str,
+        namespace: str | None,
+        include_crds: bool,
+        api_versions: Sequence[str],
+        kube_version: str | None,
+    ) -> str:
+        release = _not_an_option(release_name or DEFAULT_RELEASE_NAME, "release name")
         with tempfile.TemporaryDirectory(prefix="gennaker-helm-") as tmp:
             work = Path(tmp)
             chart_path = chart if isinstance(chart, Path) else _write(work / "chart.tgz", chart)
             values_paths = [str(_write(work / f"values-{i}.yaml", data)) for i, data in enumerate(values_files)]
-            command = [self.executable, "template", release_name or DEFAULT_RELEASE_NAME, str(chart_path)]
-            command += ["--namespace", namespace] if namespace else []
+            command = [self.executable, "template"]
+            command += [f"--namespace={_not_an_option(namespace, 'namespace')}"] if namespace else []
             command += ["--include-crds"] if include_crds else []
-            for version in api_versions:
-                command += ["--api-versions", version]
-            command += ["--kube-version", kube_version] if kube_version else []
+            command += [f"--api-versions={_not_an_option(v, 'API version')}" for v in api_versions]
+            command += [f"--kube-version={_not_an_option(kube_version, 'Kubernetes version')}"] if kube_version else []
             command += override_arguments(overrides, raw_overrides=raw_overrides)
-            command += ["--values", ",".join(values_paths)] if values_paths else []
+            command += [f"--values={','.join(values_paths)}"] if values_paths else []
+            command += ["--", release, str(chart_path)]
             output = self._run(command, work)
         return drop_test_documents(output)
 
     def _run(self, command: list[str], cwd: Path) -> str:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HELM_")}
-        try:
-            done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, timeout=self.timeout_s, check=False)
-        except FileNotFoundError:
-            raise BakeError(f"the helm executable {self.executable!r} was not found") from None
-        except subprocess.TimeoutExpired:
-            raise BakeError(f"helm template timed out after {self.timeout_s:g} s") from None
+        done = run_limited(command, what=self.what, limits=self.limits, cwd=cwd, env=env)
         if done.returncode != 0:
-            raise BakeError(done.stderr.decode(errors="replace").strip() or f"helm exited with {done.returncode}")
+            raise BakeError(done.stderr.strip() or f"helm exited with {done.returncode}")
         return done.stdout.decode()
 
 
@@ -190,13 +296,14 @@ def user_values(values_files: Sequence[bytes], overrides: Mapping[str, Any], *, 
 
 
 def override_arguments(overrides: Mapping[str, Any], *, raw_overrides: bool) -> list[str]:
-    """`--set`/`--set-string`/`--set-json` arguments, one per override, for a `helm` command line."""
+    """`--set=`/`--set-string=`/`--set-json=` arguments, one per override, for a `helm` command line."""
     arguments: list[str] = []
     for key, value in overrides.items():
         if isinstance(value, Mapping | list):
-            arguments += ["--set-json", f"{key}={json.dumps(value)}"]
+            arguments.append(f"--set-json={key}={json.dumps(value)}")
         else:
-            arguments += ["--set" if raw_overrides else "--set-string", f"{key}={_escape(_text(value))}"]
+            flag = "--set" if raw_overrides else "--set-string"
+            arguments.append(f"{flag}={key}={_escape(_text(value))}")
     return arguments
 
 
@@ -231,6 +338,22 @@ def drop_test_documents(output: str) -> str:
         if document.strip() and not (source and _is_test(source.group(1))):
             kept.append("---\n" + document.strip("\n") + "\n")
     return "".join(kept)
+
+
+def _not_an_option(value: str, what: str) -> str:
+    if value.startswith("-"):
+        raise BakeError(f"the {what} {value!r} must not start with '-'")
+    return value
+
+
+def _child_env() -> dict[str, str]:
+    """The engine child's environment: not the server's (whose variables may hold secrets), only what Python
+    needs, the path of this same Gennaker, and GOMAXPROCS, which bounds the cores a render uses and the Go
+    threads whose stacks count against the memory limit."""
+    source = os.path.dirname(os.path.dirname(gennaker.__file__))
+    env = {name: os.environ[name] for name in _CHILD_ENV if name in os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+    return {**env, "GOMAXPROCS": "2"}
 
 
 def _load(chart: bytes | Path) -> helm_python.Chart:

@@ -22,6 +22,7 @@ from gennaker.bake.archive import extract_tarball, inside
 from gennaker.bake.errors import BakeError
 from gennaker.bake.helm import HelmRenderer, render_helm
 from gennaker.bake.kustomize import render_kustomize
+from gennaker.bake.limits import DEFAULT_LIMITS, BakeLimits
 
 HELM_RENDERERS = ("HELM2", "HELM3")
 KUSTOMIZE_RENDERERS = ("KUSTOMIZE", "KUSTOMIZE4")
@@ -92,14 +93,21 @@ def parse_bake_request(context: Mapping[str, Any], resolve: ResolveId | None = N
     )
 
 
-def bake(request: BakeManifestRequest, fetch: Fetch, *, helm: HelmRenderer = render_helm) -> dict[str, Any]:
-    """Fetch the inputs, render them, and return `{type: embedded/base64, name, reference}`."""
+def bake(
+    request: BakeManifestRequest,
+    fetch: Fetch,
+    *,
+    helm: HelmRenderer = render_helm,
+    limits: BakeLimits = DEFAULT_LIMITS,
+) -> dict[str, Any]:
+    """Fetch the inputs, render them, and return `{type: embedded/base64, name, reference}`. `limits` bound
+    the fetched inputs, unpacking and kustomize; the Helm renderer has its own (the stage gives it the same)."""
     with tempfile.TemporaryDirectory(prefix="gennaker-bake-") as tmp:
         work = Path(tmp)
         if request.template_renderer in KUSTOMIZE_RENDERERS:
-            manifests = _bake_kustomize(request, fetch, work)
+            manifests = _bake_kustomize(request, fetch, work, limits)
         else:
-            manifests = _bake_helm(request, fetch, work, helm)
+            manifests = _bake_helm(request, fetch, work, helm, limits)
     return {
         "type": "embedded/base64",
         "name": request.output_artifact_name,
@@ -107,19 +115,20 @@ def bake(request: BakeManifestRequest, fetch: Fetch, *, helm: HelmRenderer = ren
     }
 
 
-def _bake_helm(request: BakeManifestRequest, fetch: Fetch, work: Path, helm: HelmRenderer) -> str:
+def _bake_helm(request: BakeManifestRequest, fetch: Fetch, work: Path, helm: HelmRenderer, limits: BakeLimits) -> str:
     chart_artifact, *values_artifacts = request.inputs
     chart: bytes | Path
     if chart_artifact.get("type") == "git/repo":
-        repo = extract_tarball(_fetch(fetch, chart_artifact), work / "chart", what="the chart repository")
+        data = _fetch(fetch, chart_artifact, limits)
+        repo = extract_tarball(data, work / "chart", what="the chart repository", limits=limits)
         chart = inside(repo, request.helm_chart_file_path or "", what="helmChartFilePath")
         if chart.is_file() and chart.name in ("Chart.yaml", "Chart.yml"):
             chart = chart.parent
         if not chart.exists():
             raise BakeError(f"helmChartFilePath {request.helm_chart_file_path!r} does not exist in the repository")
     else:
-        chart = _fetch(fetch, chart_artifact)
-    values = [_values_file(fetch, a, work / f"values-{i}") for i, a in enumerate(values_artifacts)]
+        chart = _fetch(fetch, chart_artifact, limits)
+    values = [_values_file(fetch, a, work / f"values-{i}", limits) for i, a in enumerate(values_artifacts)]
     return helm(
         chart,
         values,
@@ -133,22 +142,23 @@ def _bake_helm(request: BakeManifestRequest, fetch: Fetch, work: Path, helm: Hel
     )
 
 
-def _bake_kustomize(request: BakeManifestRequest, fetch: Fetch, work: Path) -> str:
+def _bake_kustomize(request: BakeManifestRequest, fetch: Fetch, work: Path, limits: BakeLimits) -> str:
     source = request.inputs[0]
     if source.get("type") != "git/repo":
         raise BakeError(f"Kustomize bakes need a git/repo input artifact, not {describe_artifact(source)}")
     if not request.kustomize_file_path:
         raise BakeError("The bake request should contain a kustomize file path.")
-    repo = extract_tarball(_fetch(fetch, source), work / "repo", what="the kustomize repository")
-    return render_kustomize(repo, request.kustomize_file_path)
+    data = _fetch(fetch, source, limits)
+    repo = extract_tarball(data, work / "repo", what="the kustomize repository", limits=limits)
+    return render_kustomize(repo, request.kustomize_file_path, limits=limits)
 
 
-def _values_file(fetch: Fetch, artifact: Artifact, work: Path) -> bytes:
+def _values_file(fetch: Fetch, artifact: Artifact, work: Path, limits: BakeLimits) -> bytes:
     """A values file's bytes; a `git/repo` values artifact must name one file (its sub path) or hold one file."""
-    data = _fetch(fetch, artifact)
+    data = _fetch(fetch, artifact, limits)
     if artifact.get("type") != "git/repo":
         return data
-    tree = extract_tarball(data, work, what=f"values artifact {describe_artifact(artifact)}")
+    tree = extract_tarball(data, work, what=f"values artifact {describe_artifact(artifact)}", limits=limits)
     metadata = artifact.get("metadata") or {}
     sub_path = str(metadata.get("subPath") or artifact.get("location") or "")
     target = inside(tree, sub_path, what="the values file sub path")
@@ -163,13 +173,19 @@ def _values_file(fetch: Fetch, artifact: Artifact, work: Path) -> bytes:
     return files[0].read_bytes()
 
 
-def _fetch(fetch: Fetch, artifact: Artifact) -> bytes:
+def _fetch(fetch: Fetch, artifact: Artifact, limits: BakeLimits) -> bytes:
     try:
-        return fetch(artifact)
+        data = fetch(artifact)
     except BakeError:
         raise
     except Exception as exc:  # a fetcher's own error type; the bake fails with its message
         raise BakeError(str(exc)) from exc
+    if len(data) > limits.max_input_bytes:
+        raise BakeError(
+            f"input artifact {describe_artifact(artifact)} is {len(data)} bytes, more than "
+            f"{limits.max_input_bytes} (limit: bake.maxInputBytes)"
+        )
+    return data
 
 
 def _raw_inputs(context: Mapping[str, Any], renderer: str) -> list[Mapping[str, Any]]:

@@ -5,7 +5,6 @@ evaluation of v3 pipelines.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from gennaker.engine.contracts import ExpressionEvaluator
@@ -27,9 +26,8 @@ def has_template(value: Any) -> bool:
 
 
 class PipelineExpressions(ExpressionEvaluator):
-    def __init__(self, expressions: Expressions, user_of: Callable[[Execution], str | None] | None = None):
+    def __init__(self, expressions: Expressions):
         self.expressions = expressions
-        self.user_of = user_of
 
     def evaluate_stage(self, execution: Execution, stage: Stage) -> None:
         context = stage.context

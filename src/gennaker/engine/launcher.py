@@ -60,7 +60,7 @@ def build_execution(
     config = assign_ref_ids(config)
     trigger = dict(trigger)
     trigger.setdefault("type", "manual")
-    trigger.setdefault("user", user)
+    trigger["user"] = user  # who acts is the server's decision, never the request's
     trigger["parameters"] = resolve_parameters(config, dict(trigger.get("parameters") or {}))
     if expressions is not None:
         config = evaluate_at_trigger(expressions, config, trigger)

@@ -14,6 +14,7 @@ from typing import Any
 
 from gennaker.expressions.functions import Lookups, NoLookups, function_table
 from gennaker.expressions.javalike import ExpressionError, to_plain, to_text
+from gennaker.expressions.limits import TIME_LIMIT_S
 from gennaker.expressions.roots import execution_root, plain_root, stage_root
 from gennaker.expressions.templates import Processed, Summary, TemplateProcessor, has_errors, merge
 from gennaker.expressions.urls import UrlFetcher, UrlPolicy
@@ -38,10 +39,14 @@ __all__ = [
 
 
 class Expressions:
-    """The language with its helper functions wired to `lookups` and a URL fetcher."""
+    """The language with its helper functions wired to `lookups` and a URL fetcher. Each call (a whole value
+    processed, one expression, one set of variables) may take `time_limit_s` of wall clock (see `limits.py`)."""
 
-    def __init__(self, lookups: Lookups | None = None, urls: UrlFetcher | None = None):
-        self.processor = TemplateProcessor(function_table(lookups or NoLookups(), urls or UrlFetcher()))
+    def __init__(
+        self, lookups: Lookups | None = None, urls: UrlFetcher | None = None, time_limit_s: float = TIME_LIMIT_S
+    ):
+        functions = function_table(lookups or NoLookups(), urls or UrlFetcher())
+        self.processor = TemplateProcessor(functions, time_limit_s)
 
     def process(
         self, value: Any, root: Any, *, allow_unknown_keys: bool = True, variables: dict[str, Any] | None = None
@@ -71,6 +76,7 @@ class Expressions:
         summary: Summary = {}
         known: dict[str, Any] = {}
         evaluated = []
+        deadline = self.processor.deadline()
         for variable in variables:
             if not isinstance(variable, Mapping):
                 evaluated.append(variable)
@@ -83,7 +89,9 @@ class Expressions:
             for field in ("value", "description"):
                 if field in variable:
                     entry[field] = to_plain(
-                        self.processor.walk(variable[field], overlay, True, {}, summary, [str(variable.get("key"))])
+                        self.processor.walk(
+                            variable[field], overlay, True, {}, summary, [str(variable.get("key"))], deadline
+                        )
                     )
             if entry.get("key") not in (None, ""):
                 known[str(entry["key"])] = entry.get("value")

@@ -1,13 +1,16 @@
 """Parsed expressions compiled into Python closures, cached by text.
 
-Each node becomes a function of the evaluation `Scope`. Evaluation counts steps and checks the size of
-what it builds, so no expression can run or grow without bound; property and method access go only
-through the data and the tables in `javalike`.
+Each node becomes a function of the evaluation `Scope`. Evaluation counts steps, watches the clock and checks
+the size of what it builds before building it (`limits.py`), so no expression can run or grow without bound;
+property and method access go only through the data and the tables in `javalike`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +19,8 @@ from lark.exceptions import LarkError
 
 from gennaker.expressions.grammar import PARSER
 from gennaker.expressions.javalike import (
+    CLOCK,
+    CLOCKED_METHODS,
     CONSTRUCTORS,
     DATA_VIEWS,
     STATICS,
@@ -23,28 +28,61 @@ from gennaker.expressions.javalike import (
     JavaObject,
     call_method,
     compare,
+    concatenate,
+    ensure_items,
+    ensure_text,
     equal,
+    float_power,
     full_match,
+    java_long,
+    overflow,
     resolve_class,
     to_text,
     type_name,
 )
-
-MAX_EXPRESSION_LENGTH = 10_000
-MAX_NESTING = 100
-MAX_STEPS = 100_000
-MAX_TEXT = 1_000_000
-MAX_ITEMS = 100_000
+from gennaker.expressions.limits import (
+    LONG_MAX,
+    LONG_MIN,
+    MAX_EXPRESSION_LENGTH,
+    MAX_ITEMS,
+    MAX_NESTING,
+    MAX_STEPS,
+    MAX_TEXT,
+    TIME_LIMIT_S,
+)
 
 Compiled = Callable[["Scope"], Any]
 CHAINS = {"add", "sub", "mul", "or_", "and_"}  # left-associative binary operators
 FunctionTable = Mapping[str, Callable[..., Any]]
 
 
+class Deadline:
+    """The wall-clock budget of one evaluation call, shared by every expression the call evaluates."""
+
+    __slots__ = ("end", "seconds")
+
+    def __init__(self, seconds: float = TIME_LIMIT_S):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise ExpressionError(f"expression took longer than {self.seconds:g} s")
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Waiting on the network (the URL helpers, with their own timeout) does not hold the server."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.end += time.monotonic() - started
+
+
 class Scope:
     """What one evaluation sees: the root, `#this`, helper functions and its budget."""
 
-    __slots__ = ("allow_unknown_keys", "functions", "root", "steps", "this", "variables")
+    __slots__ = ("allow_unknown_keys", "deadline", "functions", "root", "steps", "this", "variables")
 
     def __init__(
         self,
@@ -52,17 +90,21 @@ class Scope:
         functions: FunctionTable,
         allow_unknown_keys: bool = True,
         variables: dict[str, Any] | None = None,
+        deadline: Deadline | None = None,
     ):
         self.root = self.this = root
         self.functions = functions
         self.allow_unknown_keys = allow_unknown_keys
         self.variables = variables or {}
+        self.deadline = deadline or Deadline()
         self.steps = 0
 
     def tick(self, count: int = 1) -> None:
         self.steps += count
         if self.steps > MAX_STEPS:
             raise ExpressionError(f"expression exceeded its budget of {MAX_STEPS} steps")
+        if time.monotonic() > self.deadline.end:  # Deadline.check, inlined: this runs at every step
+            self.deadline.check()
 
 
 class StaticClass(JavaObject):
@@ -79,12 +121,13 @@ class StaticClass(JavaObject):
 
 
 def checked(value: Any) -> Any:
-    """Refuse values larger than the output budget."""
+    """The last guard on what a call returns: the builders refuse before allocating, but some results (a
+    fetched URL, a string from the data) arrive already built."""
     kind = type(value)
     if kind is str and len(value) > MAX_TEXT:
-        raise ExpressionError(f"expression result exceeds {MAX_TEXT} characters")
-    if kind is list and len(value) > MAX_ITEMS:
-        raise ExpressionError(f"expression result exceeds {MAX_ITEMS} items")
+        ensure_text(len(value))
+    elif kind is list and len(value) > MAX_ITEMS:
+        ensure_items(len(value))
     return value
 
 
@@ -148,39 +191,77 @@ def number(value: Any, operator: str) -> int | float:
 
 
 # -- arithmetic with Java's rules (int division truncates toward zero) -----------------------------------------
+# Integers are Java longs: an operand or result beyond one fails (where Java would wrap around), so no Python
+# operation ever starts on or builds a number wider than 64 bits.
+def long_operands(a: int | float, b: int | float) -> bool:
+    """Whether integer arithmetic applies; the operands are checked first (data may hold a huge number)."""
+    if isinstance(a, int) and isinstance(b, int):
+        if not (LONG_MIN <= a <= LONG_MAX and LONG_MIN <= b <= LONG_MAX):
+            raise overflow()
+        return True
+    return False
+
+
 def add(left: Any, right: Any) -> Any:
     if isinstance(left, str) or isinstance(right, str):
-        return checked(to_text(left) + to_text(right))
-    return number(left, "+") + number(right, "+")
+        return concatenate(to_text(left), to_text(right))
+    return arithmetic("+", left, right)
 
 
 def arithmetic(operator: str, left: Any, right: Any) -> Any:
     a, b = number(left, operator), number(right, operator)
+    if long_operands(a, b):
+        result = _long_arithmetic(operator, int(a), int(b))
+        if LONG_MIN <= result <= LONG_MAX:
+            return result
+        raise overflow()
+    return _float_arithmetic(operator, a, b)
+
+
+def _long_arithmetic(operator: str, a: int, b: int) -> int:
+    if operator == "+":
+        return a + b
     if operator == "-":
         return a - b
     if operator == "*":
         return a * b
-    if operator in ("/", "div", "%", "mod") and b == 0 and isinstance(a, int) and isinstance(b, int):
+    if b == 0:
         raise ExpressionError("ArithmeticException: / by zero", "ArithmeticException")
     if operator in ("/", "div"):
-        if isinstance(a, int) and isinstance(b, int):
-            quotient = abs(a) // abs(b)
-            return quotient if (a >= 0) == (b >= 0) else -quotient
-        return a / b if b else (float("inf") if a > 0 else float("-inf") if a < 0 else float("nan"))
+        quotient = abs(a) // abs(b)
+        return quotient if (a >= 0) == (b >= 0) else -quotient
     if operator in ("%", "mod"):
-        if isinstance(a, int) and isinstance(b, int):
-            return abs(a) % abs(b) * (1 if a >= 0 else -1)
-        return float(a - b * int(a / b))
+        return abs(a) % abs(b) * (1 if a >= 0 else -1)
+    raise ExpressionError(f"unknown operator {operator}")
+
+
+def _float_arithmetic(operator: str, a: float, b: float) -> float:
+    if operator == "+":
+        return a + b
+    if operator == "-":
+        return a - b
+    if operator == "*":
+        return a * b
+    if operator in ("/", "div"):
+        return a / b if b else (math.inf if a > 0 else -math.inf if a < 0 else math.nan)
+    if operator in ("%", "mod"):
+        return math.fmod(a, b) if b and math.isfinite(a) else math.nan
     raise ExpressionError(f"unknown operator {operator}")
 
 
 def power(left: Any, right: Any) -> Any:
     a, b = number(left, "^"), number(right, "^")
-    if isinstance(a, int) and isinstance(b, int) and b >= 0:
-        if abs(a) > 1 and b > 4096:
-            raise ExpressionError("exponent too large")
-        return a**b
-    return float(a) ** float(b)
+    if long_operands(a, b) and b >= 0:
+        base, exponent = int(a), int(b)
+        if abs(base) > 1 and (abs(base).bit_length() - 1) * exponent >= 64:
+            raise overflow()  # |base|^exponent >= 2^64: refused before Python would compute it
+        return java_long(base**exponent)
+    return float_power(a, b)
+
+
+def negate(value: Any) -> Any:
+    a = number(value, "-")
+    return java_long(-java_long(a)) if isinstance(a, int) else -a
 
 
 RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
@@ -228,7 +309,10 @@ class Compiler:
         return lambda scope: value
 
     def n_int(self, token: Token) -> Compiled:
-        value = int(str(token).rstrip("lL"))
+        digits = str(token).rstrip("lL")
+        value = int(digits) if len(digits) <= len(str(LONG_MAX)) else LONG_MAX + 1
+        if value > LONG_MAX:
+            raise ExpressionError(f"EL1035E: The value '{digits}' cannot be parsed as a long", "SpelParseException")
         return lambda scope: value
 
     def n_float(self, token: Token) -> Compiled:
@@ -303,18 +387,23 @@ class Compiler:
     def n_call(self, target: Tree, token: Token, args: Tree | None) -> Compiled:
         of, name, compiled = self.compile(target), str(token), self._args(args)
 
+        invoke = invoke_clocked if name in CLOCKED_METHODS else invoke_plain
+
         def call(scope: Scope) -> Any:
             scope.tick()
-            return checked(call_method(of(scope), name, [a(scope) for a in compiled]))
+            return invoke(scope, of(scope), name, [a(scope) for a in compiled])
 
         return call
 
     def n_safe_call(self, target: Tree, token: Token, args: Tree | None) -> Compiled:
         of, name, compiled = self.compile(target), str(token), self._args(args)
 
+        invoke = invoke_clocked if name in CLOCKED_METHODS else invoke_plain
+
         def call(scope: Scope) -> Any:
+            scope.tick()
             value = of(scope)
-            return None if value is None else checked(call_method(value, name, [a(scope) for a in compiled]))
+            return None if value is None else invoke(scope, value, name, [a(scope) for a in compiled])
 
         return call
 
@@ -345,6 +434,9 @@ class Compiler:
                 if safe:
                     return None
                 raise ExpressionError("EL1027E: Selection on a null value")
+            if not isinstance(source, list | Mapping):
+                raise ExpressionError(f"EL1027E: Selection is not supported on type '{type_name(source)}'")
+            ensure_items(len(source))
             if isinstance(source, Mapping):
                 chosen_map = {
                     k: v
@@ -352,8 +444,6 @@ class Compiler:
                     if as_bool(self._with_this(scope, {"key": k, "value": v}, predicate), "selection")
                 }
                 return chosen_map if pick == "all" else _pick(list(chosen_map.items()), pick, as_map=True)
-            if not isinstance(source, list):
-                raise ExpressionError(f"EL1027E: Selection is not supported on type '{type_name(source)}'")
             chosen = [item for item in source if as_bool(self._with_this(scope, item, predicate), "selection")]
             return chosen if pick == "all" else _pick(chosen, pick)
 
@@ -380,10 +470,11 @@ class Compiler:
                 if safe:
                     return None
                 raise ExpressionError("EL1027E: Projection on a null value")
+            if not isinstance(source, list | Mapping):
+                raise ExpressionError(f"EL1027E: Projection is not supported on type '{type_name(source)}'")
+            ensure_items(len(source))
             if isinstance(source, Mapping):
                 return [self._with_this(scope, {"key": k, "value": v}, mapper) for k, v in source.items()]
-            if not isinstance(source, list):
-                raise ExpressionError(f"EL1027E: Projection is not supported on type '{type_name(source)}'")
             return [self._with_this(scope, item, mapper) for item in source]
 
         return project
@@ -427,7 +518,8 @@ class Compiler:
                     value = as_bool(value, "or") or as_bool(right(scope), "or")
                 elif kind == "and_":
                     value = as_bool(value, "and") and as_bool(right(scope), "and")
-                elif kind == "add":
+                elif kind == "add":  # may build a string: a step
+                    scope.tick()
                     value = add(value, right(scope))
                 else:
                     value = arithmetic(operator, value, right(scope))
@@ -449,11 +541,16 @@ class Compiler:
 
     def n_power(self, left: Tree, right: Tree) -> Compiled:
         a, b = self.compile(left), self.compile(right)
-        return lambda scope: power(a(scope), b(scope))
+
+        def raise_to(scope: Scope) -> Any:
+            scope.tick()
+            return power(a(scope), b(scope))
+
+        return raise_to
 
     def n_neg(self, _op: Token, operand: Tree) -> Compiled:
         a = self.compile(operand)
-        return lambda scope: -number(a(scope), "-")
+        return lambda scope: negate(a(scope))
 
     def n_pos(self, _op: Token, operand: Tree) -> Compiled:
         a = self.compile(operand)
@@ -471,12 +568,26 @@ class Compiler:
             raise ExpressionError(f"EL1002E: Constructor call not allowed for type '{name}'")
 
         def construct(scope: Scope) -> Any:
+            scope.tick()
             try:
                 return constructor(*[a(scope) for a in compiled])
             except TypeError as exc:
                 raise ExpressionError(f"EL1002E: Constructor of {name} cannot take these arguments: {exc}") from None
 
         return construct
+
+
+def invoke_plain(scope: Scope, target: Any, name: str, args: list[Any]) -> Any:
+    return checked(call_method(target, name, args))
+
+
+def invoke_clocked(scope: Scope, target: Any, name: str, args: list[Any]) -> Any:
+    """A call of a method that loops per regex match, with the evaluation's clock for it to check."""
+    clock = CLOCK.set(scope.deadline.check)
+    try:
+        return checked(call_method(target, name, args))
+    finally:
+        CLOCK.reset(clock)
 
 
 def _pick(items: list[Any], which: str, as_map: bool = False) -> Any:

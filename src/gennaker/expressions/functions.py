@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import yaml
-
+from gennaker.expressions import documents
 from gennaker.expressions.compiler import Scope
-from gennaker.expressions.javalike import DoNotEval, ExpressionError, dumps_json, to_text
+from gennaker.expressions.javalike import DoNotEval, ExpressionError, dumps_json, ensure_text, parse_long, to_text
 from gennaker.expressions.roots import StageLookup, StageView
 from gennaker.expressions.urls import UrlFetcher
 
@@ -25,8 +23,8 @@ from gennaker.expressions.urls import UrlFetcher
 class Lookups(Protocol):
     """Data helpers need from outside the execution; the engine and the API provide it."""
 
-    def pipeline_id(self, application: str, name: str) -> str | None: ...
-    def application(self, name: str) -> dict[str, Any] | None: ...
+    def pipeline_id(self, application: str, name: str, user: str | None) -> str | None: ...
+    def application(self, name: str, user: str | None) -> dict[str, Any] | None: ...
     def canary_config_id(self, name: str, application: str) -> str | None: ...
     def current_user(self) -> str | None: ...
 
@@ -34,10 +32,10 @@ class Lookups(Protocol):
 class NoLookups:
     """Lookups when none are wired (the CLI's `expr eval` on a file): nothing is found."""
 
-    def pipeline_id(self, application: str, name: str) -> str | None:
+    def pipeline_id(self, application: str, name: str, user: str | None) -> str | None:
         return None
 
-    def application(self, name: str) -> dict[str, Any] | None:
+    def application(self, name: str, user: str | None) -> dict[str, Any] | None:
         return None
 
     def canary_config_id(self, name: str, application: str) -> str | None:
@@ -73,12 +71,7 @@ def to_json(scope: Scope, value: Any) -> str:
 
 
 def to_int(scope: Scope, value: Any) -> int:
-    try:
-        return int(to_text(value).strip())
-    except ValueError:
-        raise ExpressionError(
-            f'NumberFormatException: For input string: "{to_text(value)}"', "NumberFormatException"
-        ) from None
+    return parse_long(to_text(value).strip())
 
 
 def to_float(scope: Scope, value: Any) -> float:
@@ -95,7 +88,9 @@ def to_boolean(scope: Scope, value: Any) -> bool:
 
 
 def to_base64(scope: Scope, value: Any) -> str:
-    return base64.b64encode(to_text(value).encode()).decode()
+    raw = to_text(value).encode()
+    ensure_text(4 * ((len(raw) + 2) // 3))
+    return base64.b64encode(raw).decode()
 
 
 def from_base64(scope: Scope, value: Any) -> str:
@@ -110,28 +105,22 @@ def alphanumerical(scope: Scope, value: Any) -> str:
 
 
 def read_json(scope: Scope, text: Any) -> Any:
-    source = _text(text, "readJson input").strip()
-    try:
-        parsed = json.loads(source)
-    except json.JSONDecodeError as exc:
-        raise ExpressionError(f"invalid JSON: {exc}") from None
+    parsed = documents.read_json(_text(text, "readJson input").strip(), "readJson input")
     if not isinstance(parsed, list | dict):
         raise ExpressionError("readJson needs a JSON object or list")
     return parsed
 
 
 def read_yaml(scope: Scope, text: Any) -> Any:
-    documents = read_all_yaml(scope, text)
-    if len(documents) != 1:
-        raise ExpressionError(f"expected a single YAML document, found {len(documents)}")
-    return documents[0]
+    found = read_all_yaml(scope, text)
+    if len(found) != 1:
+        raise ExpressionError(f"expected a single YAML document, found {len(found)}")
+    return found[0]
 
 
 def read_all_yaml(scope: Scope, text: Any) -> list[Any]:
-    try:
-        return [d for d in yaml.safe_load_all(_text(text, "YAML input")) if d is not None]
-    except yaml.YAMLError as exc:
-        raise ExpressionError(f"invalid YAML (only plain data is allowed): {str(exc).splitlines()[0]}") from None
+    parsed = documents.read_yaml(_text(text, "YAML input"), "YAML input", scope.deadline)
+    return [d for d in parsed if d is not None]
 
 
 # -- stages of the execution (orca) ----------------------------------------------------------------------------
@@ -297,10 +286,24 @@ def cf_service_key(scope: Scope, name_or_id: Any) -> Any:
 
 
 def _execution_user(scope: Scope) -> str | None:
+    """Who the evaluation acts as: the execution's user, or before the execution exists (v3 trigger-time
+    evaluation) the trigger's user, which the launcher sets to the same server-decided name."""
     root = scope.root
-    execution = root.get("execution") if isinstance(root, Mapping) else None
-    authentication = execution.get("authentication") if isinstance(execution, Mapping) else None
-    return authentication.get("user") if isinstance(authentication, Mapping) else None
+    if not isinstance(root, Mapping):
+        return None
+    execution = root.get("execution")
+    if isinstance(execution, Mapping):
+        authentication = execution.get("authentication")
+        return authentication.get("user") if isinstance(authentication, Mapping) else None
+    trigger = root.get("trigger")
+    return trigger.get("user") if isinstance(trigger, Mapping) else None
+
+
+def fetched(scope: Scope, fetch: Callable[[str], Any], url: Any) -> Any:
+    """A URL helper's fetch, with the clock stopped: waiting on the network (bounded by the fetcher's own
+    timeout) does not hold the server."""
+    with scope.deadline.paused():
+        return fetch(to_text(url))
 
 
 # -- the function table ---------------------------------------------------------------------------------------
@@ -309,7 +312,7 @@ def function_table(lookups: Lookups, urls: UrlFetcher) -> dict[str, Callable[...
         return str(_execution(scope).get("application") or "")
 
     def pipeline_id(scope: Scope, name: Any) -> str:
-        found = lookups.pipeline_id(application_of(scope), to_text(name))
+        found = lookups.pipeline_id(application_of(scope), to_text(name), _execution_user(scope))
         if found is None:
             raise ExpressionError(f"Pipeline with name '{to_text(name)}' could not be found in the current application")
         return found
@@ -321,6 +324,12 @@ def function_table(lookups: Lookups, urls: UrlFetcher) -> dict[str, Callable[...
                 f"Canary config '{to_text(name)}' could not be found in application '{to_text(application)}'"
             )
         return found
+
+    def yaml_from_url(scope: Scope, url: Any) -> Any:
+        found = documents.read_yaml(fetched(scope, urls.text, url), to_text(url), scope.deadline)
+        if len(found) > 1:
+            raise ExpressionError(f"{to_text(url)} holds more than one YAML document")
+        return found[0] if found else None
 
     return {
         "toJson": to_json,
@@ -335,10 +344,10 @@ def function_table(lookups: Lookups, urls: UrlFetcher) -> dict[str, Callable[...
         "readJson": read_json,
         "readYaml": read_yaml,
         "readAllYaml": read_all_yaml,
-        "fromUrl": lambda scope, url: urls.text(to_text(url)),
-        "jsonFromUrl": lambda scope, url: urls.json(to_text(url)),
-        "yamlFromUrl": lambda scope, url: urls.yaml(to_text(url)),
-        "propertiesFromUrl": lambda scope, url: urls.properties(to_text(url)),
+        "fromUrl": lambda scope, url: fetched(scope, urls.text, url),
+        "jsonFromUrl": lambda scope, url: documents.read_json(fetched(scope, urls.text, url), to_text(url)),
+        "yamlFromUrl": yaml_from_url,
+        "propertiesFromUrl": lambda scope, url: fetched(scope, urls.properties, url),
         "stage": stage,
         "stageByRefId": stage_by_ref_id,
         "stageExists": stage_exists,
@@ -352,9 +361,13 @@ def function_table(lookups: Lookups, urls: UrlFetcher) -> dict[str, Callable[...
         "triggerResolvedArtifactByType": trigger_resolved_artifact_by_type,
         "resolvedArtifacts": resolved_artifacts,
         "pipelineId": pipeline_id,
-        "pipelineIdOrNull": lambda scope, name: lookups.pipeline_id(application_of(scope), to_text(name)),
-        "pipelineIdInApplication": lambda scope, name, app: lookups.pipeline_id(to_text(app), to_text(name)),
-        "applicationMetadata": lambda scope, app: lookups.application(to_text(app)),
+        "pipelineIdOrNull": lambda scope, name: lookups.pipeline_id(
+            application_of(scope), to_text(name), _execution_user(scope)
+        ),
+        "pipelineIdInApplication": lambda scope, name, app: lookups.pipeline_id(
+            to_text(app), to_text(name), _execution_user(scope)
+        ),
+        "applicationMetadata": lambda scope, app: lookups.application(to_text(app), _execution_user(scope)),
         "canaryConfigNameToId": canary_config_name_to_id,
         "cfServiceKey": cf_service_key,
     }

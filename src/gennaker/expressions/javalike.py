@@ -8,17 +8,21 @@ a Python attribute by name, so an expression cannot touch anything the tables do
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus
 
 import re2
+
+from gennaker.expressions.limits import LONG_MAX, LONG_MIN, MAX_DEPTH, MAX_ITEMS, MAX_TEXT
 
 
 class ExpressionError(Exception):
@@ -44,6 +48,9 @@ def type_name(value: Any) -> str:
     }.get(type(value), "java.util.LinkedHashMap" if isinstance(value, Mapping) else "java.lang.Object")
 
 
+SCALARS = frozenset({str, int, float, bool, type(None)})  # values that render without weighing
+
+
 # -- rendering ---------------------------------------------------------------------------------------
 def java_double(value: float) -> str:
     """Java's Double.toString: 7.0, 0.001, 1.0E-4, 1.0E21, NaN, Infinity."""
@@ -64,7 +71,17 @@ def java_double(value: float) -> str:
 
 
 def to_text(value: Any) -> str:
-    """`String.valueOf` as Java renders it: maps as {k=v}, lists as [a, b], floats as 7.0."""
+    """`String.valueOf` as Java renders it: maps as {k=v}, lists as [a, b], floats as 7.0. A collection is
+    weighed first: one with shared parts could otherwise render to gigabytes."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind not in SCALARS and isinstance(value, Mapping | list | tuple):
+        weigh(value)
+    return _render(value)
+
+
+def _render(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -78,9 +95,9 @@ def to_text(value: Any) -> str:
     if isinstance(value, JavaObject):
         return value.to_text()
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{to_text(k)}={to_text(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_render(k)}={_render(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(to_text(v) for v in value) + "]"
+        return "[" + ", ".join(_render(v) for v in value) + "]"
     raise ExpressionError(f"cannot render a value of type {type_name(value)}")
 
 
@@ -93,6 +110,90 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_plain(v) for v in value]
     return value
+
+
+# -- sizes: each limit is checked before the work or allocation it bounds ------------------------------------
+def ensure_text(length: int) -> None:
+    if length > MAX_TEXT:
+        raise ExpressionError(f"result would exceed {MAX_TEXT} characters")
+
+
+def ensure_items(count: int, what: str = "items") -> None:
+    if count > MAX_ITEMS:
+        raise ExpressionError(f"result would exceed {MAX_ITEMS} {what}")
+
+
+def overflow() -> ExpressionError:
+    return ExpressionError("ArithmeticException: integer overflow (beyond a Java long)", "ArithmeticException")
+
+
+def java_long(value: int) -> int:
+    """Integers stay within a Java long; where Java would silently wrap around, Gennaker fails instead."""
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise overflow()
+    return value
+
+
+def concatenate(left: str, right: str) -> str:
+    ensure_text(len(left) + len(right))
+    return left + right
+
+
+class Measure:
+    """Sizes a graph the way rendering or copying it would see it: a part shared N times counts N times, so
+    YAML aliases or a list repeating one reference cannot hide their real size. Each distinct part is visited
+    once, so measuring costs no more than the graph itself; cycles and nesting beyond MAX_DEPTH fail."""
+
+    def __init__(self, parts: Callable[[Any], Iterable[Any] | None], leaf: Callable[[Any], int], what: str):
+        self.parts, self.leaf, self.what = parts, leaf, what
+        # id -> (the part, held so that no other object takes its id; its size, or -1 while being measured)
+        self.known: dict[int, tuple[Any, int]] = {}
+
+    def size(self, value: Any, depth: int = 0) -> int:
+        children = self.parts(value)
+        if children is None:
+            return self.leaf(value)
+        known = self.known.get(id(value))
+        if known is not None:
+            if known[1] < 0:
+                raise ExpressionError(f"{self.what} contains itself")
+            return known[1]
+        if depth >= MAX_DEPTH:
+            raise ExpressionError(f"{self.what} nests deeper than {MAX_DEPTH} levels")
+        self.known[id(value)] = (value, -1)
+        total = 2
+        for child in children:
+            total += (len(child) if type(child) is str else self.size(child, depth + 1)) + 1
+            if total > MAX_TEXT:
+                raise ExpressionError(f"{self.what} is larger than {MAX_TEXT} characters")
+        self.known[id(value)] = (value, total)
+        return total
+
+
+def weigh(value: Any, what: str = "value") -> int:
+    """About how many characters `value` renders to; a collection over MAX_TEXT fails."""
+    return Measure(_parts, _leaf_size, what).size(value)
+
+
+def _parts(value: Any) -> Iterable[Any] | None:
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return value
+    if kind in SCALARS:
+        return None
+    if isinstance(value, Mapping):
+        return (part for pair in value.items() for part in pair)
+    if isinstance(value, list | tuple):
+        return value
+    if isinstance(value, DoNotEval):
+        return (value.value,)
+    return None
+
+
+def _leaf_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    return len(value.to_text() if isinstance(value, JavaObject) else str(value))
 
 
 # -- equality and ordering ------------------------------------------------------------------------------
@@ -121,8 +222,19 @@ def compare(left: Any, right: Any) -> int:
 
 
 # -- regular expressions (RE2: linear time, no catastrophic backtracking) ----------------------------------
-@lru_cache(maxsize=512)
+CACHED_PATTERN_LENGTH = 1_000  # longer patterns are compiled each time rather than held in the cache
+
+
 def java_regex(pattern: str) -> Any:
+    return _cached_regex(pattern) if len(pattern) <= CACHED_PATTERN_LENGTH else _compile_regex(pattern)
+
+
+@lru_cache(maxsize=512)
+def _cached_regex(pattern: str) -> Any:
+    return _compile_regex(pattern)
+
+
+def _compile_regex(pattern: str) -> Any:
     try:
         return re2.compile(pattern)
     except re2.error as exc:
@@ -153,12 +265,40 @@ def is_literal(pattern: str) -> bool:
     return not REGEX_SPECIALS.intersection(pattern)
 
 
+# RE2 matches in linear time, but its Python binding spends microseconds per match: a call over a long text can
+# take a second. The compiler sets the evaluation's clock around calls of these methods, which check it as they go.
+CLOCKED_METHODS = frozenset({"replaceAll", "replaceFirst", "split"})
+CLOCK: ContextVar[Callable[[], None]] = ContextVar("expression_clock", default=lambda: None)
+
+
+def regex_matches(regex: Any, text: str) -> Iterator[Any]:
+    """The matches of `regex` in `text` as they are found: more than MAX_ITEMS fail, and the clock is checked."""
+    check = CLOCK.get()
+    for count, match in enumerate(regex.finditer(text), start=1):
+        ensure_items(count, "regular expression matches")
+        if count % 1024 == 0:
+            check()
+        yield match
+
+
 def java_split(text: str, pattern: str, limit: int = 0) -> list[str]:
-    """String.split: a regex, and trailing empty strings dropped when limit is 0."""
-    if pattern and is_literal(pattern):
-        parts = text.split(pattern, max(0, limit - 1)) if limit > 0 else text.split(pattern)
+    """String.split: a regex, and trailing empty strings dropped when limit is 0. More than MAX_ITEMS parts
+    fail before they are built."""
+    if limit == 1:
+        return [text]
+    if not pattern:
+        ensure_items(len(text))
+        parts = list(text)
+    elif is_literal(pattern):
+        ensure_items(min(text.count(pattern) + 1, limit) if limit > 0 else text.count(pattern) + 1)
+        parts = text.split(pattern, limit - 1) if limit > 0 else text.split(pattern)
     else:
-        parts = java_regex(pattern).split(text, maxsplit=max(0, limit - 1)) if pattern else list(text)
+        found = regex_matches(java_regex(pattern), text)
+        parts, end = [], 0
+        for match in itertools.islice(found, limit - 1) if limit > 0 else found:
+            parts.append(text[end : match.start()])
+            end = match.end()
+        parts.append(text[end:])
     if limit == 0:
         while parts and parts[-1] == "":
             parts.pop()
@@ -485,25 +625,53 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _parse_int(text: Any, radix: Any = 10) -> int:
+LONG_DIGITS = 65  # the most characters a Java long can be written with (a sign and 64 binary digits)
+
+
+def parse_long(text: Any, radix: Any = 10) -> int:
+    """Long.parseLong: anything longer than a long can be is refused before Python converts it."""
+    digits = to_text(text)
     try:
-        return int(str(text), _int(radix))
+        value = int(digits, radix if radix == 10 else _int(radix)) if len(digits) <= LONG_DIGITS else None
     except ValueError:
-        raise ExpressionError(f'NumberFormatException: For input string: "{text}"', "NumberFormatException") from None
+        value = None
+    if value is None or not LONG_MIN <= value <= LONG_MAX:
+        raise ExpressionError(f'NumberFormatException: For input string: "{digits}"', "NumberFormatException")
+    return value
 
 
 def _parse_float(text: Any) -> float:
+    digits = to_text(text)
     try:
-        return float(str(text))
+        return float(digits)
     except ValueError:
-        raise ExpressionError(f'NumberFormatException: For input string: "{text}"', "NumberFormatException") from None
+        raise ExpressionError(f'NumberFormatException: For input string: "{digits}"', "NumberFormatException") from None
+
+
+def float_power(base: Any, exponent: Any) -> float:
+    """Math.pow: Infinity where Python would raise OverflowError, NaN where it would raise or turn complex."""
+    a, b = float(base), float(exponent)
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return -math.inf if a < 0 and b.is_integer() and b % 2 == 1 else math.inf
+    except ValueError:
+        return math.inf if a == 0 else math.nan
+
+
+def _join(separator: Any, items: Any) -> str:
+    """String.join, sized before any text is built."""
+    glue, parts = to_text(separator), list(items)
+    ensure_text(weigh(parts) + len(glue) * max(0, len(parts) - 1))
+    return glue.join(to_text(part) for part in parts)
 
 
 def _parse_datetime(text: Any) -> datetime:
+    moment = to_text(text)
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return datetime.fromisoformat(moment.replace("Z", "+00:00"))
     except ValueError:
-        raise ExpressionError(f"DateTimeParseException: Text '{text}' could not be parsed") from None
+        raise ExpressionError(f"DateTimeParseException: Text '{moment}' could not be parsed") from None
 
 
 # The allowlist of T(...) and new ... (orca.md §4.6): static members and constructors per class.
@@ -515,39 +683,39 @@ STATICS: dict[str, dict[str, Any]] = {
         "floor": lambda x: float(math.floor(x)),
         "ceil": lambda x: float(math.ceil(x)),
         "round": lambda x: math.floor(x + 0.5),
-        "pow": lambda a, b: float(a) ** float(b),
+        "pow": float_power,
         "sqrt": lambda x: math.sqrt(x),
         "random": random.random,
         "PI": math.pi,
         "E": math.e,
     },
-    "java.lang.String": {"valueOf": to_text, "join": lambda sep, items: to_text(sep).join(to_text(i) for i in items)},
+    "java.lang.String": {"valueOf": to_text, "join": _join},
     "java.lang.Integer": {
-        "parseInt": _parse_int,
-        "valueOf": _parse_int,
+        "parseInt": parse_long,
+        "valueOf": parse_long,
         "toString": to_text,
         "MAX_VALUE": 2**31 - 1,
         "MIN_VALUE": -(2**31),
     },
     "java.lang.Long": {
-        "parseLong": _parse_int,
-        "valueOf": _parse_int,
+        "parseLong": parse_long,
+        "valueOf": parse_long,
         "toString": to_text,
         "MAX_VALUE": 2**63 - 1,
         "MIN_VALUE": -(2**63),
     },
     "java.lang.Double": {"parseDouble": _parse_float, "valueOf": _parse_float, "toString": to_text},
-    "java.lang.Byte": {"parseByte": _parse_int, "valueOf": _parse_int},
+    "java.lang.Byte": {"parseByte": parse_long, "valueOf": parse_long},
     "java.lang.Boolean": {
-        "parseBoolean": lambda s: str(s).lower() == "true",
-        "valueOf": lambda s: str(s).lower() == "true",
+        "parseBoolean": lambda s: to_text(s).lower() == "true",
+        "valueOf": lambda s: to_text(s).lower() == "true",
         "toString": to_text,
         "TRUE": True,
         "FALSE": False,
     },
     "java.util.UUID": {
         "randomUUID": lambda: JavaUUID(uuid.uuid4()),
-        "fromString": lambda s: JavaUUID(uuid.UUID(str(s))),
+        "fromString": lambda s: JavaUUID(uuid.UUID(to_text(s))),
     },
     "java.time.LocalDate": {
         "now": lambda: LocalDate(_now().date()),
@@ -564,7 +732,7 @@ STATICS: dict[str, dict[str, Any]] = {
         "ofEpochMilli": lambda ms: Instant(datetime.fromtimestamp(_int(ms) / 1000, UTC)),
         "ofEpochSecond": lambda s: Instant(datetime.fromtimestamp(_int(s), UTC)),
     },
-    "java.time.DayOfWeek": {**{name: day_of_week(name) for name in DAYS}, "valueOf": lambda s: day_of_week(str(s))},
+    "java.time.DayOfWeek": {**{name: day_of_week(name) for name in DAYS}, "valueOf": lambda s: day_of_week(to_text(s))},
     "java.time.temporal.ChronoUnit": {name: chrono_unit(name) for name in UNITS},
     "java.time.temporal.TemporalAdjusters": {
         "next": lambda d: _next_day(d, False, True),
@@ -582,11 +750,11 @@ STATICS: dict[str, dict[str, Any]] = {
 
 CONSTRUCTORS: dict[str, Callable[..., Any]] = {
     "java.lang.String": lambda value="": to_text(value),
-    "java.lang.Integer": lambda value: _parse_int(value) if isinstance(value, str) else _int(value),
-    "java.lang.Long": lambda value: _parse_int(value) if isinstance(value, str) else _int(value),
+    "java.lang.Integer": lambda value: parse_long(value) if isinstance(value, str) else _int(value),
+    "java.lang.Long": lambda value: parse_long(value) if isinstance(value, str) else _int(value),
     "java.lang.Double": lambda value: _parse_float(value),
-    "java.lang.Byte": lambda value: _parse_int(value) if isinstance(value, str) else _int(value),
-    "java.lang.Boolean": lambda value: value if isinstance(value, bool) else str(value).lower() == "true",
+    "java.lang.Byte": lambda value: parse_long(value) if isinstance(value, str) else _int(value),
+    "java.lang.Boolean": lambda value: value if isinstance(value, bool) else to_text(value).lower() == "true",
     "java.util.Date": lambda ms=None: JavaDate(_now() if ms is None else datetime.fromtimestamp(_int(ms) / 1000, UTC)),
     "java.text.SimpleDateFormat": lambda pattern: SimpleDateFormat(to_text(pattern)),
     "java.util.UUID": lambda high, low: JavaUUID(uuid.UUID(int=((_int(high) % 2**64) << 64) | (_int(low) % 2**64))),
@@ -618,27 +786,48 @@ STRING_METHODS: dict[str, Callable[..., Any]] = {
     "indexOf": lambda text, part, start=0: text.find(to_text(part), _int(start)),
     "lastIndexOf": lambda text, part: text.rfind(to_text(part)),
     "substring": lambda text, begin, end=None: _substring(text, begin, end),
-    "replace": lambda text, old, new: text.replace(to_text(old), to_text(new)),
+    "replace": lambda text, old, new: _replace(text, to_text(old), to_text(new)),
     "replaceAll": lambda text, pattern, repl: _replace_all(text, to_text(pattern), to_text(repl)),
-    "replaceFirst": lambda text, pattern, repl: java_regex(to_text(pattern)).sub(
-        java_replacement(to_text(repl)), text, count=1
-    ),
+    "replaceFirst": lambda text, pattern, repl: _regex_replace(text, to_text(pattern), to_text(repl), count=1),
     "split": lambda text, pattern, limit=0: java_split(text, to_text(pattern), _int(limit)),
     "matches": lambda text, pattern: full_match(text, pattern),
-    "concat": lambda text, other: text + to_text(other),
+    "concat": lambda text, other: concatenate(text, to_text(other)),
     "equals": lambda text, other: isinstance(other, str) and text == other,
     "equalsIgnoreCase": lambda text, other: isinstance(other, str) and text.lower() == other.lower(),
     "compareTo": lambda text, other: compare(text, other),
     "toString": lambda text: text,
     "hashCode": lambda text: _java_hash(text),
-    "toCharArray": lambda text: list(text),
+    "toCharArray": lambda text: _listed(len(text), text),
 }
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    """String.replace, refused before it runs when the result would be too long."""
+    ensure_text(len(text) + text.count(old) * (len(new) - len(old)))
+    return text.replace(old, new)
 
 
 def _replace_all(text: str, pattern: str, replacement: str) -> str:
     if is_literal(pattern) and "$" not in replacement and "\\" not in replacement:
-        return text.replace(pattern, replacement)
-    return str(java_regex(pattern).sub(java_replacement(replacement), text))
+        return _replace(text, pattern, replacement)
+    return _regex_replace(text, pattern, replacement)
+
+
+def _regex_replace(text: str, pattern: str, replacement: str, count: int = 0) -> str:
+    """replaceAll/replaceFirst with a regex: the result's length is counted match by match, so a replacement
+    stops at the first piece too many instead of building the whole result first."""
+    template = java_replacement(replacement)
+    found = regex_matches(java_regex(pattern), text)
+    pieces: list[str] = []
+    end, length = 0, len(text)
+    for match in itertools.islice(found, count) if count else found:
+        piece = match.expand(template)
+        length += len(piece) - (match.end() - match.start())
+        ensure_text(length)
+        pieces += (text[end : match.start()], piece)
+        end = match.end()
+    pieces.append(text[end:])
+    return "".join(pieces)
 
 
 def _substring(text: str, begin: Any, end: Any) -> str:
@@ -668,6 +857,12 @@ LIST_METHODS: dict[str, Callable[..., Any]] = {
 }
 
 
+def _listed(count: int, items: Iterable[Any]) -> list[Any]:
+    """A new list of `count` items, refused before it is built when that is too many."""
+    ensure_items(count)
+    return list(items)
+
+
 def _list_get(items: list[Any], index: Any) -> Any:
     position = _int(index)
     if not 0 <= position < len(items):
@@ -682,9 +877,9 @@ MAP_METHODS: dict[str, Callable[..., Any]] = {
     "getOrDefault": lambda mapping, key, default: mapping.get(key, default),
     "containsKey": lambda mapping, key: key in mapping,
     "containsValue": lambda mapping, value: any(equal(value, v) for v in mapping.values()),
-    "keySet": lambda mapping: list(mapping.keys()),
-    "values": lambda mapping: list(mapping.values()),
-    "entrySet": lambda mapping: [{"key": k, "value": v} for k, v in mapping.items()],
+    "keySet": lambda mapping: _listed(len(mapping), mapping.keys()),
+    "values": lambda mapping: _listed(len(mapping), mapping.values()),
+    "entrySet": lambda mapping: _listed(len(mapping), ({"key": k, "value": v} for k, v in mapping.items())),
     "equals": lambda mapping, other: equal(mapping, other),
     "toString": lambda mapping: to_text(mapping),
     "hashCode": lambda mapping: _java_hash(to_text(mapping)),
@@ -750,4 +945,6 @@ def call_method(target: Any, name: str, args: list[Any]) -> Any:
 
 
 def dumps_json(value: Any) -> str:
+    """Compact JSON, weighed first (the copy and the text of a structure with shared parts could be huge)."""
+    weigh(value)
     return json.dumps(to_plain(value), separators=(",", ":"), ensure_ascii=False)

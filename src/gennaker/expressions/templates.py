@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gennaker.expressions.compiler import FunctionTable, Scope, compile_expression
-from gennaker.expressions.javalike import ExpressionError, to_text
+from gennaker.expressions.compiler import Deadline, FunctionTable, Scope, compile_expression
+from gennaker.expressions.javalike import SCALARS, ExpressionError, ensure_text, to_text, weigh
+from gennaker.expressions.limits import TIME_LIMIT_S
 
 Summary = dict[str, list[dict[str, Any]]]
 
@@ -75,20 +76,36 @@ class Processed:
 
 
 class TemplateProcessor:
-    def __init__(self, functions: FunctionTable):
+    def __init__(self, functions: FunctionTable, time_limit_s: float = TIME_LIMIT_S):
         self.functions = functions
+        self.time_limit_s = time_limit_s
+
+    def deadline(self) -> Deadline:
+        """The clock of one evaluation call: every expression the call evaluates shares it."""
+        return Deadline(self.time_limit_s)
 
     def evaluate(
-        self, expression: str, root: Any, *, allow_unknown_keys: bool = True, variables: dict[str, Any] | None = None
+        self,
+        expression: str,
+        root: Any,
+        *,
+        allow_unknown_keys: bool = True,
+        variables: dict[str, Any] | None = None,
+        deadline: Deadline | None = None,
     ) -> Any:
-        """One expression, without `${}`."""
-        scope = Scope(root, self.functions, allow_unknown_keys, variables)
+        """One expression, without `${}`. Its result is weighed: it is copied and rendered afterwards."""
+        scope = Scope(root, self.functions, allow_unknown_keys, variables, deadline or self.deadline())
         try:
-            return compile_expression(expression)(scope)
+            result = compile_expression(expression)(scope)
+            if type(result) not in SCALARS:
+                weigh(result)
+            return result
         except ExpressionError:
             raise
         except RecursionError:
             raise ExpressionError("expression nests too deeply") from None
+        except MemoryError:
+            raise ExpressionError("expression ran out of memory") from None
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError) as exc:
             raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
 
@@ -97,24 +114,33 @@ class TemplateProcessor:
     ) -> Processed:
         """Evaluate every string (and map key) in `value`; the input is never changed."""
         summary: Summary = {}
-        result = self.walk(value, root, allow_unknown_keys, variables or {}, summary, [])
+        result = self.walk(value, root, allow_unknown_keys, variables or {}, summary, [], self.deadline())
         return Processed(result, summary)
 
     def walk(
-        self, value: Any, root: Any, unknown: bool, variables: dict[str, Any], summary: Summary, keys: list[str]
+        self,
+        value: Any,
+        root: Any,
+        unknown: bool,
+        variables: dict[str, Any],
+        summary: Summary,
+        keys: list[str],
+        deadline: Deadline,
     ) -> Any:
         if isinstance(value, str):
-            return self.template(value, root, unknown, variables, summary, keys) if "${" in value else value
+            return self.template(value, root, unknown, variables, summary, keys, deadline) if "${" in value else value
         if isinstance(value, Mapping):
             out = {}
             for key, item in value.items():
-                new_key = self.walk(key, root, unknown, variables, summary, keys) if isinstance(key, str) else key
+                new_key = (
+                    self.walk(key, root, unknown, variables, summary, keys, deadline) if isinstance(key, str) else key
+                )
                 out[to_text(new_key) if not isinstance(new_key, str) else new_key] = self.walk(
-                    item, root, unknown, variables, summary, [*keys, str(key)]
+                    item, root, unknown, variables, summary, [*keys, str(key)], deadline
                 )
             return out
         if isinstance(value, list):
-            return [self.walk(item, root, unknown, variables, summary, keys) for item in value]
+            return [self.walk(item, root, unknown, variables, summary, keys, deadline) for item in value]
         return value
 
     def template(
@@ -125,9 +151,11 @@ class TemplateProcessor:
         variables: dict[str, Any] | None = None,
         summary: Summary | None = None,
         keys: list[str] | None = None,
+        deadline: Deadline | None = None,
     ) -> Any:
         """One template string; failures and unresolved parts are recorded in `summary`."""
         summary = {} if summary is None else summary
+        deadline = deadline or self.deadline()
         where = f"[{keys[-1]}]" if keys else "[]"
         try:
             parts = split_template(text)
@@ -141,7 +169,9 @@ class TemplateProcessor:
                 values.append(part.text)
                 continue
             try:
-                values.append(self.evaluate(part.text, root, allow_unknown_keys=unknown, variables=variables))
+                values.append(
+                    self.evaluate(part.text, root, allow_unknown_keys=unknown, variables=variables, deadline=deadline)
+                )
             except ExpressionError as exc:
                 _record(summary, part.text.strip(), where, exc, "ERROR")
                 return text
@@ -150,14 +180,29 @@ class TemplateProcessor:
                 _record(summary, expressions[0].text.strip(), where, None, "INFO")
                 return text
             return values[0]
-        out = []
-        for part, value in zip(parts, values, strict=True):
-            if part.expression and value is None:
-                _record(summary, part.text.strip(), where, None, "INFO")
-                out.append("${" + part.text + "}")
-            else:
-                out.append(value if not part.expression else to_text(value))
-        return "".join(out)
+        try:
+            return _joined(parts, values, summary, where)
+        except ExpressionError as exc:
+            _record(summary, text.strip(), where, exc, "ERROR")
+            return text
+
+
+def _joined(parts: list[Part], values: list[Any], summary: Summary, where: str) -> str:
+    """Text mixed with expressions. What the expressions add is checked against MAX_TEXT piece by piece: one
+    template may hold many expressions, each rendering up to the limit."""
+    out, added = [], 0
+    for part, value in zip(parts, values, strict=True):
+        if not part.expression:
+            out.append(part.text)
+        elif value is None:
+            _record(summary, part.text.strip(), where, None, "INFO")
+            out.append("${" + part.text + "}")
+        else:
+            piece = to_text(value)
+            added += len(piece)
+            ensure_text(added)
+            out.append(piece)
+    return "".join(out)
 
 
 def _record(summary: Summary, expression: str, where: str, error: ExpressionError | None, level: str) -> None:

@@ -10,15 +10,12 @@ responses are bounded in time and size.
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import yaml
 
 from gennaker.expressions.javalike import ExpressionError
 
@@ -107,18 +104,6 @@ class UrlFetcher:
         if response.status_code >= 300:
             raise ExpressionError(f"fetching {url} failed: HTTP {response.status_code}")
         return body.decode("utf-8", errors="replace")
-
-    def json(self, url: str) -> Any:
-        try:
-            return json.loads(self.text(url))
-        except json.JSONDecodeError as exc:
-            raise ExpressionError(f"{url} is not valid JSON: {exc}") from None
-
-    def yaml(self, url: str) -> Any:
-        try:
-            return yaml.safe_load(self.text(url))
-        except yaml.YAMLError as exc:
-            raise ExpressionError(f"{url} is not valid YAML: {str(exc).splitlines()[0]}") from None
 
     def properties(self, url: str) -> dict[str, str]:
         """Java properties: `key=value` or `key: value` lines; `#` and `!` start comments."""

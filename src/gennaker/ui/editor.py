@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_application
 from gennaker.api.errors import ApiError
+from gennaker.api.security import session_csrf
 from gennaker.model.pipeline import PipelineValidationError, validate_pipeline
 from gennaker.runtime import Runtime
 from gennaker.ui.graph import layout
@@ -224,7 +225,7 @@ def _editor(
     }
     if request.headers.get("HX-Request"):
         return templates.TemplateResponse(
-            request, "_editor.html", {"csrf": request.cookies.get("gennaker_csrf"), **context}
+            request, "_editor.html", {"csrf": session_csrf(request) or "", **context}
         )
     return page(request, "editor.html", who, **context)
 

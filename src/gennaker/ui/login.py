@@ -1,17 +1,28 @@
 """Signing in and out of the UI: with a password (local user, or LDAP when configured), or with OpenID
-Connect when `auth.oidc` is enabled. Either way the session is the same httpOnly cookie."""
+Connect when `auth.oidc` is enabled. Either way the session is the same httpOnly cookie. Password sign-ins
+are throttled like Basic credentials (429 after too many failures for the name or the address); signing
+in and out must come from Gennaker's own pages, and signing out needs the session's CSRF token."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import secrets
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from gennaker.api.security import CSRF_COOKIE, SESSION_COOKIE
+from gennaker.api.security import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    client_address,
+    csrf_token,
+    refuse_cross_site,
+    require_csrf,
+    set_csrf_cookie,
+)
 from gennaker.auth.oidc import STATE_COOKIE, STATE_TTL_S, OidcError, OidcLogin
-from gennaker.auth.service import SESSION_TTL_MS, AuthService
+from gennaker.auth.service import SESSION_TTL_MS, AuthService, TooManyFailures
 from gennaker.ui.routes import templates
 
 router = APIRouter(include_in_schema=False)
@@ -41,18 +52,18 @@ def _page(request: Request, target: str, error: str | None, status: int = 200) -
 
 
 def _signed_in(request: Request, username: str, target: str) -> Response:
-    """Redirect to `target` with a new session cookie (and a CSRF cookie) for `username`."""
+    """Redirect to `target` with a new session cookie (and its CSRF token's cookie) for `username`."""
     response = RedirectResponse(target, status_code=303)
-    secure = request.url.scheme == "https"
+    session = _auth(request).create_session(username)
     response.set_cookie(
         SESSION_COOKIE,
-        _auth(request).create_session(username),
+        session,
         max_age=SESSION_TTL_MS // 1000,
         httponly=True,
         samesite="lax",
-        secure=secure,
+        secure=request.url.scheme == "https",
     )
-    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=True, samesite="strict", secure=secure)
+    set_csrf_cookie(response, request, csrf_token(session))
     return response
 
 
@@ -63,9 +74,18 @@ def login_page(request: Request, next: str = "/ui/applications") -> HTMLResponse
 
 @router.post("/ui/login")
 async def login(request: Request) -> Response:
+    refuse_cross_site(request)  # another site must not sign a browser in to an account of its choosing
     form = await request.form()
     target = _safe_next(str(form.get("next") or "/ui/applications"))
-    identity = _auth(request).authenticate_basic(str(form.get("username") or ""), str(form.get("password") or ""))
+    username, password = str(form.get("username") or ""), str(form.get("password") or "")
+    try:
+        identity = await asyncio.to_thread(
+            _auth(request).authenticate_basic, username, password, client=client_address(request)
+        )
+    except TooManyFailures as refused:
+        page = _page(request, target, f"Too many failed sign-ins; try again in {refused.retry_after_s} seconds.", 429)
+        page.headers["Retry-After"] = str(refused.retry_after_s)
+        return page
     if identity is None:
         return _page(request, target, "Wrong user name or password.", 401)
     return _signed_in(request, identity.username, target)
@@ -124,10 +144,17 @@ def oidc_callback(request: Request) -> Response:
 
 
 @router.post("/ui/logout")
-def logout(request: Request) -> Response:
+async def logout(request: Request) -> Response:
+    """End the session. Like any change, only from Gennaker's own pages and with the session's token, so
+    another site cannot sign a user out."""
     session = request.cookies.get(SESSION_COOKIE)
     if session:
-        _auth(request).revoke_session(session)
+        refuse_cross_site(request)
+        form = await request.form()
+        submitted = str(form.get("csrf") or request.headers.get(CSRF_HEADER) or "")
+        require_csrf(csrf_token(session), submitted, "form")
+        await asyncio.to_thread(_auth(request).revoke_session, session)
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
     return response

@@ -1,13 +1,12 @@
 """The pages. Every page and action goes through the same caller and permission checks as the API.
 
-Forms carry a CSRF token that must equal the `gennaker_csrf` cookie (double submit): another site can
-make a browser post a form, but cannot read or set this cookie.
+Forms carry the CSRF token of the caller's session (`gennaker.api.security.csrf_token`): another site can
+make a browser post a form, and even plant cookies, but cannot know that token.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, exis
 from gennaker.api.errors import ApiError
 from gennaker.api.routes.live import changes
 from gennaker.api.routes.pipelines import evaluate_in
+from gennaker.api.security import CSRF_HEADER, require_csrf, session_csrf, set_csrf_cookie
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.pipeline import application_name_problem
@@ -35,7 +35,6 @@ from gennaker.ui.graph import layout
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-CSRF_COOKIE = "gennaker_csrf"
 RECENT_ROWS = 10  # executions per pipeline on the application page
 
 
@@ -92,20 +91,21 @@ templates.env.globals["stage_links"] = stage_links
 
 
 def _csrf(request: Request) -> str:
-    return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    """The token the page's forms carry: the session's, or nothing for a caller without a session cookie."""
+    return session_csrf(request) or ""
 
 
 def page(request: Request, name: str, who: Caller, **context: Any) -> HTMLResponse:
     token = _csrf(request)
     response = templates.TemplateResponse(request, name, {"user": who, "csrf": token, **context})
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+    if token:
+        set_csrf_cookie(response, request, token)
     return response
 
 
 def check_csrf(request: Request, form: FormData) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf") or "")):
-        raise ApiError(403, "the form's CSRF token does not match; reload the page and try again")
+    """A form posted with the session cookie must carry the session's token (field `csrf`, or the header)."""
+    require_csrf(session_csrf(request), str(form.get("csrf") or request.headers.get(CSRF_HEADER) or ""), "form")
 
 
 def _allows(request: Request, who: Caller, attributes: dict[str, Any] | None, permission: str) -> bool:

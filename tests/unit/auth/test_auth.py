@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from gennaker.api.app import create_app
 from gennaker.api.security import local_security
 from gennaker.auth.identity import DefaultPolicy, Identity, application_allows
-from gennaker.auth.service import AuthService
+from gennaker.auth.service import AuthService, LoginThrottle, TooManyFailures
 from gennaker.runtime import Runtime
 from gennaker.store.tables import users
 from tests.support import make_runtime
@@ -110,10 +110,10 @@ def test_ui_sign_in_session_and_csrf(client: TestClient) -> None:
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ui/applications"
     assert client.get("/ui/applications").status_code == 200
     body = {"job": [{"type": "createApplication", "application": {"name": "shop"}}]}
-    assert client.post("/tasks", json=body).status_code == 401  # a cookie alone cannot change things
+    assert client.post("/tasks", json=body).status_code == 403  # a cookie alone cannot change things
     csrf = client.cookies.get("gennaker_csrf")
     assert client.post("/tasks", json=body, headers={"X-CSRF-Token": csrf}).status_code == 200
-    client.post("/ui/logout")
+    assert client.post("/ui/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
     assert client.get("/ui/applications", follow_redirects=False).status_code == 303
 
 
@@ -181,7 +181,9 @@ def test_account_secrets_never_reach_responses_or_logs(tmp_path: Path, caplog: p
     config = {
         "providers": {"kubernetes": {"accounts": [{"name": "prod", "kubeconfigContents": kubeconfig}]}},
         "artifacts": {
-            "http": {"accounts": [{"name": "web", "username": "u", "password": "http-pass-zzz", "hosts": ["h.example"]}]},
+            "http": {
+                "accounts": [{"name": "web", "username": "u", "password": "http-pass-zzz", "hosts": ["h.example"]}]
+            },
             "github": {"accounts": [{"name": "gh", "token": "gh-token-zzz"}]},
         },
     }
@@ -200,3 +202,16 @@ def test_account_secrets_never_reach_responses_or_logs(tmp_path: Path, caplog: p
             assert secret not in seen
     finally:
         rt.close()
+
+
+def test_the_login_throttle_keeps_a_bounded_number_of_counts() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(per_user=2, per_address=0, window_s=60, clock=lambda: now[0], max_keys=2)
+    throttle.failed("old", None)
+    now[0] = 100.0  # "old" has no failure left in the window: dropped first
+    for name in ("a", "b", "c"):
+        throttle.failed(name, None)
+    assert len(throttle._failures) <= 2
+    throttle.failed("c", None)
+    with pytest.raises(TooManyFailures):
+        throttle.check("C", "any address")

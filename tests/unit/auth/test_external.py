@@ -131,6 +131,22 @@ def test_auth_service_from_the_configuration_file(runtime: Runtime) -> None:
         auth_service(runtime.db, {"auth": ["ldap"]})
 
 
+def test_throttle_and_local_cache_from_the_configuration_file(runtime: Runtime) -> None:
+    defaults = auth_service(runtime.db, {})
+    assert (defaults.throttle.per_user, defaults.throttle.per_address, defaults.throttle.window_s) == (10, 50, 300)
+    assert defaults.local_cache.ttl_s == 60
+    throttle = {"maxFailuresPerUser": 3, "maxFailuresPerAddress": 0, "windowSeconds": 30}
+    service = auth_service(runtime.db, {"auth": {"throttle": throttle, "local": {"cacheSeconds": 0}}})
+    assert (service.throttle.per_user, service.throttle.per_address, service.throttle.window_s) == (3, 0, 30)
+    assert service.local_cache.ttl_s == 0
+    with pytest.raises(AuthConfigError, match=r"auth\.throttle\.maxFailuresPerUser must be a whole number"):
+        auth_service(runtime.db, {"auth": {"throttle": {"maxFailuresPerUser": 2.5}}})
+    with pytest.raises(AuthConfigError, match=r"auth\.local\.cacheSeconds"):
+        auth_service(runtime.db, {"auth": {"local": {"cacheSeconds": -1}}})
+    with pytest.raises(AuthConfigError, match=r"auth\.throttle must be a mapping"):
+        auth_service(runtime.db, {"auth": {"throttle": 5}})
+
+
 def test_external_password_after_local_users(auth: AuthService, directory: FakeDirectory) -> None:
     assert auth.authenticate_basic("admin", "local-password") == Identity("admin", frozenset({"admin"}), True)
     assert auth.authenticate_basic("admin", "alice-pw") is None

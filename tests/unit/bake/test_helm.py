@@ -8,20 +8,20 @@ import yaml
 from gennaker.bake import BakeError, HelmBinaryRenderer, render_helm
 from tests.unit.bake.charts import package_chart, write_chart
 
+HELM_OPTIONS: dict[str, Any] = {
+    "raw_overrides": False,
+    "release_name": "shop",
+    "namespace": "prod",
+    "include_crds": False,
+    "api_versions": [],
+    "kube_version": None,
+}
+
 
 def render(
     chart: bytes | Path, values: list[bytes] | None = None, overrides: Mapping[str, Any] | None = None, **options: Any
 ) -> str:
-    settings: dict[str, Any] = {
-        "raw_overrides": False,
-        "release_name": "shop",
-        "namespace": "prod",
-        "include_crds": False,
-        "api_versions": [],
-        "kube_version": None,
-    }
-    settings.update(options)
-    return render_helm(chart, values or [], overrides or {}, **settings)
+    return render_helm(chart, values or [], overrides or {}, **{**HELM_OPTIONS, **options})
 
 
 def documents(output: str) -> list[dict[str, Any]]:
@@ -132,12 +132,12 @@ def test_binary_renderer_builds_helm_template_command(chart: Path, tmp_path: Pat
     )
     assert output == "---\n# Source: web/templates/a.yaml\nkind: A\n"
     args = args_file.read_text().splitlines()
-    assert args[:4] == ["template", "shop", str(chart), "--namespace"]
-    capabilities = ["--include-crds", "--api-versions", "v1", "--api-versions", "apps/v1", "--kube-version", "1.29"]
-    assert args[5:12] == capabilities
-    assert args[12:16] == ["--set", "image.repository=x\\,y", "--set", "replicas=3"]
-    values = args[17].split(",")
-    assert args[16] == "--values" and [Path(v).name for v in values] == ["values-0.yaml", "values-1.yaml"]
+    assert args[:3] == ["template", "--namespace=prod", "--include-crds"]
+    assert args[3:6] == ["--api-versions=v1", "--api-versions=apps/v1", "--kube-version=1.29"]
+    assert args[6:8] == ["--set=image.repository=x\\,y", "--set=replicas=3"]
+    flag, values = args[8].split("=", 1)
+    assert flag == "--values" and [Path(v).name for v in values.split(",")] == ["values-0.yaml", "values-1.yaml"]
+    assert args[9:] == ["--", "shop", str(chart)]
     failing = tmp_path / "failing-helm"
     failing.write_text("#!/bin/sh\necho 'Error: chart requires kubeVersion: >=1.30' >&2\nexit 1\n")
     failing.chmod(0o755)

@@ -62,8 +62,6 @@ def test_form_errors_are_shown_beside_the_field(api: TestClient) -> None:
     api.post("/ui/applications/new", data={"csrf": token, "name": "dup"}, headers=DEV)
     again = api.post("/ui/applications/new", data={"csrf": token, "name": "dup"}, headers=DEV)
     assert again.status_code == 400 and "application &#39;dup&#39; already exists" in again.text
-    forged = api.post("/ui/applications/new", data={"csrf": "x", "name": "forged"}, headers=DEV)
-    assert forged.status_code == 403
 
 
 def test_judgment_instructions_are_markdown_without_raw_html(api: TestClient, runtime: Runtime) -> None:
