@@ -31,6 +31,7 @@ from gennaker.engine.wakeup import PostgresWakeup, Wakeup
 from gennaker.engine.worker import Worker
 from gennaker.engine.zombies import find_zombies, repair
 from gennaker.expressions import Expressions
+from gennaker.model.compatibility import SPINNAKER_STAGES_NOT_RUN, FieldWarning, pipeline_warnings
 from gennaker.model.execution import Execution, Stage
 from gennaker.model.pipeline import FieldError, PipelineValidationError, assign_ref_ids, validate_pipeline
 from gennaker.providers.kubernetes import KubernetesProvider
@@ -42,6 +43,7 @@ from gennaker.store.database import Database
 from gennaker.store.executions import ExecutionStore
 from gennaker.store.pipelines import PipelineStore
 from gennaker.store.queue import QueueStore
+from gennaker.triggers import FIRING_TRIGGER_TYPES
 
 
 @dataclass
@@ -188,10 +190,18 @@ class Runtime:
         self.on_stage_complete: Callable[[str, str, float], None] | None = None
 
     # -- configs -----------------------------------------------------------------------------------
-    def save_pipeline(self, config: dict[str, Any], user: str | None) -> dict[str, Any]:
-        """Validate and store a pipeline config, creating its application if it does not exist."""
+    def save_pipeline(self, config: dict[str, Any], user: str | None, *, allow_unknown: bool = False) -> dict[str, Any]:
+        """Validate and store a pipeline config, creating its application if it does not exist.
+
+        Spinnaker types Gennaker cannot act on save (see `pipeline_warnings`); types Spinnaker does not
+        define are refused unless `allow_unknown`."""
         config = assign_ref_ids(config)
-        errors = validate_pipeline(config, self.registry.stage_types, self.registry.numeric_fields())
+        errors = validate_pipeline(
+            config,
+            self.registry.stage_types | set(SPINNAKER_STAGES_NOT_RUN),
+            self.registry.numeric_fields(),
+            allow_unknown=allow_unknown,
+        )
         errors += self._run_as_errors(config, user)
         if errors:
             raise PipelineValidationError(errors)
@@ -203,6 +213,11 @@ class Runtime:
             if self.applications.get(conn, config["application"]) is None:
                 self.applications.save(conn, config["application"], {}, user)
             return self.pipelines.save(conn, config, user)
+
+    def pipeline_warnings(self, config: Mapping[str, Any]) -> list[FieldWarning]:
+        """What a stored config names that will not act: stages that fail if run, triggers that do not fire,
+        notifications that are not sent."""
+        return pipeline_warnings(config, self.registry.runs, FIRING_TRIGGER_TYPES, sent_notifications=())
 
     def _run_as_errors(self, config: dict[str, Any], user: str | None) -> list[FieldError]:
         """Triggers naming a `runAsUser` the saving user may not act as."""

@@ -38,7 +38,9 @@ class Backend(Protocol):
     def applications(self) -> list[dict[str, Any]]: ...
     def application(self, name: str) -> dict[str, Any] | None: ...
     def delete_application(self, name: str) -> bool: ...
-    def save_pipeline(self, config: dict[str, Any]) -> dict[str, Any]: ...
+    def save_pipeline(self, config: dict[str, Any], allow_unknown: bool = False) -> dict[str, Any]:
+        """`{id, application, name, warnings: [{path, reason}]}` of the saved config."""
+        ...
     def pipelines(self, application: str) -> list[dict[str, Any]]: ...
     def pipeline(self, application: str, name: str) -> dict[str, Any] | None: ...
     def delete_pipeline(self, application: str, name: str) -> bool: ...
@@ -95,9 +97,12 @@ class LocalBackend:
         with self.rt.db.transaction() as conn:
             return self.rt.applications.delete(conn, name)
 
-    def save_pipeline(self, config: dict[str, Any]) -> dict[str, Any]:
-        saved: dict[str, Any] = self._guarded(lambda: self.rt.save_pipeline(config, self.user))
-        return saved
+    def save_pipeline(self, config: dict[str, Any], allow_unknown: bool = False) -> dict[str, Any]:
+        saved: dict[str, Any] = self._guarded(
+            lambda: self.rt.save_pipeline(config, self.user, allow_unknown=allow_unknown)
+        )
+        warnings = [w.to_json() for w in self.rt.pipeline_warnings(saved)]
+        return {"id": saved["id"], "application": saved["application"], "name": saved["name"], "warnings": warnings}
 
     def pipelines(self, application: str) -> list[dict[str, Any]]:
         with self.rt.db.read() as conn:
@@ -241,10 +246,10 @@ class RemoteBackend:
         self._task({"type": "deleteApplication", "application": {"name": name}})
         return True
 
-    def save_pipeline(self, config: dict[str, Any]) -> dict[str, Any]:
-        self._call("POST", "/pipelines", json=config)
-        saved = self.pipeline(config["application"], config["name"])
-        assert saved is not None
+    def save_pipeline(self, config: dict[str, Any], allow_unknown: bool = False) -> dict[str, Any]:
+        saved: dict[str, Any] = self._json(
+            "POST", "/pipelines", json=config, params={"allowUnknown": "true"} if allow_unknown else None
+        )
         return saved
 
     def pipelines(self, application: str) -> list[dict[str, Any]]:

@@ -11,9 +11,10 @@ import typer
 import yaml
 from rich.table import Table
 
-from gennaker.cli.backend import Backend
+from gennaker.cli.backend import Backend, BackendError
 from gennaker.cli.common import backend, console, current_user, errors, fail, print_json, reports_errors
 from gennaker.cli.live import awaiting_judgment, failure_reason, follow
+from gennaker.model.pipeline import PipelineValidationError
 from gennaker.model.status import Status
 
 app = typer.Typer(help="Pipeline configs, in Spinnaker's JSON shape.", no_args_is_help=True)
@@ -33,10 +34,51 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 @app.command("save")
 @reports_errors
-def save(file: Path = typer.Option(..., "-f", "--file", exists=True, dir_okay=False, help="JSON or YAML")) -> None:
-    """Validate and save a pipeline (creates its application if missing)."""
-    saved = backend().save_pipeline(load_config_file(file))
-    console.print(f"saved pipeline [bold]{saved['application']}/{saved['name']}[/bold] ({saved['id']})")
+def save(
+    file: Path = typer.Option(..., "-f", "--file", exists=True, help="a JSON or YAML file, or a folder of them"),
+    allow_unknown: bool = typer.Option(
+        False, "--allow-unknown", help="keep stage and trigger types Spinnaker does not define (with warnings)"
+    ),
+) -> None:
+    """Validate and save a pipeline (creates its application if missing), or every pipeline of a folder.
+
+    Each file is reported as saved, saved with warnings (what will not act, and why) or refused (why)."""
+    if not file.is_dir():
+        _report_saved(backend().save_pipeline(load_config_file(file), allow_unknown))
+        return
+    files = sorted(p for p in file.iterdir() if p.suffix in (".json", ".yaml", ".yml") and p.is_file())
+    if not files:
+        raise fail(f"{file} holds no .json, .yaml or .yml files")
+    where, refused = backend(), 0
+    for path in files:
+        try:
+            saved = where.save_pipeline(load_config_file(path), allow_unknown)
+        except (BackendError, ValueError) as exc:
+            refused += 1
+            console.print(f"[red]refused[/red] {path.name}: {_reason(exc)}", highlight=False, soft_wrap=True)
+            continue
+        _report_saved(saved, path.name)
+    if refused:
+        raise fail(f"{refused} of {len(files)} files refused")
+
+
+def _report_saved(saved: dict[str, Any], source: str | None = None) -> None:
+    what = f"[bold]{saved['application']}/{saved['name']}[/bold] ({saved['id']})"
+    prefix = f"{source}: " if source else ""
+    warnings = saved.get("warnings") or []
+    if not warnings:
+        console.print(f"{prefix}saved pipeline {what}", highlight=False, soft_wrap=True)
+        return
+    count = f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''}"
+    console.print(f"{prefix}saved pipeline {what} [yellow]with {count}[/yellow]", highlight=False, soft_wrap=True)
+    for warning in warnings:
+        console.print(
+            f"  [yellow]warning[/yellow] {warning['path']}: {warning['reason']}", highlight=False, soft_wrap=True
+        )
+
+
+def _reason(error: Exception) -> str:
+    return f"invalid pipeline: {error}" if isinstance(error, PipelineValidationError) else str(error)
 
 
 def _config(where: Backend, application: str, name: str) -> dict[str, Any]:

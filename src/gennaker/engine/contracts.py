@@ -104,6 +104,8 @@ class StageDefinition:
     """Base class of stage types. `type` is the Spinnaker stage type this definition runs."""
 
     type: ClassVar[str]
+    # Other names Deck or Orca have used for this stage type (Orca's `@Aliases`).
+    aliases: ClassVar[tuple[str, ...]] = ()
     # Context fields whose literal values must be numbers in (minimum, maximum); checked when a pipeline is saved.
     numeric_fields: ClassVar[Mapping[str, NumericRange]] = {}
 

@@ -317,7 +317,7 @@ class Handlers:
         return self.services.expressions.stage_enabled(execution, stage, str(expression))
 
     def _plan(self, execution: Execution, stage: Stage) -> None:
-        definition = self.registry.stage(stage.type)
+        definition = self.registry.stage(stage)
         names = definition.tasks(stage)
         stage.tasks = [
             Task(
@@ -385,7 +385,7 @@ class Handlers:
             status = Status.TERMINAL
         if status is Status.NOT_STARTED:
             status = Status.SKIPPED
-        definition = self.registry.stages.get(stage.type)
+        definition = self.registry.for_stage(stage)
         if (
             not status.is_halt
             and status is not Status.FAILED_CONTINUE
@@ -538,7 +538,7 @@ class Handlers:
         stage = execution.stage(message.stage_id or "")
         if stage is None or not stage.status.is_halt:
             return
-        definition = self.registry.stages.get(stage.type)
+        definition = self.registry.for_stage(stage)
         if definition is not None:
             try:
                 definition.cancel(execution, stage, self.services)
@@ -587,7 +587,7 @@ class Handlers:
         stage.context.pop("beforeStagePlanningFailed", None)
         stage.status, stage.start_time, stage.end_time, stage.tasks = Status.NOT_STARTED, None, None, []
         stage.after_stages_planned, stage.paused_ms = False, 0
-        definition = self.registry.stages.get(stage.type)
+        definition = self.registry.for_stage(stage)
         if definition is not None:
             definition.prepare_for_restart(stage)
 

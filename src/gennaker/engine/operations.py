@@ -108,7 +108,7 @@ class Operations:
             return stage
 
     def _skippable(self, stage: Stage) -> bool:
-        definition = self.registry.stages.get(stage.type)
+        definition = self.registry.for_stage(stage)
         return definition is not None and definition.can_manually_skip(stage)
 
     def judge(self, execution_id: str, stage_ref: str, judgment: str, judgment_input: str | None, user: str) -> Stage:

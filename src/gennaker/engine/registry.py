@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gennaker.engine.contracts import StageDefinition, Task
+from gennaker.model.compatibility import stage_not_run_reason
+from gennaker.model.execution import Stage
 from gennaker.model.pipeline import NumericRange
 
 # Fields every stage may carry, and their ranges.
@@ -16,12 +18,17 @@ class UnknownStageType(LookupError):
 
 
 class Registry:
+    """Stage definitions by type, and by the other names Deck has saved them under (`aliases`)."""
+
     def __init__(self) -> None:
         self.stages: dict[str, StageDefinition] = {}
+        self.aliases: dict[str, StageDefinition] = {}
         self.tasks: dict[str, Task] = {}
 
     def add_stage(self, definition: StageDefinition, *tasks: Task) -> None:
         self.stages[definition.type] = definition
+        for alias in definition.aliases:
+            self.aliases[alias] = definition
         self.add_tasks(*tasks)
 
     def add_tasks(self, *tasks: Task) -> None:
@@ -29,18 +36,34 @@ class Registry:
         for task in tasks:
             self.tasks[task.name] = task
 
-    def stage(self, stage_type: str) -> StageDefinition:
-        try:
-            return self.stages[stage_type]
-        except KeyError:
-            raise UnknownStageType(f"unknown stage type '{stage_type}'") from None
+    def find(self, stage_type: str, alias: str | None = None) -> StageDefinition | None:
+        """As Orca resolves a stage: by `type`, then by the stage's `alias`, then by other names."""
+        for name in (stage_type, alias):
+            if name is not None and name in self.stages:
+                return self.stages[name]
+        return self.aliases.get(stage_type) or (self.aliases.get(alias) if alias is not None else None)
+
+    def for_stage(self, stage: Stage) -> StageDefinition | None:
+        alias = stage.context.get("alias")
+        return self.find(stage.type, alias if isinstance(alias, str) else None)
+
+    def stage(self, stage: Stage) -> StageDefinition:
+        """The definition that runs `stage`; a stage no definition runs fails with the reason."""
+        found = self.for_stage(stage)
+        if found is None:
+            raise UnknownStageType(stage_not_run_reason(stage.type))
+        return found
+
+    def runs(self, stage_type: str, alias: str | None = None) -> bool:
+        return self.find(stage_type, alias) is not None
 
     def task(self, name: str) -> Task:
         return self.tasks[name]
 
     @property
     def stage_types(self) -> set[str]:
-        return set(self.stages)
+        """The names a stage may be saved under: types and aliases."""
+        return set(self.stages) | set(self.aliases)
 
     def numeric_fields(self) -> dict[str, Mapping[str, NumericRange]]:
         """Per stage type, the numeric fields `validate_pipeline` checks."""

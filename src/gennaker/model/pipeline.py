@@ -201,8 +201,13 @@ def validate_pipeline(
     config: Any,
     known_stage_types: Collection[str],
     numeric_fields: Mapping[str, Mapping[str, NumericRange]] | None = None,
+    *,
+    allow_unknown: bool = False,
 ) -> list[FieldError]:
-    """All problems with a pipeline config; an empty list means it can be saved and run.
+    """All problems with a pipeline config; an empty list means it can be saved.
+
+    A stage whose `type` and `alias` are both outside `known_stage_types`, and a trigger of a type Spinnaker
+    does not define, are errors unless `allow_unknown` (an import that keeps them, with warnings).
 
     `numeric_fields` gives, per stage type, the fields whose literal values must be numbers in a range."""
     if not isinstance(config, dict):
@@ -214,19 +219,25 @@ def validate_pipeline(
         parsed = PipelineConfig.model_validate(config)
     except ValidationError as exc:
         return [FieldError(_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
-    errors = _stage_graph_errors(parsed.stages, known_stage_types)
+    errors = _stage_graph_errors(parsed.stages, None if allow_unknown else known_stage_types)
     errors += _numeric_errors(config.get("stages") or [], numeric_fields or {})
     errors += _parameter_errors(parsed.parameterConfig)
-    errors += _trigger_errors(parsed.triggers)
+    errors += _trigger_errors(parsed.triggers, allow_unknown)
     return errors
 
 
-def _stage_graph_errors(stages: list[StageConfig], known_stage_types: Collection[str]) -> list[FieldError]:
+def _stage_graph_errors(stages: list[StageConfig], known_stage_types: Collection[str] | None) -> list[FieldError]:
     errors: list[FieldError] = []
     seen: dict[str, int] = {}
     for i, stage in enumerate(stages):
-        if stage.type not in known_stage_types:
-            errors.append(FieldError(f"stages[{i}].type", f"unknown stage type '{stage.type}'"))
+        alias = (stage.model_extra or {}).get("alias")
+        if known_stage_types is not None and stage.type not in known_stage_types and alias not in known_stage_types:
+            errors.append(
+                FieldError(
+                    f"stages[{i}].type",
+                    f"unknown stage type '{stage.type}' (not a Spinnaker stage; save with allowUnknown to keep it)",
+                )
+            )
         if not stage.refId:
             errors.append(FieldError(f"stages[{i}].refId", "is missing"))
         elif stage.refId in seen:
@@ -330,12 +341,13 @@ def _parameter_errors(parameters: list[ParameterConfig]) -> list[FieldError]:
     return errors
 
 
-def _trigger_errors(triggers: list[TriggerConfig]) -> list[FieldError]:
+def _trigger_errors(triggers: list[TriggerConfig], allow_unknown: bool) -> list[FieldError]:
     errors: list[FieldError] = []
     for i, trigger in enumerate(triggers):
         required = TRIGGER_REQUIRED_FIELDS.get(trigger.type)
         if required is None:
-            errors.append(FieldError(f"triggers[{i}].type", f"unknown trigger type '{trigger.type}'"))
+            if not allow_unknown:
+                errors.append(FieldError(f"triggers[{i}].type", f"unknown trigger type '{trigger.type}'"))
             continue
         extra = trigger.model_extra or {}
         for key in required:

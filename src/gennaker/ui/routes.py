@@ -189,7 +189,12 @@ def application_page(request: Request, application: str, rt: RuntimeDep, who: Ca
     with rt.db.read() as conn:
         can_execute = _allows(request, who, attributes, "EXECUTE")
         pipelines = [
-            {"config": config, "executions": executions, "can_execute": can_execute}
+            {
+                "config": config,
+                "executions": executions,
+                "can_execute": can_execute,
+                "warnings": rt.pipeline_warnings(config),
+            }
             for config, executions in _recent_by_pipeline(rt, conn, application)
         ]
     can_write = _allows(request, who, attributes, "WRITE")

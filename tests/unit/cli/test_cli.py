@@ -60,7 +60,7 @@ def test_invalid_pipeline_is_refused_with_the_field(cli: CliRunner, tmp_path: Pa
     file.write_text(json.dumps({"application": "a", "name": "b", "stages": [{"refId": "1", "type": "nope"}]}))
     result = cli.invoke(app, ["pipeline", "save", "-f", str(file)])
     assert result.exit_code == 1
-    assert "stages[0].type: unknown stage type 'nope'" in result.stderr
+    assert "stages[0].type: unknown stage type 'nope' (not a Spinnaker stage;" in result.stderr
 
 
 def test_execute_wait_judge_and_inspect(cli: CliRunner) -> None:

@@ -12,6 +12,8 @@ from tests.support import make_runtime
 
 TYPES = {"wait", "manualJudgment"}
 
+NOT_SPINNAKER = " (not a Spinnaker stage; save with allowUnknown to keep it)"
+
 
 def problems(config: dict) -> dict[str, str]:
     return {e.field: e.problem for e in validate_pipeline(config, TYPES)}
@@ -43,7 +45,7 @@ def test_duplicate_missing_and_dangling_refs_and_unknown_types() -> None:
     )
     assert found["stages[1].refId"] == "duplicate refId '1' (also stages[0])"
     assert found["stages[2].refId"] == "is missing"
-    assert found["stages[3].type"] == "unknown stage type 'deployEverything'"
+    assert found["stages[3].type"] == "unknown stage type 'deployEverything'" + NOT_SPINNAKER
     assert found["stages[3].requisiteStageRefIds[0]"] == "no stage has refId '9'"
 
 
@@ -152,5 +154,5 @@ def test_save_keeps_unknown_keys_assigns_ref_ids_and_versions(tmp_path: Path) ->
     assert current is not None and "description" not in current and current["lastModifiedBy"] == "carol"
     with pytest.raises(PipelineValidationError) as refused:
         rt.save_pipeline({"application": "shop", "name": "bad", "stages": [{"refId": "1", "type": "nope"}]}, "x")
-    assert refused.value.errors == [FieldError("stages[0].type", "unknown stage type 'nope'")]
+    assert refused.value.errors == [FieldError("stages[0].type", "unknown stage type 'nope'" + NOT_SPINNAKER)]
     rt.close()

@@ -42,11 +42,17 @@ def _config_of(rt: Runtime, application: str, name_or_id: str) -> dict[str, Any]
 
 
 # -- configs ---------------------------------------------------------------------------------------
-@router.post("/pipelines", status_code=200, response_class=Response, responses=NO_BODY)
+@router.post("/pipelines", status_code=200)
 def save_pipeline(
-    request: Request, rt: RuntimeDep, who: CallerDep, body: PipelineConfig = Body(...), staleCheck: bool = False
-) -> Response:
-    """Save a config (200, empty body), creating its application; 400 names every invalid field."""
+    request: Request,
+    rt: RuntimeDep,
+    who: CallerDep,
+    body: PipelineConfig = Body(...),
+    staleCheck: bool = False,
+    allowUnknown: bool = False,
+) -> dict[str, Any]:
+    """Save a config, creating its application; 400 names every invalid field. The answer names the saved
+    pipeline and lists `warnings` (path, reason) for what it stores but will not act on."""
     config = body.model_dump(exclude_unset=True)
     application = config.get("application")
     if isinstance(application, str) and application:
@@ -54,21 +60,37 @@ def save_pipeline(
             exists = rt.applications.get(conn, application) is not None
         if exists:
             require_application(request, rt, who, application, "WRITE")
-    rt.save_pipeline(config, who.username)
-    return Response(status_code=200)
+    saved = rt.save_pipeline(config, who.username, allow_unknown=allowUnknown)
+    return {
+        "id": saved["id"],
+        "application": saved["application"],
+        "name": saved["name"],
+        "warnings": [w.to_json() for w in rt.pipeline_warnings(saved)],
+    }
 
 
 @router.put("/pipelines/{pipeline_id}")
 def update_pipeline(
-    pipeline_id: str, request: Request, rt: RuntimeDep, who: CallerDep, body: PipelineConfig = Body(...)
+    pipeline_id: str,
+    request: Request,
+    rt: RuntimeDep,
+    who: CallerDep,
+    body: PipelineConfig = Body(...),
+    allowUnknown: bool = False,
 ) -> dict[str, Any]:
+    """Replace a config; the answer is the stored config (Front50's), with `warnings` beside it."""
     config = body.model_dump(exclude_unset=True)
     with rt.db.read() as conn:
         existing = rt.pipelines.get(conn, pipeline_id)
     if existing is None:
         raise ApiError(404, f"pipeline {pipeline_id} not found")
     require_application(request, rt, who, existing["application"], "WRITE")
-    return rt.save_pipeline({**config, "id": pipeline_id, "application": existing["application"]}, who.username)
+    saved = rt.save_pipeline(
+        {**config, "id": pipeline_id, "application": existing["application"]},
+        who.username,
+        allow_unknown=allowUnknown,
+    )
+    return {**saved, "warnings": [w.to_json() for w in rt.pipeline_warnings(saved)]}
 
 
 @router.delete("/pipelines/{application}/{pipeline_name}", response_class=Response, responses=NO_BODY)

@@ -222,5 +222,6 @@ class DisableManifestStage(ManifestChangeStage):
 
 class FindArtifactsFromResourceStage(ManifestChangeStage):
     type = "findArtifactFromResource"
+    aliases = ("findArtifactsFromResource",)  # the name of its task, which some exports use
     change_task = FindArtifactsFromResourceTask.name
     waits = False

@@ -23,6 +23,7 @@ CONFIG_JSON_PREFIX = "SPINNAKER_CONFIG_JSON="
 
 class RunJobStage(StageDefinition):
     type = "runJob"
+    aliases = ("runJobManifest",)  # Deck saves {"type": "runJobManifest", "alias": "runJob"}
 
     def tasks(self, stage: Stage) -> list[str]:
         tasks = [RunJobTask.name]
