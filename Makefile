@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= $(CURDIR)/.gennaker
 
-.PHONY: up test lint typecheck unit bench lock clean ui system-packages screenshots
+.PHONY: up test lint typecheck unit bench lock clean ui ui-check system-packages screenshots
 
 # Real components the slow tests start themselves: OpenLDAP's slapd, Chromium for the browser tests.
 SYSTEM_PACKAGES := slapd ldap-utils chromium
@@ -20,14 +20,16 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 # Front-end packages from npm (pinned by web/package-lock.json), copied into the package's static files.
-UI_VENDOR := src/gennaker/ui/static/vendor/htmx.min.js
-$(UI_VENDOR): web/package.json web/package-lock.json web/build.mjs
+# The copies are committed, so a wheel or `pip install .` from a clone needs no npm; `make ui` refreshes
+# them after a change to web/, and `make ui-check` (run by `make test`) fails if they differ from npm's.
+ui:
 	npm ci --prefix web --no-audit --no-fund
 	node web/build.mjs
 
-ui: $(UI_VENDOR)
+ui-check: ui
+	git diff --exit-code --stat -- src/gennaker/ui/static/vendor
 
-up: $(VENV)/.installed $(UI_VENDOR)
+up: $(VENV)/.installed
 	GENNAKER_DATA_DIR=$(DATA_DIR) $(VENV)/bin/gennaker up --load-examples examples
 
 lint: $(VENV)/.installed
@@ -36,7 +38,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
 
-test: lint typecheck system-packages $(UI_VENDOR)
+test: lint typecheck system-packages ui-check
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
@@ -48,7 +50,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/ui.py --json
 
 # Screenshots of the main pages for docs/img and the README, taken by the browser tests.
-screenshots: $(VENV)/.installed $(UI_VENDOR) system-packages
+screenshots: $(VENV)/.installed system-packages
 	GENNAKER_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/e2e/test_browser.py
 
 # Re-pin the lock after changing dependencies in pyproject.toml.

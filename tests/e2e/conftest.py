@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright import sync_api
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -25,6 +26,16 @@ def free_port() -> int:
 
 
 ADMIN_PASSWORD = "admin-password-1"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright."""
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
 
 
 @pytest.fixture
@@ -34,8 +45,11 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 @contextmanager
-def running_server(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """`gennaker up` on a free port and a database under `tmp_path`; yields its URL and environment."""
+def running_server(
+    tmp_path: Path, python: str = sys.executable, **extra_env: str
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """`gennaker up` run by `python` on a free port and a database under `tmp_path`, from `tmp_path` (so only
+    the installed package is importable); yields its URL and environment."""
     port = free_port()
     env = {
         **os.environ,
@@ -48,8 +62,9 @@ def running_server(tmp_path: Path, **extra_env: str) -> Iterator[tuple[str, dict
         env.pop(name, None)
     log = tmp_path / "gennaker-up.log"  # a file, not a pipe: a full pipe would stall a chatty server
     process = subprocess.Popen(
-        [sys.executable, "-m", "gennaker.cli", "up", "--port", str(port), "--load-examples", str(EXAMPLES)],
+        [python, "-m", "gennaker.cli", "up", "--port", str(port), "--load-examples", str(EXAMPLES)],
         env=env,
+        cwd=tmp_path,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,

@@ -18,13 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from playwright import sync_api
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD, running_server
+from tests.e2e.conftest import ADMIN_PASSWORD, CHROMIUM, running_server
 from tests.emulators.kube import KubeEmulator
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make system-packages)"),
@@ -67,14 +65,6 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], KubeEmulator]]:
         config.write_text(yaml.safe_dump({"providers": {"kubernetes": {"accounts": accounts}}}))
         with running_server(tmp_path, GENNAKER_CONFIG=str(config)) as (url, env):
             yield url, env, kube
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def shot(page: Page, name: str) -> None:
