@@ -72,3 +72,4 @@ def test_the_installed_wheel_serves_a_live_ui(installed: Path, tmp_path: Path, b
         expect(continue_button).to_be_visible(timeout=20_000)  # through the live stream: the page is not reloaded
         continue_button.click()
         expect(page.locator(".summary .status")).to_have_text("SUCCEEDED", timeout=20_000)
+        page.context.close()  # ends the page's event stream, which would hold the server's shutdown
