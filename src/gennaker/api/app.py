@@ -11,6 +11,7 @@ from gennaker.api.deps import Security
 from gennaker.api.errors import install_error_handlers
 from gennaker.api.limits import RequestBodyLimit, max_request_bytes
 from gennaker.api.metrics import Metrics
+from gennaker.api.request_log import RequestLog
 from gennaker.api.routes import applications, infrastructure, live, pipelines, system, tasks, webhooks
 from gennaker.api.routes import auth as auth_routes
 from gennaker.auth.service import AuthService
@@ -42,4 +43,5 @@ def create_app(runtime: Runtime, security: Security, *, ui: bool = True, auth: A
         app.include_router(editor.router)
         app.include_router(infrastructure_pages.router)
         app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
+    app.add_middleware(RequestLog)  # added last, so it is outermost and sees every answer
     return app

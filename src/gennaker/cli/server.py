@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
+from gennaker import logs
 from gennaker.api.app import create_app
 from gennaker.api.security import local_security
 from gennaker.auth.config import auth_service
@@ -20,6 +21,9 @@ from gennaker.cli.pipelines import load_config_file
 from gennaker.runtime import Runtime
 
 log = logging.getLogger("gennaker")
+LOG_FORMAT = typer.Option(
+    "text", "--log-format", envvar="GENNAKER_LOG_FORMAT", help="text, or json (one object per line)"
+)
 
 
 def _report_zombies(rt: Runtime) -> None:
@@ -50,7 +54,7 @@ def _serve_http(rt: Runtime, auth: AuthService, threads: int, host: str, port: i
     rt.start_workers(threads)
     console.print(f"UI and API: http://{host}:{port}/   (OpenAPI: http://{host}:{port}/openapi.json)")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)  # logs.configure's setup
     finally:
         console.print("stopping…")
         rt.close()
@@ -72,9 +76,10 @@ def up(
     threads: int = typer.Option(1, "--threads", help="Engine worker threads"),
     host: str = typer.Option("127.0.0.1", "--host", help="Address the API and UI listen on"),
     port: int = typer.Option(8084, "--port", help="Port of the API and UI (Gate's 8084 by default)"),
+    log_format: str = LOG_FORMAT,
 ) -> None:
     """Run Gennaker: API, UI and engine workers, on the embedded SQLite unless GENNAKER_DATABASE_URL is set."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_format)
     rt = runtime(serving=True)
     auth = auth_service(rt.db, rt.settings.config)  # a bad `auth` section stops here, before anything starts
     loaded = load_examples(rt, load_examples_from) if load_examples_from else []
@@ -89,7 +94,9 @@ def up(
 
 
 @reports_errors
-def worker(threads: int = typer.Option(2, "--threads", help="Engine worker threads")) -> None:
+def worker(
+    threads: int = typer.Option(2, "--threads", help="Engine worker threads"), log_format: str = LOG_FORMAT
+) -> None:
     """Run engine workers only (scale-out on PostgreSQL)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_format)
     _serve(runtime(serving=True), threads)
