@@ -14,7 +14,7 @@ from gennaker.model.status import Status
 from gennaker.runtime import Runtime, Settings
 from gennaker.stages import core_registry
 
-SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+DATA_DIR = Path(__file__).resolve().parent / "data"  # conformance cases, kept in the repository
 
 
 class FailStage(StageDefinition):

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gennaker.cli.main import app
-from tests.support import SHARED_DIR
+from tests.support import DATA_DIR
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_template_with_a_context_file(cli: CliRunner, tmp_path: Path) -> None:
 
 
 def test_cases_file_in_the_conformance_shape(cli: CliRunner) -> None:
-    cases = SHARED_DIR / "conformance" / "spel_vectors.json"
+    cases = DATA_DIR / "spel_vectors.json"
     result = cli.invoke(app, ["expr", "eval", "--cases", str(cases)])
     assert result.exit_code == 0
     answers = json.loads(result.stdout)

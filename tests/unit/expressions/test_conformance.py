@@ -1,4 +1,4 @@
-"""Spinnaker's own expression cases (../shared/conformance/spel_vectors.json, orca.md §5).
+"""Spinnaker's own expression cases (tests/data/spel_vectors.json, orca.md §5).
 
 Every case runs; the summary line reports the pass count. Deviations would be listed in
 docs/expressions.md — there are none at present, so every case must pass.
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from gennaker.expressions import Expressions, has_errors, plain_root, stage_root
-from tests.support import SHARED_DIR
+from tests.support import DATA_DIR
 
-VECTORS: list[dict[str, Any]] = json.loads((SHARED_DIR / "conformance" / "spel_vectors.json").read_text())
+VECTORS: list[dict[str, Any]] = json.loads((DATA_DIR / "spel_vectors.json").read_text())
 KNOWN_DEVIATIONS: dict[int, str] = {}  # case index -> reason, mirrored in docs/expressions.md
 RESULTS: dict[int, bool] = {}
 
