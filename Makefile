@@ -48,6 +48,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/kubernetes.py --json
 	$(PY) bench/bake.py --json
 	$(PY) bench/ui.py --json
+	$(PY) bench/cli.py --json
 
 # Screenshots of the main pages for docs/img and the README, taken by the browser tests.
 screenshots: $(VENV)/.installed system-packages
