@@ -1,7 +1,7 @@
 """Artifact accounts: who may fetch which artifact types, with which credentials.
 
-Configured like Spinnaker's halconfig `artifacts:` section (`http`, `gitrepo`, `github`, `gitlab`, `helm`, each
-`{enabled, accounts: [...]}`), plus built-in accounts that always exist: `embedded-artifact`,
+Configured like Spinnaker's halconfig `artifacts:` section (`http`, `gitrepo`, `github`, `gitlab`, `helm`, `s3`,
+`gcs`, each `{enabled, accounts: [...]}`), plus built-in accounts that always exist: `embedded-artifact`,
 `docker-registry`, `no-auth-http-account` and `no-auth-git-repo-account`. Secrets are `SecretStr`, so
 reprs, logs and the public listing never show them.
 
@@ -9,23 +9,37 @@ An account's credentials go only to the places it names: `hosts` (origins such a
 host names, meaning https and ssh on their usual ports), plus `baseUrl` (GitHub, GitLab) or `repository`
 (Helm). A pipeline author chooses the URL of an artifact, so without this a credential would reach any
 listener the author points it at. An `http` or `gitrepo` account with credentials therefore needs `hosts`.
+Cloud object accounts (`s3`, `gcs`) sign every request, so theirs go only to their endpoint: `apiEndpoint`, else
+the provider's own hosts.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 EMBEDDED_ACCOUNT = "embedded-artifact"
 DOCKER_ACCOUNT = "docker-registry"
 NO_AUTH_HTTP_ACCOUNT = "no-auth-http-account"
 NO_AUTH_GIT_ACCOUNT = "no-auth-git-repo-account"
 GITHUB_API = "https://api.github.com"
+GCS_API = "https://storage.googleapis.com"
+_AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418}
 _HOST_NAME = re.compile(r"(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
@@ -172,6 +186,103 @@ class HelmAccount(_Credentials):
         return [*self.hosts, self.repository]
 
 
+class S3Account(ArtifactAccount):
+    """`s3/object`: objects in Amazon S3 or an S3-compatible store, with halconfig's keys.
+
+    `apiEndpoint` (with `apiRegion`) names an S3-compatible store such as MinIO, addressed path-style as
+    Clouddriver does; without it requests go to AWS in `region`. `awsAccessKeyId` and `awsSecretAccessKey`
+    (also accepted as `accessKeyId`, `secretAccessKey`) sign the requests; without them the AWS default
+    credential chain does (environment, shared files, container or instance role). halconfig's empty strings
+    mean unset, as in Clouddriver.
+    """
+
+    types: ClassVar[tuple[str, ...]] = ("s3/object",)
+    apiEndpoint: str | None = None
+    apiRegion: str | None = None
+    region: str | None = None
+    awsAccessKeyId: str | None = Field(default=None, validation_alias=AliasChoices("awsAccessKeyId", "accessKeyId"))
+    awsSecretAccessKey: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("awsSecretAccessKey", "secretAccessKey")
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data: Any) -> Any:
+        return _without_empty_strings(data)
+
+    @field_validator("apiEndpoint")
+    @classmethod
+    def _endpoint_is_http(cls, value: str | None) -> str | None:
+        return None if value is None else _http_endpoint(value)
+
+    @model_validator(mode="after")
+    def _keys_together(self) -> S3Account:
+        if (self.awsAccessKeyId is None) != (self.awsSecretAccessKey is None):
+            raise ValueError("awsAccessKeyId and awsSecretAccessKey must be given together")
+        return self
+
+    def static_keys(self) -> tuple[str, str] | None:
+        if self.awsAccessKeyId and self.awsSecretAccessKey is not None:
+            return self.awsAccessKeyId, self.awsSecretAccessKey.get_secret_value()
+        return None
+
+    def has_credentials(self) -> bool:
+        return True  # every request is signed: with the account's keys or the default chain's
+
+    def credential_hosts(self) -> list[str]:
+        return [self.apiEndpoint] if self.apiEndpoint else [f"https://*{s}" for s in _AWS_HOST_SUFFIXES]
+
+    def may_send_credentials_to(self, url: str) -> bool:
+        if self.apiEndpoint:
+            return _reaches(url, self.apiEndpoint)
+        scheme, host, port = _origin(url)
+        return scheme == "https" and port == 443 and host.endswith(_AWS_HOST_SUFFIXES)
+
+
+class GcsAccount(ArtifactAccount):
+    """`gcs/object`: objects in Google Cloud Storage.
+
+    `jsonPath` is a credentials file (a service-account key, as halconfig has it); without it Application
+    Default Credentials are used, as in Clouddriver. `apiEndpoint` is Gennaker's addition for a private or
+    emulated endpoint (default `https://storage.googleapis.com`).
+    """
+
+    types: ClassVar[tuple[str, ...]] = ("gcs/object",)
+    jsonPath: str | None = None
+    apiEndpoint: str = GCS_API
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data: Any) -> Any:
+        return _without_empty_strings(data)
+
+    @field_validator("apiEndpoint")
+    @classmethod
+    def _endpoint_is_http(cls, value: str) -> str:
+        return _http_endpoint(value)
+
+    @field_validator("jsonPath")
+    @classmethod
+    def _json_credentials(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = str(Path(value).expanduser())
+        text = _read_secret(path, "jsonPath")
+        try:
+            content = json.loads(text)
+        except ValueError:
+            raise ValueError(f"jsonPath {path} is not JSON") from None
+        if not isinstance(content, Mapping) or not content.get("type"):
+            raise ValueError(f"jsonPath {path} is not a Google credentials file (it has no `type`)")
+        return path
+
+    def has_credentials(self) -> bool:
+        return True  # the key file's, or Application Default Credentials
+
+    def credential_hosts(self) -> list[str]:
+        return [self.apiEndpoint]
+
+
 class EmbeddedAccount(ArtifactAccount):
     """`embedded/base64`: the content is the base64 `reference` itself."""
 
@@ -190,6 +301,8 @@ SECTIONS: dict[str, type[ArtifactAccount]] = {
     "github": GitHubAccount,
     "gitlab": GitLabAccount,
     "helm": HelmAccount,
+    "s3": S3Account,
+    "gcs": GcsAccount,
 }
 
 
@@ -302,6 +415,22 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     except ValueError:
         return scheme, "", None
     return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _without_empty_strings(data: Any) -> Any:
+    """halconfig writes unset keys as empty strings; Clouddriver reads those as unset."""
+    if not isinstance(data, Mapping):
+        return data
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def _http_endpoint(value: str) -> str:
+    """An http(s) endpoint URL without a trailing slash; a bare `host:port` means https, as in the AWS SDK."""
+    url = (value if "://" in value else f"https://{value}").rstrip("/")
+    scheme, host, _ = _origin(url)
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(f"{value!r} is not an http or https endpoint such as https://host:port")
+    return url
 
 
 def _origin_entry(entry: str) -> bool:

@@ -62,8 +62,8 @@ def test_validation_errors_name_the_field() -> None:
 
 
 def test_unsupported_kind_and_duplicates_are_errors() -> None:
-    with pytest.raises(ArtifactConfigError, match=r"artifacts\.s3: artifact kind not supported"):
-        artifact_accounts({"s3": {"enabled": True, "accounts": []}})
+    with pytest.raises(ArtifactConfigError, match=r"artifacts\.bitbucket: artifact kind not supported"):
+        artifact_accounts({"bitbucket": {"enabled": True, "accounts": []}})
     with pytest.raises(ArtifactConfigError, match="used more than once"):
         artifact_accounts({"http": {"accounts": [{"name": "embedded-artifact"}]}})
 

@@ -16,13 +16,16 @@ from typing import Any
 from gennaker.artifacts.accounts import (
     ArtifactAccount,
     ArtifactAccounts,
+    GcsAccount,
     GitHubAccount,
     GitLabAccount,
     GitRepoAccount,
     HelmAccount,
     HttpAccount,
+    S3Account,
 )
 from gennaker.artifacts.fetchers.embedded import fetch_embedded
+from gennaker.artifacts.fetchers.gcs_object import GcsObjectFetcher
 from gennaker.artifacts.fetchers.git_repo import GitRepoFetcher
 from gennaker.artifacts.fetchers.github import fetch_github_file
 from gennaker.artifacts.fetchers.gitlab import fetch_gitlab_file
@@ -30,6 +33,7 @@ from gennaker.artifacts.fetchers.guard import ConnectGuard, FetchProblem
 from gennaker.artifacts.fetchers.helm_chart import fetch_helm_chart
 from gennaker.artifacts.fetchers.http_client import ClientFactory, HttpGetter, default_client_factory
 from gennaker.artifacts.fetchers.http_file import fetch_http_file
+from gennaker.artifacts.fetchers.s3_object import S3ObjectFetcher
 from gennaker.artifacts.model import describe_artifact
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -64,6 +68,9 @@ class ArtifactFetcher:
         self.git = GitRepoFetcher(
             cache, git=git_executable, timeout_s=max(timeout_s, 300.0), guard=guard, local_paths=local_git_paths
         )
+        # Cloud objects: boto3 (`gennaker[aws]`) and google-auth (`gennaker[gcp]`) are imported on first use.
+        self.s3 = S3ObjectFetcher(guard, timeout_s=timeout_s, max_bytes=max_bytes)
+        self.gcs = GcsObjectFetcher(self.http, timeout_s)
 
     def __call__(self, artifact: Mapping[str, Any]) -> bytes:
         return self.fetch(artifact)
@@ -115,6 +122,10 @@ class ArtifactFetcher:
             return fetch_helm_chart(artifact, account, self.http)
         if artifact_type == "git/repo" and isinstance(account, GitRepoAccount):
             return self.git.fetch(artifact, account)
+        if artifact_type == "s3/object" and isinstance(account, S3Account):
+            return self.s3.fetch(artifact, account)
+        if artifact_type == "gcs/object" and isinstance(account, GcsAccount):
+            return self.gcs.fetch(artifact, account)
         if artifact_type == "docker/image":
             raise FetchProblem(
                 "docker/image artifacts are image references to bind into manifests; they have no content"
