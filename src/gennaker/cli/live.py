@@ -54,10 +54,6 @@ def duration(stage: dict[str, Any]) -> str:
     return f"{(end - start) / 1000:.1f}s"
 
 
-def awaiting_judgment(execution: dict[str, Any]) -> dict[str, Any] | None:
-    return next((s for s in execution["stages"] if s["type"] == "manualJudgment" and s["status"] == "RUNNING"), None)
-
-
 def failure_reason(execution: dict[str, Any]) -> str:
     """The reason of the first failed stage that carries one."""
     for stage in execution["stages"]:

@@ -13,9 +13,10 @@ from rich.table import Table
 
 from gennaker.cli.backend import Backend, BackendError
 from gennaker.cli.common import backend, console, current_user, errors, fail, print_json, reports_errors
-from gennaker.cli.live import awaiting_judgment, failure_reason, follow
+from gennaker.cli.live import failure_reason, follow
 from gennaker.model.pipeline import PipelineValidationError
 from gennaker.model.status import Status
+from gennaker.model.summaries import awaiting_judgment
 
 app = typer.Typer(help="Pipeline configs, in Spinnaker's JSON shape.", no_args_is_help=True)
 

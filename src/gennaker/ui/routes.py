@@ -30,12 +30,14 @@ from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.pipeline import application_name_problem
 from gennaker.model.status import Status
+from gennaker.model.summaries import awaiting_judgment, trigger_summary
 from gennaker.runtime import Runtime
 from gennaker.ui.graph import layout
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 RECENT_ROWS = 10  # executions per pipeline on the application page
+RUNNING_SCAN = 200  # running executions per application read to count those waiting for judgment
 
 
 def _when(ms: int | None) -> str:
@@ -88,6 +90,8 @@ templates.env.filters["duration"] = _duration
 templates.env.filters["age"] = _age
 templates.env.filters["markdown"] = lambda text: Markup(_markdown.render(str(text)))
 templates.env.globals["stage_links"] = stage_links
+templates.env.globals["trigger_summary"] = trigger_summary
+templates.env.globals["waiting_for"] = awaiting_judgment
 
 
 def _csrf(request: Request) -> str:
@@ -119,11 +123,19 @@ def home() -> RedirectResponse:
 
 @router.get("/ui/applications", response_class=HTMLResponse)
 def applications_page(request: Request, rt: RuntimeDep, who: CallerDep, q: str = "") -> HTMLResponse:
+    wanted = q.strip().lower()
     with rt.db.read() as conn:
         apps = [a for a in rt.applications.all(conn) if _allows(request, who, a, "READ")]
-    wanted = q.strip().lower()
-    shown = [a for a in apps if wanted in a["name"] or wanted in (a.get("email") or "").lower()]
-    return page(request, "applications.html", who, applications=shown, query=q)
+        shown = [a for a in apps if wanted in a["name"] or wanted in (a.get("email") or "").lower()]
+        executable = [a["name"] for a in shown if _allows(request, who, a, "EXECUTE")]
+        waiting = {name: _waiting_judgments(rt, conn, name) for name in executable}
+    return page(request, "applications.html", who, applications=shown, query=q, waiting=waiting)
+
+
+def _waiting_judgments(rt: Runtime, conn: Connection, application: str) -> int:
+    """Running executions of the application that wait for a manual judgment."""
+    running = rt.executions.list_json(conn, application, statuses=[Status.RUNNING.value], limit=RUNNING_SCAN)
+    return sum(1 for execution in running if awaiting_judgment(execution))
 
 
 ROLE_LISTS = ("READ", "WRITE", "EXECUTE")
@@ -224,6 +236,7 @@ def _detail_context(request: Request, rt: Runtime, who: Caller, execution: dict[
         attributes = rt.applications.get(conn, execution["application"])
     return {
         "execution": execution,
+        "waiting": awaiting_judgment(execution),
         "graph": layout(execution["stages"]),
         "failure": failing_leaf(execution),
         "can_execute": _allows(request, who, attributes, "EXECUTE"),

@@ -1,0 +1,59 @@
+"""Pages for daily operation: an execution waiting for judgment says so at the top with its buttons, lists
+show what triggered each execution and how long it took, and the applications page counts the executions
+waiting for a judgment the signed-in user may give."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from gennaker.model.summaries import trigger_summary
+from gennaker.runtime import Runtime
+from tests.api_support import as_user
+from tests.support import execution, wait_for
+
+JUDGED = {
+    "application": "shop",
+    "name": "judged",
+    "stages": [{"refId": "1", "type": "manualJudgment", "name": "Approve", "judgmentInputs": [{"value": "ship"}]}],
+}
+PERMISSIONS = {"READ": ["dev", "viewer"], "WRITE": ["dev"], "EXECUTE": ["dev"]}
+
+
+def waiting_execution(api: TestClient, runtime: Runtime) -> str:
+    with runtime.db.transaction() as conn:
+        runtime.applications.save(conn, "shop", {"permissions": PERMISSIONS}, "admin")
+    assert api.post("/pipelines", json=JUDGED, headers=as_user("dev")).status_code == 200
+    started = api.post("/pipelines/shop/judged", json={"parameters": {}}, headers=as_user("dev")).json()
+    execution_id = str(started["ref"]).rsplit("/", 1)[-1]
+    wait_for(lambda: execution(runtime, execution_id)["stages"][0]["status"] == "RUNNING", what="the judgment")
+    return execution_id
+
+
+def test_an_execution_waiting_for_judgment_says_so_at_the_top(api: TestClient, runtime: Runtime) -> None:
+    execution_id = waiting_execution(api, runtime)
+    html = api.get(f"/ui/executions/{execution_id}", headers=as_user("dev")).text
+    banner = html.index("Waiting for judgment")
+    assert html.index('class="summary"') < banner < html.index('id="stage-1"')
+    assert html.index('value="continue"') < html.index('id="stage-1"')  # the buttons are at the top
+    assert "manual by dev" in html
+    viewer = api.get(f"/ui/executions/{execution_id}", headers=as_user("viewer")).text
+    assert "Waiting for judgment" in viewer and 'value="continue"' not in viewer
+
+
+def test_rows_show_trigger_and_duration_and_applications_count_waiting(api: TestClient, runtime: Runtime) -> None:
+    waiting_execution(api, runtime)
+    application = api.get("/ui/applications/shop", headers=as_user("dev")).text
+    assert "<th>Trigger</th><th>Duration</th>" in application
+    assert "manual by dev · <strong>waiting for judgment</strong>" in application
+    assert "1 waiting for judgment" in api.get("/ui/applications", headers=as_user("dev")).text
+    assert "waiting for judgment" not in api.get("/ui/applications", headers=as_user("viewer")).text
+
+
+def test_trigger_summaries() -> None:
+    assert trigger_summary(None) == "manual"
+    git = {"type": "git", "source": "github", "branch": "main", "hash": "0123456789abcdef", "user": "ci"}
+    assert trigger_summary(git) == "git github main @0123456 by ci"
+    assert trigger_summary({"type": "jenkins", "buildNumber": 42}) == "jenkins #42"
+    assert trigger_summary({"type": "docker", "tag": "1.2"}) == "docker :1.2"
+    child = {"type": "pipeline", "parentPipelineApplication": "shop", "parentPipelineName": "build", "user": "ann"}
+    assert trigger_summary(child) == "pipeline from shop/build by ann"
