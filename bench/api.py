@@ -32,8 +32,8 @@ from gennaker.api.deps import Security
 from gennaker.api.security import local_security
 from gennaker.auth.identity import DefaultPolicy
 from gennaker.auth.service import AuthService
-from gennaker.engine.handlers import new_id
 from gennaker.model.execution import Execution, Stage, now_ms
+from gennaker.model.ids import new_id
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime, Settings
 from gennaker.store.tables import executions

@@ -20,10 +20,10 @@ from gennaker.artifacts.fetchers import OutboundPolicy, public_only_guard
 from gennaker.auth.identity import DefaultPolicy, Identity
 from gennaker.auth.permissions import Permissions
 from gennaker.auth.service import AuthService
-from gennaker.engine.contracts import EngineServices, ExpressionEvaluator, StageFailure
+from gennaker.engine.contracts import EngineServices, ExpressionEvaluator
 from gennaker.engine.evaluation import PipelineExpressions
 from gennaker.engine.handlers import Handlers
-from gennaker.engine.launcher import Launcher, LaunchError
+from gennaker.engine.launcher import Launcher
 from gennaker.engine.operations import Operations
 from gennaker.engine.registry import Registry
 from gennaker.engine.unit import Unit
@@ -32,18 +32,22 @@ from gennaker.engine.worker import Worker
 from gennaker.engine.zombies import find_zombies, repair
 from gennaker.expressions import Expressions
 from gennaker.model.compatibility import SPINNAKER_STAGES_NOT_RUN, FieldWarning, pipeline_warnings
-from gennaker.model.execution import Execution, Stage
 from gennaker.model.pipeline import FieldError, PipelineValidationError, assign_ref_ids, validate_pipeline
+from gennaker.model.pipeline_templates import is_templated
 from gennaker.providers.kubernetes import KubernetesProvider
+from gennaker.service.starts import Starts
 from gennaker.stages import core_registry
 from gennaker.stages.bake_manifest import BakeManifestStage, CreateBakeManifestTask
+from gennaker.stages.jenkins import jenkins_stage  # Jenkins stage (issue 13)
 from gennaker.stages.manifest import add_manifest_stages
+from gennaker.stages.webhook import add_webhook_stages
 from gennaker.store.applications import ApplicationStore
 from gennaker.store.database import Database
 from gennaker.store.executions import ExecutionStore
 from gennaker.store.pipelines import PipelineStore
 from gennaker.store.queue import QueueStore
 from gennaker.triggers import FIRING_TRIGGER_TYPES
+from gennaker.triggers.scheduler import Scheduler, SchedulerSettings
 
 
 @dataclass
@@ -109,6 +113,21 @@ def _stored_identities(db: Database) -> Callable[[str], Identity | None]:
     return AuthService(db).identity
 
 
+def _path_between(edges: Mapping[str, list[str]], start: str, goal: str) -> list[str] | None:
+    """A path `start` → … → `goal` along `edges`, or None."""
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        current = frontier.pop()
+        if current == goal:
+            return paths[current]
+        for nxt in edges.get(current, []):
+            if nxt not in paths:
+                paths[nxt] = [*paths[current], nxt]
+                frontier.append(nxt)
+    return None
+
+
 class StoreLookups:
     """What expression helpers look up outside the execution (`#pipelineId`, `#applicationMetadata`).
 
@@ -164,6 +183,12 @@ class Runtime:
         self.registry.add_stage(
             BakeManifestStage(), CreateBakeManifestTask.from_config(self.fetch_artifact, settings.config.get("bake"))
         )
+        add_webhook_stages(self.registry, settings.config.get("webhook"), outbound)
+        self.registry.add_stage(  # Jenkins stage (issue 13): masters from ci.jenkins, used as the execution's user
+            *jenkins_stage(
+                settings.config, lambda u, p, w: not settings.enforce_permissions or self.permissions.account(u, p, w)
+            )
+        )
         self.applications = ApplicationStore()
         self.pipelines = PipelineStore()
         self.executions = ExecutionStore()
@@ -176,10 +201,23 @@ class Runtime:
         self.expressions = Expressions(StoreLookups(self))
         self.launcher = Launcher(self.executions, self.queue, self.expressions)
         self.wakeup: Wakeup = Wakeup(settings.data_dir / "wakeup") if self.db.is_sqlite else PostgresWakeup(self.db.url)
+        self.starts = Starts(
+            self.db,
+            self.pipelines,
+            self.applications,
+            self.launcher,
+            self.permissions,
+            settings.enforce_permissions,
+            lambda: self.wakeup,
+        )
         self.services = EngineServices(
             expressions=expressions or PipelineExpressions(self.expressions),
-            start_child=self._start_child,
+            start_child=self.starts.child,
+            on_execution_complete=self.starts.dependents,
             read_execution=self.executions.get_json,
+            list_executions=self.executions.list_json,
+            application_allows=self._application_allows,
+            resource_allows=self.permissions.account if settings.enforce_permissions else None,
             settings=settings.engine,
         )
         self.handlers = Handlers(self.registry, self.services, self.executions, self.queue)
@@ -196,13 +234,10 @@ class Runtime:
         Spinnaker types Gennaker cannot act on save (see `pipeline_warnings`); types Spinnaker does not
         define are refused unless `allow_unknown`."""
         config = assign_ref_ids(config)
-        errors = validate_pipeline(
-            config,
-            self.registry.stage_types | set(SPINNAKER_STAGES_NOT_RUN),
-            self.registry.numeric_fields(),
-            allow_unknown=allow_unknown,
-        )
+        errors = self.pipeline_problems(config, allow_unknown=allow_unknown)
         errors += self._run_as_errors(config, user)
+        errors += self._trigger_loop_errors(config)
+        errors = self._templated_errors(config, errors)
         if errors:
             raise PipelineValidationError(errors)
         with self.db.transaction() as conn:
@@ -214,10 +249,51 @@ class Runtime:
                 self.applications.save(conn, config["application"], {}, user)
             return self.pipelines.save(conn, config, user)
 
+    def pipeline_problems(self, config: dict[str, Any], *, allow_unknown: bool = False) -> list[FieldError]:
+        """What stops `config` from being saved: its shape, stage graph, types and stage contexts."""
+        return validate_pipeline(
+            config,
+            self.registry.stage_types | set(SPINNAKER_STAGES_NOT_RUN),
+            self.registry.context_schemas(),
+            allow_unknown=allow_unknown,
+        )
+
     def pipeline_warnings(self, config: Mapping[str, Any]) -> list[FieldWarning]:
         """What a stored config names that will not act: stages that fail if run, triggers that do not fire,
         notifications that are not sent."""
         return pipeline_warnings(config, self.registry.runs, FIRING_TRIGGER_TYPES, sent_notifications=())
+
+    def _trigger_loop_errors(self, config: dict[str, Any]) -> list[FieldError]:
+        """`pipeline` triggers that would make this pipeline start itself again, directly or through others."""
+        own_id = config.get("id")
+        with self.db.read() as conn:
+            stored = {c["id"]: c for c in self.pipelines.all(conn)}
+        if not own_id:  # a new pipeline: found by name, or nobody can wait for it yet
+            own_id = next(
+                (
+                    i
+                    for i, c in stored.items()
+                    if (c["application"], c["name"]) == (str(config.get("application", "")).lower(), config.get("name"))
+                ),
+                None,
+            )
+        if not own_id:
+            return []
+        stored[own_id] = {**config, "id": own_id}
+        waiting: dict[str, list[str]] = {}  # a pipeline id -> the pipelines its end starts
+        for other in stored.values():
+            for trigger in other.get("triggers") or []:
+                if isinstance(trigger, dict) and trigger.get("type") == "pipeline" and trigger.get("enabled", True):
+                    waiting.setdefault(str(trigger.get("pipeline")), []).append(other["id"])
+        errors = []
+        for index, trigger in enumerate(config.get("triggers") or []):
+            if not (isinstance(trigger, dict) and trigger.get("type") == "pipeline" and trigger.get("enabled", True)):
+                continue
+            path = _path_between(waiting, own_id, str(trigger.get("pipeline")))
+            if path is not None:
+                names = " → ".join(str(stored[i]["name"]) if i in stored else i for i in [*path, own_id])
+                errors.append(FieldError(f"triggers[{index}].pipeline", f"would start a loop: {names}"))
+        return errors
 
     def _run_as_errors(self, config: dict[str, Any], user: str | None) -> list[FieldError]:
         """Triggers naming a `runAsUser` the saving user may not act as."""
@@ -231,61 +307,39 @@ class Runtime:
             and not self.permissions.may_run_as(user, str(run_as))
         ]
 
-    def trigger_user(self, config: dict[str, Any], trigger: dict[str, Any], caller: str) -> str:
-        """Who an execution started by a saved trigger runs as: the trigger's `runAsUser` when the pipeline's
-        last editor may act as that user (checked again now: roles change), else the caller."""
-        run_as = trigger.get("runAsUser")
-        if not run_as:
-            return caller
-        editor = config.get("lastModifiedBy")
-        if self.settings.enforce_permissions and not self.permissions.may_run_as(editor, str(run_as)):
-            raise LaunchError(f"the trigger's runAsUser {run_as} is refused: {editor} may not run pipelines as it")
-        return str(run_as)
+    def _templated_errors(self, config: dict[str, Any], errors: list[FieldError]) -> list[FieldError]:
+        """A templated pipeline (v2) is checked with its stored template: its stages may depend on the
+        template's, and it must render (a missing template is an error on `template.reference`)."""
+        if not is_templated(config):
+            return errors
+        with self.db.read() as conn:
+            return self.launcher.templates.save_problems(conn, config, errors)
 
     # -- executions --------------------------------------------------------------------------------
     def start_pipeline(self, application: str, name: str, trigger: dict[str, Any], user: str) -> str:
-        """Start a pipeline as `user`, or as the trigger's `runAsUser` when `trigger_user` allows it."""
-        with self.db.transaction() as conn:
-            config = self.pipelines.get_by_name(conn, application, name)
-            if config is None:
-                raise LaunchError(f"pipeline '{name}' not found in application '{application}'")
-            execution_id = self.launcher.start(conn, config, trigger, self.trigger_user(config, trigger, user))
-        self.wakeup.notify()
-        return execution_id
+        """Start a pipeline by name as `user` (the CLI's and the tests' way in; see `service/starts.py`)."""
+        return self.starts.manual_by_name(application, name, trigger, user)
 
     def start_task(self, application: str, description: str, jobs: list[dict[str, Any]], user: str) -> str:
-        """An ad-hoc task (ORCHESTRATION) running `jobs` as stages in sequence; returns its id."""
-        with self.db.transaction() as conn:
-            task_id = self.launcher.start_orchestration(conn, application, description, jobs, user)
-        self.wakeup.notify()
-        return task_id
+        return self.starts.task(application, description, jobs, user)
 
-    def _start_child(self, conn: Connection, parent: Execution, stage: Stage, parameters: Mapping[str, Any]) -> str:
-        """A `pipeline` stage's child, started as the parent's user if that user may EXECUTE it."""
-        config = self.pipelines.get(conn, str(stage.context["pipeline"]))
-        if config is None:
-            raise StageFailure("The referenced pipeline cannot be located")
-        user = parent.authentication.get("user")
-        if self.settings.enforce_permissions and not self.permissions.application(
-            user, self.applications.get(conn, config["application"]), "EXECUTE"
-        ):
-            raise StageFailure(f"{user} lacks EXECUTE permission on application '{config['application']}'")
-        trigger = {
-            "type": "pipeline",
-            "user": user or parent.trigger.get("user"),
-            "parentExecution": parent.to_json(),
-            "parentPipelineStageId": stage.id,
-            "parentPipelineId": parent.pipeline_config_id,
-            "parentPipelineName": parent.name,
-            "parentPipelineApplication": parent.application,
-            "parameters": dict(parameters),
-            "dryRun": bool(parent.trigger.get("dryRun")),
-            "correlationId": f"{parent.id}_{stage.id}_{config['id']}_{parent.start_time}",
-        }
-        try:
-            return self.launcher.start(conn, config, trigger, str(trigger["user"] or "anonymous"))
-        except LaunchError as error:
-            raise StageFailure(str(error)) from None
+    def _application_allows(self, conn: Connection, user: str | None, application: str, permission: str) -> bool:
+        if not self.settings.enforce_permissions:
+            return True
+        return self.permissions.application(user, self.applications.get(conn, application), permission)
+
+    # -- the scheduler ------------------------------------------------------------------------------
+    def new_scheduler(self) -> Scheduler:
+        """Cron triggers and pollers, started as the pipeline's last editor unless a `runAsUser` is allowed."""
+
+        def fire(conn: Connection, config: Mapping[str, Any], trigger: dict[str, Any]) -> str:
+            return self.starts.by_trigger(conn, config, trigger, str(config.get("lastModifiedBy") or "anonymous"))
+
+        settings = SchedulerSettings.from_config(self.settings.config.get("scheduler"))
+        return Scheduler(self.db, fire, settings, on_started=self._wake_workers)
+
+    def _wake_workers(self) -> None:
+        self.wakeup.notify()
 
     # -- zombies -----------------------------------------------------------------------------------
     def find_zombies(self) -> list[str]:

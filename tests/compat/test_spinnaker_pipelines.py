@@ -60,7 +60,6 @@ EXPECTED_WARNINGS: dict[str, list[str]] = {
     "helm_bake": [],
     "classic_aws_deploy": ["stages[0].type", "stages[1].type"],
     "ci_and_notifications": [
-        "stages[0].type",
         "stages[1].notifications[0].type",
         "triggers[0].type",
         "triggers[1].type",
@@ -89,6 +88,8 @@ def test_saves_with_exactly_the_expected_warnings_and_reads_back_unchanged(api: 
 # name -> (execution status, {refId: stage status}) for the pipelines that need no cloud
 RUNS: dict[str, tuple[str, dict[str, str]]] = {
     "spin_minimal": ("SUCCEEDED", {"1": "SUCCEEDED", "2": "SUCCEEDED"}),
+    "preconditions_both_forms": ("SUCCEEDED", {"1": "SUCCEEDED"}),
+    "stage_enabled_forms": ("SUCCEEDED", {"1": "SUCCEEDED", "2": "SUCCEEDED", "3": "SKIPPED"}),
     "evaluate_variables": ("SUCCEEDED", {"1": "SUCCEEDED", "2": "SUCCEEDED"}),
     "execution_window": ("SUCCEEDED", {"1": "SUCCEEDED"}),
     "fail_options": ("SUCCEEDED", {"1": "FAILED_CONTINUE", "2": "SUCCEEDED"}),

@@ -81,6 +81,28 @@ def test_a_pipeline_stage_needs_execute_on_the_child_application(server: Server)
         assert server.rt.executions.list_json(conn, "theirs") == []
 
 
+def test_finding_artifacts_needs_read_on_the_other_application(server: Server) -> None:
+    assert save(server, "bob", {"application": "theirs", "name": "build", "stages": []}).status_code == 200
+    finder = {
+        "application": "mine",
+        "name": "finder",
+        "stages": [
+            {
+                "refId": "1",
+                "type": "findArtifactFromExecution",
+                "application": "theirs",
+                "pipeline": stored(server, "theirs", "build")["id"],
+                "executionOptions": {"successful": True},
+                "expectedArtifacts": [{"id": "a", "matchArtifact": {"type": "docker/image"}}],
+            }
+        ],
+    }
+    assert save(server, "alice", finder).status_code == 200
+    started = server.client.post("/pipelines/mine/finder", json={}, headers=server.headers("alice")).json()
+    done = wait_status(server.rt, started["id"], "TERMINAL")
+    assert "alice lacks READ permission on application 'theirs'" in str(done["stages"][0]["context"]["exception"])
+
+
 def test_expression_lookups_see_only_applications_the_user_may_read(server: Server) -> None:
     assert save(server, "bob", {"application": "theirs", "name": "secret", "stages": []}).status_code == 200
     probe = {

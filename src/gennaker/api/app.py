@@ -12,8 +12,9 @@ from gennaker.api.errors import install_error_handlers
 from gennaker.api.limits import RequestBodyLimit, max_request_bytes
 from gennaker.api.metrics import Metrics
 from gennaker.api.request_log import RequestLog
-from gennaker.api.routes import applications, infrastructure, live, pipelines, system, tasks, webhooks
+from gennaker.api.routes import applications, infrastructure, live, pipelines, system, tasks, templates, webhooks
 from gennaker.api.routes import auth as auth_routes
+from gennaker.api.routes import builds as build_routes  # Jenkins masters for the editor (issue 13)
 from gennaker.auth.service import AuthService
 from gennaker.runtime import Runtime
 from gennaker.ui import editor, login
@@ -30,7 +31,7 @@ def create_app(runtime: Runtime, security: Security, *, ui: bool = True, auth: A
     app.state.metrics = Metrics(runtime)
     install_error_handlers(app)
     app.add_middleware(RequestBodyLimit, max_bytes=max_request_bytes(runtime.settings.config))
-    for module in (system, applications, tasks, pipelines, live, webhooks, infrastructure):
+    for module in (system, applications, tasks, pipelines, templates, live, webhooks, infrastructure, build_routes):
         app.include_router(module.router)
     if auth is not None:
         app.state.auth = auth

@@ -11,14 +11,18 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
 
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.pipeline import PipelineValidationError, application_name_problem
+from gennaker.model.pipeline_templates import TemplateError
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime
+from gennaker.stages.jenkins import jenkins_access  # issue 13
+from gennaker.store.templates import TemplateConflict
 
 Watcher = Callable[[dict[str, Any]], None]
 
@@ -45,6 +49,7 @@ class Backend(Protocol):
     def pipeline(self, application: str, name: str) -> dict[str, Any] | None: ...
     def delete_pipeline(self, application: str, name: str) -> bool: ...
     def history(self, pipeline_id: str) -> list[dict[str, Any]]: ...
+    def trigger_history(self, pipeline_id: str) -> list[dict[str, Any]]: ...
     def restore(self, pipeline_id: str, version: int) -> bool: ...
     def execute(self, application: str, name: str, trigger: dict[str, Any]) -> str: ...
     def execution(self, execution_id: str) -> dict[str, Any] | None: ...
@@ -59,6 +64,11 @@ class Backend(Protocol):
     def server_groups(self, application: str) -> list[dict[str, Any]]: ...
     def run_task(self, application: str, description: str, job: dict[str, Any]) -> str: ...
     def close(self) -> None: ...
+    def save_template(self, template: dict[str, Any], tag: str | None) -> dict[str, Any]: ...
+    def template(self, template_id: str, tag: str | None, digest: str | None) -> dict[str, Any] | None: ...
+    def templates(self, scopes: list[str]) -> list[dict[str, Any]]: ...
+    def delete_template(self, template_id: str, tag: str | None, digest: str | None) -> bool: ...
+    def plan_pipeline(self, config: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class LocalBackend:
@@ -120,6 +130,10 @@ class LocalBackend:
         with self.rt.db.read() as conn:
             return self.rt.pipelines.history(conn, pipeline_id)
 
+    def trigger_history(self, pipeline_id: str) -> list[dict[str, Any]]:
+        with self.rt.db.read() as conn:
+            return self.rt.starts.triggers.history(conn, pipeline_id)
+
     def restore(self, pipeline_id: str, version: int) -> bool:
         with self.rt.db.transaction() as conn:
             return self.rt.pipelines.restore(conn, pipeline_id, version, self.user) is not None
@@ -165,7 +179,9 @@ class LocalBackend:
             time.sleep(0.25)
 
     def accounts(self) -> list[dict[str, Any]]:
-        return [account.public() for account in self.rt.kubernetes.accounts]
+        jenkins = jenkins_access(self.rt.registry)  # Jenkins masters too (issue 13)
+        masters = [master.public() for master in jenkins.masters] if jenkins else []
+        return [account.public() for account in self.rt.kubernetes.accounts] + masters
 
     def server_groups(self, application: str) -> list[dict[str, Any]]:
         return self.rt.kubernetes.infrastructure.server_groups(application)
@@ -175,6 +191,39 @@ class LocalBackend:
 
     def close(self) -> None:
         self.rt.close()
+
+    # -- pipeline templates (v2) -------------------------------------------------------------------
+    def save_template(self, template: dict[str, Any], tag: str | None) -> dict[str, Any]:
+        """Create the template, or replace the stored one (as `spin pipeline-template save`)."""
+        try:
+            with self.rt.db.transaction() as conn:
+                return self.rt.launcher.templates.save(
+                    conn, template, tag, self.user, create=False, registry=self.rt.registry
+                )
+        except TemplateError as exc:
+            raise BackendError(f"invalid pipeline template: {exc}") from None
+
+    def template(self, template_id: str, tag: str | None, digest: str | None) -> dict[str, Any] | None:
+        with self.rt.db.read() as conn:
+            return self.rt.launcher.templates.store.get(conn, template_id, tag, digest)
+
+    def templates(self, scopes: list[str]) -> list[dict[str, Any]]:
+        with self.rt.db.read() as conn:
+            return self.rt.launcher.templates.store.copies(conn, scopes)
+
+    def delete_template(self, template_id: str, tag: str | None, digest: str | None) -> bool:
+        try:
+            with self.rt.db.transaction() as conn:
+                return self.rt.launcher.templates.delete(conn, template_id, tag, digest)
+        except TemplateConflict as exc:
+            raise BackendError(str(exc)) from None
+
+    def plan_pipeline(self, config: dict[str, Any]) -> dict[str, Any]:
+        try:
+            with self.rt.db.read() as conn:
+                return self.rt.launcher.templates.plan(conn, config, planning=True)
+        except TemplateError as exc:
+            raise BackendError(f"the pipeline cannot be planned: {exc}") from None
 
 
 class RemoteBackend:
@@ -225,7 +274,8 @@ class RemoteBackend:
 
     def accounts(self) -> list[dict[str, Any]]:
         accounts: list[dict[str, Any]] = self._json("GET", "/credentials")
-        return accounts
+        masters = self._call("GET", "/v3/builds", missing_ok=True)  # Jenkins masters too (issue 13)
+        return accounts + [{"name": name, "type": "jenkins"} for name in (masters.json() if masters else [])]
 
     def server_groups(self, application: str) -> list[dict[str, Any]]:
         groups: list[dict[str, Any]] = self._json("GET", f"/applications/{application}/serverGroups")
@@ -270,6 +320,10 @@ class RemoteBackend:
         versions = self._json("GET", f"/pipelineConfigs/{pipeline_id}/history", params={"limit": 1000})
         meta = ("version", "createdAt", "createdBy")
         return [{**{k: v[k] for k in meta}, "config": {k: x for k, x in v.items() if k not in meta}} for v in versions]
+
+    def trigger_history(self, pipeline_id: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self._json("GET", f"/pipelineConfigs/{pipeline_id}/triggers/history")
+        return events
 
     def restore(self, pipeline_id: str, version: int) -> bool:
         path = f"/pipelineConfigs/{pipeline_id}/history/{version}/restore"
@@ -328,6 +382,41 @@ class RemoteBackend:
 
     def close(self) -> None:
         self.http.close()
+
+    # -- pipeline templates (v2) -------------------------------------------------------------------
+    def save_template(self, template: dict[str, Any], tag: str | None) -> dict[str, Any]:
+        """Gate's update when the server has the template (that tag of it), else its create (as spin does)."""
+        template_id = template.get("id")
+        if not isinstance(template_id, str) or not template_id:
+            raise BackendError("the pipeline template has no id")
+        params = {"tag": tag} if tag else None
+        path = f"/v2/pipelineTemplates/{quote(template_id, safe='')}"
+        if self._call("GET", path, missing_ok=True, params=params) is not None:
+            path = f"/v2/pipelineTemplates/update/{quote(template_id, safe='')}"
+        else:
+            path = "/v2/pipelineTemplates/create"
+        saved: dict[str, Any] = self._json("POST", path, json=template, params=params)
+        return saved
+
+    def template(self, template_id: str, tag: str | None, digest: str | None) -> dict[str, Any] | None:
+        params = {k: v for k, v in (("tag", tag), ("digest", digest)) if v}
+        response = self._call(
+            "GET", f"/v2/pipelineTemplates/{quote(template_id, safe='')}", missing_ok=True, params=params
+        )
+        return response.json() if response is not None else None
+
+    def templates(self, scopes: list[str]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._json("GET", "/v2/pipelineTemplates", params={"scopes": scopes})
+        return found
+
+    def delete_template(self, template_id: str, tag: str | None, digest: str | None) -> bool:
+        params = {k: v for k, v in (("tag", tag), ("digest", digest)) if v}
+        path = f"/v2/pipelineTemplates/{quote(template_id, safe='')}"
+        return self._call("DELETE", path, missing_ok=True, params=params) is not None
+
+    def plan_pipeline(self, config: dict[str, Any]) -> dict[str, Any]:
+        planned: dict[str, Any] = self._json("POST", "/v2/pipelineTemplates/plan", json=config)
+        return planned
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -8,9 +8,11 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+import yaml
 from rich.console import Console
 
 from gennaker.cli import session
@@ -68,3 +70,15 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def load_document(path: Path, what: str) -> dict[str, Any]:
+    """One JSON or YAML object (a pipeline, a template, variables) from a file."""
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path} is not valid JSON or YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold one {what} object")
+    return data

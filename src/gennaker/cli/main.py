@@ -17,8 +17,9 @@ import typer.main
 
 # name -> (module, attribute, one-line help). A module attribute is a Typer app or a command function.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "up": ("gennaker.cli.server", "up", "Run Gennaker: API, UI and engine workers."),
+    "up": ("gennaker.cli.server", "up", "Run Gennaker: API, UI, engine workers and the scheduler."),
     "worker": ("gennaker.cli.server", "worker", "Run engine workers only (scale-out on PostgreSQL)."),
+    "scheduler": ("gennaker.cli.server", "scheduler", "Run the scheduler only: cron triggers and pollers."),
     "login": ("gennaker.cli.login", "login", "Sign in to a Gennaker server and keep a token for the CLI."),
     "logout": ("gennaker.cli.login", "logout", "Forget the server and token of `gennaker login`."),
     "application": ("gennaker.cli.applications", "app", "Applications: the unit of ownership."),
@@ -48,6 +49,7 @@ class Commands(typer.core.TyperGroup):
             return None
         module, attribute, _ = COMMANDS[cmd_name]
         target: Any = getattr(importlib.import_module(module), attribute)
+        command: Any
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)
         else:  # a command function: an app of that one command gives the command itself

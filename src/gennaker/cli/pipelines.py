@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from gennaker.cli.backend import Backend, BackendError
-from gennaker.cli.common import backend, console, current_user, errors, fail, print_json, reports_errors
+from gennaker.cli.common import backend, console, current_user, errors, fail, load_document, print_json, reports_errors
 from gennaker.cli.live import failure_reason, follow
 from gennaker.model.pipeline import PipelineValidationError
 from gennaker.model.status import Status
 from gennaker.model.summaries import awaiting_judgment
 
 app = typer.Typer(help="Pipeline configs, in Spinnaker's JSON shape.", no_args_is_help=True)
-
-
-def load_config_file(path: Path) -> dict[str, Any]:
-    """A pipeline config from a JSON or YAML file."""
-    text = path.read_text()
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path} is not valid JSON or YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold one pipeline object")
-    return data
 
 
 @app.command("save")
@@ -45,7 +31,7 @@ def save(
 
     Each file is reported as saved, saved with warnings (what will not act, and why) or refused (why)."""
     if not file.is_dir():
-        _report_saved(backend().save_pipeline(load_config_file(file), allow_unknown))
+        _report_saved(backend().save_pipeline(load_document(file, "pipeline"), allow_unknown))
         return
     files = sorted(p for p in file.iterdir() if p.suffix in (".json", ".yaml", ".yml") and p.is_file())
     if not files:
@@ -53,7 +39,7 @@ def save(
     where, refused = backend(), 0
     for path in files:
         try:
-            saved = where.save_pipeline(load_config_file(path), allow_unknown)
+            saved = where.save_pipeline(load_document(path, "pipeline"), allow_unknown)
         except (BackendError, ValueError) as exc:
             refused += 1
             console.print(f"[red]refused[/red] {path.name}: {_reason(exc)}", highlight=False, soft_wrap=True)
@@ -138,6 +124,22 @@ def history(application: str, name: str, output: str = typer.Option("table", "-o
     for v in versions:
         saved_at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v["createdAt"] / 1000))
         table.add_row(str(v["version"]), saved_at, v["createdBy"] or "", str(len(v["config"].get("stages") or [])))
+    console.print(table)
+
+
+@app.command("triggers")
+@reports_errors
+def trigger_history(application: str, name: str, output: str = typer.Option("table", "-o", "--output")) -> None:
+    """What the pipeline's triggers saw, newest first: started (with the execution) or skipped (with why)."""
+    where = backend()
+    events = where.trigger_history(_config(where, application, name)["id"])
+    if output == "json":
+        print_json(events)
+        return
+    table = Table("TIME", "TYPE", "OUTCOME", "EXECUTION OR REASON")
+    for event in events:
+        seen_at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event["time"] / 1000))
+        table.add_row(seen_at, event["type"], event["outcome"], event["executionId"] or event["reason"] or "")
     console.print(table)
 
 

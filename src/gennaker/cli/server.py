@@ -16,8 +16,7 @@ from gennaker.api.app import create_app
 from gennaker.api.security import local_security
 from gennaker.auth.config import auth_service
 from gennaker.auth.service import AuthService
-from gennaker.cli.common import console, current_user, reports_errors, runtime
-from gennaker.cli.pipelines import load_config_file
+from gennaker.cli.common import console, current_user, load_document, reports_errors, runtime
 from gennaker.runtime import Runtime
 
 log = logging.getLogger("gennaker")
@@ -32,15 +31,21 @@ def _report_zombies(rt: Runtime) -> None:
         log.warning("%d zombie executions found; run `gennaker execution zombies --repair`", len(zombies))
 
 
-def _serve(rt: Runtime, threads: int) -> None:
-    """Run workers until SIGINT or SIGTERM."""
+def _serve(rt: Runtime, threads: int, scheduler: bool) -> None:
+    """Run workers (and the scheduler) until SIGINT or SIGTERM."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     _report_zombies(rt)
-    rt.start_workers(threads)
+    if threads:
+        rt.start_workers(threads)
+    running = rt.new_scheduler() if scheduler else None
+    if running is not None:
+        running.start()
     stop.wait()
     console.print("stopping…")
+    if running is not None:
+        running.stop()
     rt.close()
 
 
@@ -52,11 +57,14 @@ def _serve_http(rt: Runtime, auth: AuthService, threads: int, host: str, port: i
     app = create_app(rt, local_security(auth, rt.permissions.default), auth=auth)
     _report_zombies(rt)
     rt.start_workers(threads)
+    scheduler = rt.new_scheduler()
+    scheduler.start()
     console.print(f"UI and API: http://{host}:{port}/   (OpenAPI: http://{host}:{port}/openapi.json)")
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)  # logs.configure's setup
     finally:
         console.print("stopping…")
+        scheduler.stop()
         rt.close()
 
 
@@ -65,7 +73,7 @@ def load_examples(rt: Runtime, directory: Path) -> list[str]:
     loaded = []
     for path in sorted(directory.glob("*")):
         if path.suffix in (".json", ".yaml", ".yml"):
-            saved = rt.save_pipeline(load_config_file(path), current_user())
+            saved = rt.save_pipeline(load_document(path, "pipeline"), current_user())
             loaded.append(f"{saved['application']}/{saved['name']}")
     return loaded
 
@@ -78,7 +86,7 @@ def up(
     port: int = typer.Option(8084, "--port", help="Port of the API and UI (Gate's 8084 by default)"),
     log_format: str = LOG_FORMAT,
 ) -> None:
-    """Run Gennaker: API, UI and engine workers, on the embedded SQLite unless GENNAKER_DATABASE_URL is set."""
+    """Run Gennaker: API, UI, engine workers and the scheduler, on SQLite unless GENNAKER_DATABASE_URL is set."""
     logs.configure(log_format)
     rt = runtime(serving=True)
     auth = auth_service(rt.db, rt.settings.config)  # a bad `auth` section stops here, before anything starts
@@ -99,4 +107,11 @@ def worker(
 ) -> None:
     """Run engine workers only (scale-out on PostgreSQL)."""
     logs.configure(log_format)
-    _serve(runtime(serving=True), threads)
+    _serve(runtime(serving=True), threads, scheduler=False)
+
+
+@reports_errors
+def scheduler(log_format: str = LOG_FORMAT) -> None:
+    """Run the scheduler only: cron triggers and pollers (any number of them may run on one database)."""
+    logs.configure(log_format)
+    _serve(runtime(serving=True), 0, scheduler=True)

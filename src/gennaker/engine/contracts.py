@@ -8,12 +8,12 @@ stage context before polling it); all others run inside the handler's transactio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from gennaker.model.execution import Execution, Stage
-from gennaker.model.pipeline import NumericRange
+from gennaker.model.stage_context import StageContext
 from gennaker.model.status import Status
 
 if TYPE_CHECKING:
@@ -100,14 +100,27 @@ class SyntheticStage:
     context: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """What a cancelled stage asks the engine to cancel with it, in the same transaction."""
+
+    executions: tuple[str, ...] = ()
+    reason: str = ""
+
+
+# A stage type's context schema (`type` is taken inside `StageDefinition`).
+ContextSchema = type[StageContext]
+
+
 class StageDefinition:
     """Base class of stage types. `type` is the Spinnaker stage type this definition runs."""
 
     type: ClassVar[str]
     # Other names Deck or Orca have used for this stage type (Orca's `@Aliases`).
     aliases: ClassVar[tuple[str, ...]] = ()
-    # Context fields whose literal values must be numbers in (minimum, maximum); checked when a pipeline is saved.
-    numeric_fields: ClassVar[Mapping[str, NumericRange]] = {}
+    # The keys this stage type reads from its context, checked when a pipeline is saved (None: only the keys
+    # every stage may carry). The schema validates; the stored config is never rewritten by it.
+    context_schema: ClassVar[ContextSchema | None] = None
 
     def tasks(self, stage: Stage) -> list[str]:
         """Names of the tasks to run, in order."""
@@ -130,8 +143,9 @@ class StageDefinition:
     def prepare_for_restart(self, stage: Stage) -> None:
         """Drop runtime keys before a restart (e.g. a judgment already given)."""
 
-    def cancel(self, execution: Execution, stage: Stage, services: EngineServices) -> None:
-        """Clean up after a cancelled stage (e.g. cancel a child pipeline)."""
+    def cancel(self, execution: Execution, stage: Stage, services: EngineServices) -> Cancellation:
+        """Clean up after a cancelled stage; what else the engine must cancel with it (a child pipeline)."""
+        return Cancellation()
 
 
 class ExpressionEvaluator:
@@ -153,6 +167,20 @@ class ExpressionEvaluator:
         return value, {}
 
 
+class ExecutionLister(Protocol):
+    """`ExecutionStore.list_json`'s shape: empty `statuses` or `pipeline_config_ids` filter nothing out."""
+
+    def __call__(
+        self,
+        conn: Connection,
+        application: str,
+        *,
+        statuses: Collection[str] = (),
+        pipeline_config_ids: Collection[str] = (),
+        limit: int = 50,
+    ) -> list[dict[str, Any]]: ...
+
+
 @dataclass(slots=True)
 class EngineServices:
     """Everything outside the engine that tasks may use, wired by the runtime."""
@@ -162,4 +190,13 @@ class EngineServices:
     start_child: Callable[[Connection, Execution, Stage, Mapping[str, Any]], str] | None = None
     # Reads an execution's JSON (without locking it).
     read_execution: Callable[[Connection, str], dict[str, Any] | None] | None = None
+    # An application's newest executions (JSON, newest first), optionally of given pipeline configs and statuses.
+    list_executions: ExecutionLister | None = None
+    # Whether a user may READ/WRITE/EXECUTE an application (always true where permissions are not enforced).
+    application_allows: Callable[[Connection, str | None, str, str], bool] | None = None
+    # Whether a user passes a configured resource's READ/WRITE permissions (an account, a preconfigured webhook);
+    # None where permissions are not enforced.
+    resource_allows: Callable[[str | None, Mapping[str, Any] | None, str], bool] | None = None
+    # Called in the transaction that ends a PIPELINE execution (dependent pipelines start here).
+    on_execution_complete: Callable[[Connection, Execution], None] | None = None
     settings: dict[str, Any] = field(default_factory=dict)

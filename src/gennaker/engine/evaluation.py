@@ -58,12 +58,16 @@ class PipelineExpressions(ExpressionEvaluator):
             new_context[SUMMARY_KEY] = merged
         stage.context = new_context
 
-    def stage_enabled(self, execution: Execution, stage: Stage, expression: str) -> bool:
+    def stage_enabled(self, execution: Execution, stage: Stage, expression: Any) -> bool:
+        """Bare or `${…}` text is evaluated; a value the stage start already evaluated is used as it is."""
         return self.expressions.stage_enabled(expression, stage_root(execution.to_json(), stage.to_json()))
 
-    def evaluate(self, execution: Execution, stage: Stage, expression: str) -> Any:
-        """A precondition's expression; a failure gives the raw text (which is not `true`) and a summary entry."""
-        processed = self.expressions.process("${" + expression + "}", stage_root(execution.to_json(), stage.to_json()))
+    def evaluate(self, execution: Execution, stage: Stage, expression: Any) -> Any:
+        """A precondition's expression, bare or `${…}`, or a value already evaluated (returned unchanged); a
+        failure gives the template text (which is not `true`) and a summary entry."""
+        if not isinstance(expression, str):
+            return expression
+        processed = self.expressions.condition(expression, stage_root(execution.to_json(), stage.to_json()))
         if processed.summary:
             stage.context[SUMMARY_KEY] = merge(dict(stage.context.get(SUMMARY_KEY) or {}), processed.summary)
         return processed.value

@@ -10,8 +10,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ulid import ULID
-
 from gennaker.engine.contracts import (
     EngineServices,
     StageFailure,
@@ -24,6 +22,7 @@ from gennaker.engine.messages import Kind, Message
 from gennaker.engine.registry import Registry
 from gennaker.engine.unit import Unit
 from gennaker.model.execution import STAGE_AFTER, STAGE_BEFORE, Execution, Stage, Task
+from gennaker.model.ids import new_id
 from gennaker.model.status import CONTINUABLE, HALTED, Status
 from gennaker.store.executions import ExecutionStore
 from gennaker.store.queue import QueueStore
@@ -35,10 +34,6 @@ SUPERSEDED = (
     "This execution was queued but then canceled because a newer queued execution superceded it. "
     "This pipeline is configured to automatically cancel waiting executions."
 )
-
-
-def new_id() -> str:
-    return str(ULID())
 
 
 def failure_status(stage: Stage, default: Status = Status.TERMINAL) -> Status:
@@ -186,6 +181,8 @@ class Handlers:
         parent = execution.trigger.get("parentExecution") if execution.trigger.get("type") == "pipeline" else None
         if isinstance(parent, dict) and parent.get("id"):
             unit.push(Message(Kind.RESCHEDULE_EXECUTION, parent["id"]))
+        if self.services.on_execution_complete is not None and execution.type == "PIPELINE":
+            self.services.on_execution_complete(unit.conn, execution)
 
     def _cancel_running_tasks(self, unit: Unit, execution: Execution) -> None:
         """Stop what still runs under a halted or cancelled execution, calling each task's cancel hook."""
@@ -312,8 +309,10 @@ class Handlers:
         if not isinstance(condition, dict) or condition.get("type") != "expression":
             return True
         expression = condition.get("expression")
-        if expression in (None, ""):
+        if expression is None or expression == "":
             return True
+        if isinstance(expression, bool):
+            return expression  # a `${…}` the stage start already evaluated: never evaluated again
         return self.services.expressions.stage_enabled(execution, stage, str(expression))
 
     def _plan(self, execution: Execution, stage: Stage) -> None:
@@ -539,20 +538,15 @@ class Handlers:
         if stage is None or not stage.status.is_halt:
             return
         definition = self.registry.for_stage(stage)
-        if definition is not None:
-            try:
-                definition.cancel(execution, stage, self.services)
-            except Exception:
-                log.exception("cancelling stage %s of %s failed", stage.name, execution.id)
-        child_id = stage.context.get("executionId") if stage.type == "pipeline" else None
-        if child_id:
-            unit.push(
-                Message(
-                    Kind.CANCEL_EXECUTION,
-                    child_id,
-                    data={"user": "spinnaker", "reason": "parent stage canceled"},
-                )
-            )
+        if definition is None:
+            return
+        try:
+            cancelled = definition.cancel(execution, stage, self.services)
+        except Exception:
+            log.exception("cancelling stage %s of %s failed", stage.name, execution.id)
+            return
+        for other in cancelled.executions:
+            unit.push(Message(Kind.CANCEL_EXECUTION, other, data={"user": "spinnaker", "reason": cancelled.reason}))
 
     def restart_stage(self, unit: Unit, message: Message, execution: Execution) -> None:
         stage = execution.stage(message.stage_id or "")
@@ -718,7 +712,11 @@ class Handlers:
             unit.push(Message(Kind.PAUSE_TASK, execution.id, stage.id, task.id))
         elif status is Status.RUNNING:
             impl = self.registry.task(task.implementing_class)
-            backoff = result.backoff_ms if result.backoff_ms is not None else impl.backoff_ms
+            backoff = (
+                result.backoff_ms
+                if result.backoff_ms is not None
+                else impl.dynamic_backoff_ms(self._task_context(unit, execution, stage))
+            )
             floor = stage.context.get("backoffPeriodMs")
             if isinstance(floor, int | float):
                 backoff = max(backoff, int(floor))

@@ -9,12 +9,15 @@ from sqlalchemy.engine import Connection
 from gennaker.artifacts import ArtifactResolutionError, prior_artifact_lookup, resolve_trigger_artifacts
 from gennaker.artifacts.matching import PriorLookup
 from gennaker.engine.evaluation import evaluate_at_trigger
-from gennaker.engine.handlers import new_id
 from gennaker.engine.messages import Kind
+from gennaker.engine.templated import PipelineTemplates
 from gennaker.expressions import Expressions
 from gennaker.model.execution import Execution, Stage
+from gennaker.model.ids import new_id
 from gennaker.model.pipeline import FieldError, assign_ref_ids
-from gennaker.store.executions import ExecutionStore
+from gennaker.model.pipeline_templates import TemplateError, is_templated
+from gennaker.model.status import Status
+from gennaker.store.executions import ExecutionStore, stage_event
 from gennaker.store.queue import QueueStore
 
 STAGE_KEYS = ("type", "name", "refId", "requisiteStageRefIds", "startTimeExpiry")
@@ -103,7 +106,11 @@ def build_execution(
         authentication={"user": user, "allowedAccounts": []},
         trigger=trigger,
         notifications=list(config.get("notifications") or []),
-        extra={"description": config.get("description"), "origin": trigger.get("origin", "api")},
+        extra={
+            "description": config.get("description"),
+            "origin": trigger.get("origin", "api"),
+            **{key: config[key] for key in ("templateVariables", "source") if key in config},  # rendered templates
+        },
         stages=stages,
     )
 
@@ -133,6 +140,7 @@ class Launcher:
         self.executions = executions
         self.queue = queue
         self.expressions = expressions
+        self.templates = PipelineTemplates(expressions)
 
     def start(self, conn: Connection, config: dict[str, Any], trigger: dict[str, Any], user: str) -> str:
         """Store a new execution and queue its start; returns its id (or the correlated one's)."""
@@ -143,8 +151,33 @@ class Launcher:
             existing = self.executions.find_by_correlation(conn, correlation_id)
             if existing:
                 return existing
+        if is_templated(config):
+            try:
+                config = self.templates.plan(conn, config, trigger)
+            except TemplateError as error:
+                return self._failed_on_startup(conn, config, trigger, user, str(error), correlation_id)
         execution = build_execution(config, trigger, user, self.expressions, self._prior_artifacts(conn, config))
         return self._enqueue(conn, execution, correlation_id)
+
+    def _failed_on_startup(
+        self,
+        conn: Connection,
+        config: dict[str, Any],
+        trigger: dict[str, Any],
+        user: str,
+        reason: str,
+        correlation_id: str | None,
+    ) -> str:
+        """A pipeline that cannot be planned (its template is missing, a variable has no value, ...) is stored
+        finished, as Orca records a startup failure: TERMINAL, no stages, canceled by "system" with the reason."""
+        bare = {**config, "stages": [], "parameterConfig": [], "expectedArtifacts": []}
+        execution = build_execution(bare, trigger, user)
+        execution.status, execution.canceled, execution.canceled_by = Status.TERMINAL, True, "system"
+        execution.start_time = execution.end_time = execution.build_time
+        execution.cancellation_reason = f"Failed on startup: {reason}"
+        self.executions.insert(conn, execution, correlation_id=correlation_id)
+        self.executions.record_events(conn, [stage_event(execution, None, "ExecutionComplete", Status.TERMINAL)])
+        return execution.id
 
     def _enqueue(self, conn: Connection, execution: Execution, correlation_id: str | None = None) -> str:
         """Store a new execution and queue its start."""

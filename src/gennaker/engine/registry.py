@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from gennaker.engine.contracts import StageDefinition, Task
 from gennaker.model.compatibility import stage_not_run_reason
 from gennaker.model.execution import Stage
-from gennaker.model.pipeline import NumericRange
-
-# Fields every stage may carry, and their ranges.
-COMMON_NUMERIC_FIELDS: dict[str, NumericRange] = {"stageTimeoutMs": (0, 30 * 24 * 3600 * 1000)}
+from gennaker.model.stage_context import StageContext
 
 
 class UnknownStageType(LookupError):
@@ -65,6 +60,8 @@ class Registry:
         """The names a stage may be saved under: types and aliases."""
         return set(self.stages) | set(self.aliases)
 
-    def numeric_fields(self) -> dict[str, Mapping[str, NumericRange]]:
-        """Per stage type, the numeric fields `validate_pipeline` checks."""
-        return {name: {**COMMON_NUMERIC_FIELDS, **d.numeric_fields} for name, d in self.stages.items()}
+    def context_schemas(self) -> dict[str, type[StageContext]]:
+        """Per name a stage may be saved under (types, then aliases), the schema `validate_pipeline` checks its
+        context with; a definition without its own schema gets the keys every stage may carry."""
+        named = {**self.aliases, **self.stages}
+        return {name: definition.context_schema or StageContext for name, definition in named.items()}

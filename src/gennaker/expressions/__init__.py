@@ -15,7 +15,7 @@ from typing import Any
 from gennaker.expressions.functions import Lookups, NoLookups, function_table
 from gennaker.expressions.javalike import ExpressionError, to_plain, to_text
 from gennaker.expressions.limits import TIME_LIMIT_S
-from gennaker.expressions.roots import execution_root, plain_root, stage_root
+from gennaker.expressions.roots import current_stage_of, execution_root, plain_root, stage_root
 from gennaker.expressions.templates import Processed, Summary, TemplateProcessor, has_errors, merge
 from gennaker.expressions.urls import UrlFetcher, UrlPolicy
 
@@ -64,12 +64,24 @@ class Expressions:
             self.processor.evaluate(expression, root, allow_unknown_keys=allow_unknown_keys, variables=variables)
         )
 
-    def stage_enabled(self, expression: str, root: Any) -> bool:
-        """`stageEnabled`: only a result whose text is `true` runs the stage; errors skip it (orca.md §1.2)."""
-        try:
-            return to_text(self.processor.evaluate(expression, root)) == "true"
-        except ExpressionError:
-            return False
+    def condition(self, expression: Any, root: Any) -> Processed:
+        """A condition (`stageEnabled`, an expression precondition) in any form Orca accepts, with the same result.
+
+        Bare (`trigger.x == 'a'`) and templated (`${trigger.x == 'a'}`) text are evaluated; a value that is
+        already a result (a boolean, the text `true` or `false`, any non-text value: the stage context was
+        evaluated when the stage started) is returned as it is and never evaluated again. A failed or null
+        evaluation gives the template text back with its summary entries, as `process` does."""
+        if not isinstance(expression, str):
+            return Processed(expression)
+        text = expression.strip()
+        if text.lower() in ("true", "false"):
+            return Processed(text.lower() == "true")
+        return self.process(text if "${" in text else "${" + text + "}", root)
+
+    def stage_enabled(self, expression: Any, root: Any) -> bool:
+        """`stageEnabled`: only a result whose text is `true` (any case) runs the stage; errors skip it (orca.md
+        §1.2)."""
+        return to_text(self.condition(expression, root).value).lower() == "true"
 
     def evaluate_variables(self, variables: list[Any], root: Mapping[str, Any]) -> tuple[list[Any], Summary]:
         """`evaluateVariables` under v4: in order, each value seeing the earlier ones (orca.md §3.11)."""
@@ -113,6 +125,11 @@ class _Overlay(Mapping[str, Any]):
 
     def __iter__(self) -> Any:
         return iter({**{k: None for k in self.root}, **self.known})
+
+    @property
+    def current_stage(self) -> Any:
+        """The stage the underlying root was built for (`#currentStage()`)."""
+        return current_stage_of(self.root)
 
     def __len__(self) -> int:
         return len(set(self.root) | set(self.known))

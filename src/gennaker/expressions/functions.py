@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from gennaker.expressions import documents
 from gennaker.expressions.compiler import Scope
 from gennaker.expressions.javalike import DoNotEval, ExpressionError, dumps_json, ensure_text, parse_long, to_text
-from gennaker.expressions.roots import StageLookup, StageView
+from gennaker.expressions.roots import StageLookup, StageView, current_stage_of
 from gennaker.expressions.urls import UrlFetcher
 
 
@@ -155,10 +155,16 @@ def stage_exists(scope: Scope, name_or_id: Any) -> bool:
 
 
 def current_stage(scope: Scope) -> StageView:
+    """The stage being evaluated: the one the root was built for (`stage_root`), read from the execution so it
+    is the same object `#stage()` finds; a `currentStage` variable, when a caller passes one, wins."""
     current = scope.variables.get("currentStage")
     if not isinstance(current, Mapping):
+        current = current_stage_of(scope.root)
+    if not isinstance(current, Mapping):
         raise ExpressionError("An execution context is required for this function")
-    return StageView(current, _lookup(scope))
+    lookup = _lookup(scope)
+    stage_id = current.get("id")
+    return StageView(lookup.by_id.get(stage_id, current) if stage_id is not None else current, lookup)
 
 
 def judgment(scope: Scope, name: Any) -> Any:

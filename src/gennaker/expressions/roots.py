@@ -127,6 +127,11 @@ class WithFallback(DataView):
     def __len__(self) -> int:
         return len(self.base)
 
+    @property
+    def current_stage(self) -> Mapping[str, Any]:
+        """The stage this root evaluates for: what `#currentStage()` returns."""
+        return self.stage
+
 
 class StageView(DataView):
     """A stage as helpers return it: its JSON plus `hasSucceeded`/`hasFailed`, and a context that falls
@@ -165,6 +170,13 @@ def stage_root(execution: Mapping[str, Any], stage: Mapping[str, Any], *, v4: bo
     if v4 and execution.get("templateVariables"):
         base["templateVariables"] = execution["templateVariables"]
     return WithFallback(derived(base), StageLookup(execution), stage)
+
+
+def current_stage_of(root: Any) -> Mapping[str, Any] | None:
+    """The stage a root was built for by `stage_root` (also through a wrapper that passes `current_stage`
+    on), or None for roots without a stage: trigger-time evaluation, the execution-wide testing endpoint."""
+    found = getattr(root, "current_stage", None) if isinstance(root, DataView | Mapping) else None
+    return found if isinstance(found, Mapping) else None
 
 
 def execution_root(execution: Mapping[str, Any]) -> dict[str, Any]:

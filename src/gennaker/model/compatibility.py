@@ -81,13 +81,11 @@ SPINNAKER_STAGES_NOT_RUN: dict[str, str] = {
             "Aws.LambdaDeleteStage",
         )
     },
-    "jenkins": _CI.format("Jenkins"),
     "travis": _CI.format("Travis"),
     "wercker": _CI.format("Wercker"),
     "concourse": _CI.format("Concourse"),
     "googleCloudBuild": _CI.format("Google Cloud Build"),
     "script": _CI.format("Jenkins (the script stage runs a Jenkins job)"),
-    "webhook": "the Webhook stage " + _NOT_YET,
     "kayentaCanary": "canary analysis (Kayenta) " + _NOT_YET,
     "canary": "the classic canary stage (ACA) is not supported; use kayentaCanary once it lands",
     "acaTask": "the classic canary stage (ACA) is not supported; use kayentaCanary once it lands",

@@ -25,6 +25,8 @@ from pydantic import (
     field_validator,
 )
 
+from gennaker.triggers import cron
+
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
@@ -174,7 +176,6 @@ TRIGGER_REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "manual": (),
 }
 GIT_SOURCES = {"github", "gitlab", "bitbucket", "stash"}
-_QUARTZ_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-#LWH]+$")
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -200,7 +201,7 @@ def assign_ref_ids(config: dict[str, Any]) -> dict[str, Any]:
 def validate_pipeline(
     config: Any,
     known_stage_types: Collection[str],
-    numeric_fields: Mapping[str, Mapping[str, NumericRange]] | None = None,
+    context_schemas: Mapping[str, type[BaseModel]] | None = None,
     *,
     allow_unknown: bool = False,
 ) -> list[FieldError]:
@@ -209,7 +210,7 @@ def validate_pipeline(
     A stage whose `type` and `alias` are both outside `known_stage_types`, and a trigger of a type Spinnaker
     does not define, are errors unless `allow_unknown` (an import that keeps them, with warnings).
 
-    `numeric_fields` gives, per stage type, the fields whose literal values must be numbers in a range."""
+    `context_schemas` gives, per stage type (or alias), the schema its context must pass (stages/schemas.py)."""
     if not isinstance(config, dict):
         return [FieldError("", "a pipeline config must be a JSON object")]
     size = len(json.dumps(config, default=str))
@@ -220,7 +221,7 @@ def validate_pipeline(
     except ValidationError as exc:
         return [FieldError(_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
     errors = _stage_graph_errors(parsed.stages, None if allow_unknown else known_stage_types)
-    errors += _numeric_errors(config.get("stages") or [], numeric_fields or {})
+    errors += _context_errors(config.get("stages") or [], context_schemas or {})
     errors += _parameter_errors(parsed.parameterConfig)
     errors += _trigger_errors(parsed.triggers, allow_unknown)
     return errors
@@ -263,17 +264,23 @@ def _stage_graph_errors(stages: list[StageConfig], known_stage_types: Collection
     return errors
 
 
-def _numeric_errors(
-    stages: list[Any], numeric_fields: Mapping[str, Mapping[str, NumericRange]]
-) -> list[FieldError]:
-    """Literal numeric fields out of type or range; expressions (`${…}`) are checked when the stage runs."""
+def _context_errors(stages: list[Any], context_schemas: Mapping[str, type[BaseModel]]) -> list[FieldError]:
+    """Each stage checked against its type's schema (by `type`, then `alias`). Expressions (`${…}`) pass; their
+    values are checked when the stage runs. Only validates: the config is stored as it was sent."""
     errors: list[FieldError] = []
     for i, stage in enumerate(stages):
-        for key, bounds in numeric_fields.get(str(stage.get("type")), {}).items():
-            if key in stage:
-                problem = number_problem(stage[key], bounds)
-                if problem:
-                    errors.append(FieldError(f"stages[{i}].{key}", problem))
+        alias = stage.get("alias")
+        schema = context_schemas.get(str(stage.get("type"))) or (
+            context_schemas.get(alias) if isinstance(alias, str) else None
+        )
+        if schema is None:
+            continue
+        try:
+            schema.model_validate(stage)
+        except ValidationError as exc:
+            for e in exc.errors():
+                path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in e["loc"])
+                errors.append(FieldError(f"stages[{i}]{path}", e["msg"]))
     return errors
 
 
@@ -354,7 +361,7 @@ def _trigger_errors(triggers: list[TriggerConfig], allow_unknown: bool) -> list[
             if extra.get(key) in (None, ""):
                 errors.append(FieldError(f"triggers[{i}].{key}", f"is required for a {trigger.type} trigger"))
         if trigger.type == "cron" and extra.get("cronExpression"):
-            problem = quartz_problem(str(extra["cronExpression"]))
+            problem = cron.validate(str(extra["cronExpression"]))
             if problem:
                 errors.append(FieldError(f"triggers[{i}].cronExpression", problem))
         if trigger.type == "git" and extra.get("source") and extra["source"] not in GIT_SOURCES:
@@ -364,16 +371,3 @@ def _trigger_errors(triggers: list[TriggerConfig], allow_unknown: bool) -> list[
             if constraints is not None and not isinstance(constraints, dict):
                 errors.append(FieldError(f"triggers[{i}].{key}", "must be an object of key: regex"))
     return errors
-
-
-def quartz_problem(expression: str) -> str | None:
-    """Why a Quartz cron expression (seconds first, 6 or 7 fields) is malformed, or None."""
-    fields = expression.split()
-    if len(fields) not in (6, 7):
-        return f"a Quartz cron expression has 6 or 7 fields (seconds first), got {len(fields)}"
-    for position, text in enumerate(fields):
-        if not _QUARTZ_FIELD.match(text):
-            return f"field {position + 1} '{text}' is not valid"
-    if "?" not in (fields[3], fields[5]):
-        return "one of day-of-month and day-of-week must be '?'" if fields[3] != "*" and fields[5] != "*" else None
-    return None

@@ -10,6 +10,7 @@ from gennaker.stages.check_preconditions import (
 )
 from gennaker.stages.evaluate_variables import EvaluateVariablesStage, EvaluateVariablesTask
 from gennaker.stages.execution_window import ExecutionWindowStage, SuspendForWindowTask
+from gennaker.stages.find_artifact_from_execution import FindArtifactFromExecutionStage, FindArtifactFromExecutionTask
 from gennaker.stages.manual_judgment import ManualJudgmentStage, WaitForJudgmentTask
 from gennaker.stages.pipeline import MonitorPipelineTask, PipelineStage, StartPipelineTask
 from gennaker.stages.wait import WaitStage, WaitTask
@@ -25,4 +26,5 @@ def core_registry() -> Registry:
     registry.add_stage(EvaluateVariablesStage(), EvaluateVariablesTask())
     registry.add_stage(PipelineStage(), StartPipelineTask(), MonitorPipelineTask())
     registry.add_stage(ExecutionWindowStage(), SuspendForWindowTask())
+    registry.add_stage(FindArtifactFromExecutionStage(), FindArtifactFromExecutionTask())
     return registry

@@ -13,10 +13,12 @@ from gennaker.bake.limits import DEFAULT_LIMITS, BakeConfigError, BakeLimits
 from gennaker.engine.contracts import StageDefinition, StageFailure, Task, TaskContext, TaskResult
 from gennaker.model.execution import Stage
 from gennaker.stages.artifacts import BindProducedArtifactsTask, bound_artifact
+from gennaker.stages.schemas import BakeManifestContext
 
 
 class BakeManifestStage(StageDefinition):
     type = "bakeManifest"
+    context_schema = BakeManifestContext
 
     def tasks(self, stage: Stage) -> list[str]:
         return [CreateBakeManifestTask.name, BindProducedArtifactsTask.name]

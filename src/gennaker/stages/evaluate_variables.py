@@ -6,10 +6,12 @@ publishes them.
 
 from gennaker.engine.contracts import StageDefinition, Task, TaskContext, TaskResult
 from gennaker.model.execution import Stage
+from gennaker.stages.schemas import EvaluateVariablesContext
 
 
 class EvaluateVariablesStage(StageDefinition):
     type = "evaluateVariables"
+    context_schema = EvaluateVariablesContext
 
     def tasks(self, stage: Stage) -> list[str]:
         return [EvaluateVariablesTask.name]

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from gennaker.engine.contracts import StageDefinition, Task, TaskContext, TaskResult
 from gennaker.model.execution import Stage
+from gennaker.stages.schemas import ExecutionWindowContext
 
 DEFAULT_TIMEZONE = "America/Los_Angeles"
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
@@ -20,6 +21,7 @@ SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 
 class ExecutionWindowStage(StageDefinition):
     type = "restrictExecutionDuringTimeWindow"
+    context_schema = ExecutionWindowContext
 
     def tasks(self, stage: Stage) -> list[str]:
         return [SuspendForWindowTask.name]

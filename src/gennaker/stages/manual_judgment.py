@@ -7,12 +7,14 @@ this task poll at once; the 15 s poll is only a fallback.
 from gennaker.engine.contracts import StageDefinition, Task, TaskContext, TaskResult
 from gennaker.model.execution import Stage
 from gennaker.model.status import Status
+from gennaker.stages.schemas import ManualJudgmentContext
 
 THREE_DAYS_MS = 3 * 24 * 3600 * 1000
 
 
 class ManualJudgmentStage(StageDefinition):
     type = "manualJudgment"
+    context_schema = ManualJudgmentContext
 
     def tasks(self, stage: Stage) -> list[str]:
         return [WaitForJudgmentTask.name]

@@ -8,6 +8,8 @@ stage's monitor at once instead of waiting for its next poll.
 from typing import Any
 
 from gennaker.engine.contracts import (
+    Cancellation,
+    EngineServices,
     StageDefinition,
     StageFailure,
     Task,
@@ -15,8 +17,9 @@ from gennaker.engine.contracts import (
     TaskResult,
     exception_details,
 )
-from gennaker.model.execution import Stage
+from gennaker.model.execution import Execution, Stage
 from gennaker.model.status import CONTINUABLE, Status
+from gennaker.stages.schemas import PipelineContext
 
 MONITOR_TIMEOUT_MS = 12 * 3600 * 1000
 
@@ -28,6 +31,7 @@ def waits_for_completion(stage: Stage) -> bool:
 
 class PipelineStage(StageDefinition):
     type = "pipeline"
+    context_schema = PipelineContext
 
     def tasks(self, stage: Stage) -> list[str]:
         return (
@@ -44,6 +48,11 @@ class PipelineStage(StageDefinition):
             stage.context.pop("executionId", None)
             stage.context.pop("executionName", None)
         stage.outputs.clear()
+
+    def cancel(self, execution: Execution, stage: Stage, services: EngineServices) -> Cancellation:
+        """The child execution goes down with its parent stage."""
+        child = stage.context.get("executionId")
+        return Cancellation((str(child),), "parent stage canceled") if child else Cancellation()
 
 
 class StartPipelineTask(Task):

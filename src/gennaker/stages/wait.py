@@ -2,15 +2,13 @@
 
 from gennaker.engine.contracts import StageDefinition, StageFailure, Task, TaskContext, TaskResult
 from gennaker.model.execution import Stage
-from gennaker.model.pipeline import NumericRange, number_problem
-
-# A year: longer waits are mistakes, and a number of milliseconds past this is not a time the engine can keep.
-WAIT_TIME_S: NumericRange = (0, 366 * 24 * 3600)
+from gennaker.model.pipeline import number_problem
+from gennaker.stages.schemas import WAIT_TIME_S, WaitContext
 
 
 class WaitStage(StageDefinition):
     type = "wait"
-    numeric_fields = {"waitTime": WAIT_TIME_S}
+    context_schema = WaitContext
 
     def tasks(self, stage: Stage) -> list[str]:
         return [WaitTask.name]

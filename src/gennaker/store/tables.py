@@ -137,3 +137,45 @@ audit_log = sa.Table(
     sa.Column("status", sa.Integer),
     sa.Column("remote", sa.String(255)),
 )
+
+# Managed pipeline templates v2, one row per stored copy as Front50 keeps them: `<id>`, `<id>:<tag>` and the
+# immutable `<id>@sha256:<digest>` of every content ever saved.
+pipeline_templates = sa.Table(
+    "pipeline_templates",
+    metadata,
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("template_id", sa.String(255), nullable=False, index=True),
+    sa.Column("tag", sa.String(32)),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("template", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(255)),
+)
+
+# One row per event a pipeline's trigger saw (fired or skipped); the unique event key makes an event start
+# at most one execution however many scheduler processes see it (store/triggers.py).
+trigger_events = sa.Table(
+    "trigger_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_key", sa.String(400), nullable=False, unique=True),
+    sa.Column("pipeline_id", sa.String(64), nullable=False, index=True),
+    sa.Column("application", sa.String(255), nullable=False),
+    sa.Column("trigger_type", sa.String(40), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("execution_id", sa.String(32)),
+    sa.Column("details", sa.Text),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+# Each poller's cursor (null before its first poll) and the lease that lets one process poll it at a time.
+poller_state = sa.Table(
+    "poller_state",
+    metadata,
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("state", sa.Text),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", sa.BigInteger),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)

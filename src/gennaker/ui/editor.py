@@ -11,70 +11,35 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2.utils import htmlsafe_json_dumps
+from pydantic import BaseModel
 from starlette.datastructures import FormData
 
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_application
 from gennaker.api.errors import ApiError
 from gennaker.api.security import session_csrf
-from gennaker.model.pipeline import PipelineValidationError, validate_pipeline
+from gennaker.model.pipeline import PipelineValidationError
 from gennaker.runtime import Runtime
 from gennaker.ui.graph import layout
 from gennaker.ui.routes import check_csrf, page, templates
+from gennaker.ui.stage_forms import (
+    FormError,
+    FormField,
+    Widget,
+    apply_stage_form,
+    form_fields,
+    schema_for,
+    submitted,
+    widget,
+)
 
 router = APIRouter(include_in_schema=False)
-
-# What every Kubernetes manifest stage's form starts with: the account, namespace and "kind name" it acts on.
-TARGET = [
-    ("account", "Account", "string"),
-    ("location", "Namespace", "string"),
-    ("manifestName", "Object (kind name, e.g. deployment web)", "string"),
-]
-
-# The fields each stage type's form offers: (context key, label, kind).
-STAGE_FIELDS: dict[str, list[tuple[str, str, str]]] = {
-    "wait": [("waitTime", "Wait (seconds)", "number")],
-    "manualJudgment": [("instructions", "Instructions (Markdown)", "text"), ("judgmentInputs", "Choices", "choices")],
-    "checkPreconditions": [("preconditions", "Expression that must be true", "precondition")],
-    "evaluateVariables": [("variables", "Variables (one key=value a line)", "variables")],
-    "pipeline": [("pipeline", "Child pipeline id", "string"), ("waitForCompletion", "Wait for completion", "bool")],
-    "deployManifest": [
-        ("account", "Account", "string"),
-        ("moniker.app", "Application (moniker)", "string"),
-        ("namespaceOverride", "Namespace override", "string"),
-        ("manifests", "Manifests (YAML, several documents)", "yaml"),
-        ("skipExpressionEvaluation", "Skip expression evaluation", "bool"),
-    ],
-    "deleteManifest": [*TARGET, ("options.cascading", "Delete dependents (cascading)", "bool")],
-    "scaleManifest": [*TARGET, ("replicas", "Replicas", "number")],
-    "patchManifest": [
-        *TARGET,
-        ("options.mergeStrategy", "Merge strategy (strategic, merge, json)", "string"),
-        ("patchBody", "Patch (JSON)", "json"),
-    ],
-    "undoRolloutManifest": [*TARGET, ("numRevisionsBack", "Revisions back", "number")],
-    "pauseRolloutManifest": TARGET,
-    "resumeRolloutManifest": TARGET,
-    "rollingRestartManifest": TARGET,
-    "enableManifest": TARGET,
-    "disableManifest": TARGET,
-    "findArtifactFromResource": TARGET,
-    "runJob": [
-        ("account", "Account", "string"),
-        ("manifest", "Job (YAML)", "yaml-one"),
-        ("propertyFile", "Capture output from container", "string"),
-    ],
-    "bakeManifest": [
-        ("templateRenderer", "Renderer (HELM3, KUSTOMIZE)", "string"),
-        ("outputName", "Release name", "string"),
-        ("namespace", "Namespace", "string"),
-        ("overrides", "Overrides (JSON object)", "json"),
-    ],
-}
 
 
 def _next_ref(config: dict[str, Any]) -> str:
@@ -82,15 +47,17 @@ def _next_ref(config: dict[str, Any]) -> str:
     return str(max(numbers, default=0) + 1)
 
 
-def apply_action(config: dict[str, Any], form: FormData) -> dict[str, Any]:
-    """One editor action on a copy of the draft; returns the new draft."""
+def apply_action(
+    config: dict[str, Any], form: FormData, schemas: Mapping[str, type[BaseModel]] | None = None
+) -> dict[str, Any]:
+    """One editor action on a copy of the draft; returns the new draft. `schemas` (per stage type) give the
+    stage forms' fields."""
     draft = json.loads(json.dumps(config))
-    stages: list[dict[str, Any]] = draft.setdefault("stages", [])
     action = str(form.get("action") or "")
     if action == "add":
         stage_type = str(form.get("type") or "wait")
         requisites = [str(r) for r in form.getlist("after")]
-        stages.append(
+        draft.setdefault("stages", []).append(
             {
                 "refId": _next_ref(draft),
                 "type": stage_type,
@@ -100,14 +67,19 @@ def apply_action(config: dict[str, Any], form: FormData) -> dict[str, Any]:
         )
     elif action.startswith("remove:"):
         ref = action.split(":", 1)[1]
-        draft["stages"] = [s for s in stages if str(s.get("refId")) != ref]
+        draft["stages"] = [s for s in draft.get("stages") or [] if str(s.get("refId")) != ref]
         for stage in draft["stages"]:
-            stage["requisiteStageRefIds"] = [r for r in stage.get("requisiteStageRefIds") or [] if r != ref]
+            if ref in [str(r) for r in stage.get("requisiteStageRefIds") or []]:
+                stage["requisiteStageRefIds"] = [r for r in stage["requisiteStageRefIds"] if str(r) != ref]
     elif action.startswith("stage:"):
-        ref = action.split(":", 1)[1]
-        index = next((i for i, s in enumerate(stages) if str(s.get("refId")) == ref), None)
+        stages: list[dict[str, Any]] = draft.get("stages") or []
+        index = _stage_index(stages, action.split(":", 1)[1], str(form.get("index") or ""))
         if index is not None:
-            _apply_stage_form(stages[index], form, index)
+            fields = form_fields(schema) if (schema := schema_for(schemas or {}, stages[index])) else ()
+            try:
+                _apply_stage_form(stages, index, fields, form)
+            except FormError as error:
+                raise EditorError(f"stages[{index}].{error.key}", error.problem) from None
     elif action == "raw":
         try:
             raw = json.loads(str(form.get("raw") or ""))
@@ -119,80 +91,61 @@ def apply_action(config: dict[str, Any], form: FormData) -> dict[str, Any]:
     return draft
 
 
-def _apply_stage_form(stage: dict[str, Any], form: FormData, index: int) -> None:
-    stage["name"] = str(form.get("name") or stage.get("name") or stage["type"])
-    stage["requisiteStageRefIds"] = [str(r) for r in form.getlist("after") if str(r) != str(stage["refId"])]
-    for key, _label, kind in STAGE_FIELDS.get(stage["type"], []):
-        value = str(form.get(f"f.{key}") or "")
-        try:
-            _set(stage, key, _parsed(kind, value, form.get(f"f.{key}") == "on"))
-        except (ValueError, yaml.YAMLError) as error:
-            raise EditorError(f"stages[{index}].{key}", f"{error}".splitlines()[0]) from None
+def _stage_index(stages: list[dict[str, Any]], ref: str, index: str) -> int | None:
+    """The stage a form names: by its position when that stage has the refId (refIds may repeat in a
+    config being fixed), else the first stage with the refId."""
+    if index.isdigit() and int(index) < len(stages) and str(stages[int(index)].get("refId")) == ref:
+        return int(index)
+    return next((i for i, s in enumerate(stages) if str(s.get("refId")) == ref), None)
 
 
-def _parsed(kind: str, value: str, checked: bool) -> Any:
-    """A form field's text as the stage context holds it."""
-    if kind == "number":
-        return float(value) if "." in value else int(value or 0)
-    if kind == "bool":
-        return checked
-    if kind == "choices":
-        return [{"value": v.strip()} for v in value.split(",") if v.strip()]
-    if kind == "precondition":
-        return [{"type": "expression", "context": {"expression": value}, "failPipeline": True}]
-    if kind == "variables":
-        pairs = [line.split("=", 1) for line in value.splitlines() if "=" in line]
-        return [{"key": k.strip(), "value": v.strip()} for k, v in pairs]
-    if kind == "yaml":
-        return [d for d in yaml.safe_load_all(value) if d]
-    if kind == "yaml-one":
-        return yaml.safe_load(value) or {}
-    if kind == "json":
-        return json.loads(value or "{}")
-    return value
+def _single_line(text: str) -> str:
+    """An input's value as a browser submits it: without line breaks."""
+    return text.replace("\r", "").replace("\n", "")
 
 
-def _get(stage: dict[str, Any], key: str) -> Any:
-    """`moniker.app` reads a nested key."""
-    value: Any = stage
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
+def _apply_stage_form(stages: list[dict[str, Any]], index: int, fields: tuple[FormField, ...], form: FormData) -> None:
+    """What the user changed in one stage's form: its name, what it runs after, its fields."""
+    stage = stages[index]
+    name = submitted(form, "name")
+    if name is not None and name != _single_line(stage_name(stage)):
+        if name.strip():
+            stage["name"] = name
+        else:
+            stage.pop("name", None)  # Orca names it after its type
+    own = str(stage.get("refId"))
+    offered = [str(s.get("refId")) for s in stages if str(s.get("refId")) != own]  # as the form lists them
+    current = [str(r) for r in stage.get("requisiteStageRefIds") or []]
+    chosen = {str(r) for r in form.getlist("after")} & set(offered)
+    if chosen != {r for r in current if r in offered}:
+        # Requisites the form does not offer (no such stage) stay; the validation names them.
+        stage["requisiteStageRefIds"] = [r for r in current if r not in offered] + [
+            r for r in dict.fromkeys(offered) if r in chosen
+        ]
+    apply_stage_form(stage, fields, form)
 
 
-def _set(stage: dict[str, Any], key: str, value: Any) -> None:
-    *parents, last = key.split(".")
-    target = stage
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value
+def stage_name(stage: dict[str, Any]) -> str:
+    name = stage.get("name")
+    return "" if name is None else str(name)
 
 
-def field_value(stage: dict[str, Any], key: str, kind: str) -> str:
-    """A stage's field as the form shows it (the inverse of `_parsed`)."""
-    value = _get(stage, key)
-    if kind == "choices":
-        return ", ".join(str(c.get("value")) for c in value or [])
-    if kind == "precondition":
-        return str(((value or [{}])[0].get("context") or {}).get("expression") or "")
-    if kind == "variables":
-        return "\n".join(f"{v.get('key')}={v.get('value')}" for v in value or [])
-    if kind == "yaml":
-        return yaml.safe_dump_all(value or [], sort_keys=False)
-    if kind == "yaml-one":
-        return yaml.safe_dump(value, sort_keys=False) if value else ""
-    if kind == "json":
-        return json.dumps(value, indent=2) if value is not None else ""
-    return "" if value is None else str(value)
+@dataclass(frozen=True)
+class StageForm:
+    """What one stage's form shows."""
+
+    name: str
+    after: frozenset[str]
+    widgets: list[Widget]
 
 
-def field_checked(stage: dict[str, Any], key: str) -> bool:
-    value = _get(stage, key)
-    return True if value is None else bool(value)
-
-
-templates.env.globals["field_checked"] = field_checked
-templates.env.globals["field_value"] = field_value
+def stage_form(schemas: Mapping[str, type[BaseModel]], stage: dict[str, Any]) -> StageForm:
+    schema = schema_for(schemas, stage)
+    return StageForm(
+        name=stage_name(stage),
+        after=frozenset(str(r) for r in stage.get("requisiteStageRefIds") or []),
+        widgets=[widget(field, stage) for field in (form_fields(schema) if schema else ())],
+    )
 
 
 class EditorError(ValueError):
@@ -214,12 +167,15 @@ def _errors_by_stage(errors: dict[str, str]) -> dict[str, list[str]]:
 def _editor(
     request: Request, rt: Runtime, who: Caller, draft: dict[str, Any], errors: dict[str, str], saved: bool = False
 ) -> Response:
+    schemas = rt.registry.context_schemas()
     context = {
         "draft": draft,
+        # Not Jinja's `tojson`: it sorts keys, and a draft must come back exactly as it went out.
+        "draft_json": htmlsafe_json_dumps(draft),
+        "forms": [stage_form(schemas, s if isinstance(s, dict) else {}) for s in draft.get("stages") or []],
         "raw": json.dumps(draft, indent=2),
         "graph": layout(draft.get("stages") or []),
         "types": sorted(rt.registry.stage_types - {"checkPrecondition", "restrictExecutionDuringTimeWindow"}),
-        "fields": STAGE_FIELDS,
         "errors": _errors_by_stage(errors),
         "saved": saved,
     }
@@ -271,12 +227,12 @@ async def editor_action(request: Request, application: str, rt: RuntimeDep, who:
         raise ApiError(400, "the editor's draft is not valid JSON") from None
     draft = {**draft, "application": application.lower(), "name": str(form.get("pipelineName") or draft.get("name"))}
     try:
-        draft = apply_action(draft, form)
+        draft = apply_action(draft, form, rt.registry.context_schemas())
     except (EditorError, ValueError) as exc:
         field = exc.field if isinstance(exc, EditorError) else "stage"
         return _editor(request, rt, who, draft, {field: str(exc)})
     if form.get("action") != "save":
-        found = validate_pipeline(draft, rt.registry.stage_types) if draft.get("stages") else []
+        found = rt.pipeline_problems(draft) if draft.get("stages") else []
         return _editor(request, rt, who, draft, {e.field: e.problem for e in found if e.field.startswith("stages")})
     try:
         saved = rt.save_pipeline(draft, who.username)

@@ -305,14 +305,14 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
                 continue
             for execution_id in sorted(ids):
                 with rt.db.read() as conn:
-                    execution = rt.executions.get_json(conn, execution_id)
-                if execution and execution["application"] == wanted and execution["type"] == "PIPELINE":
-                    html = row.render(execution=execution, oob=True)
+                    changed = rt.executions.get_json(conn, execution_id)
+                if changed and changed["application"] == wanted and changed["type"] == "PIPELINE":
+                    html = row.render(execution=changed, oob=True)
                     # A new execution has no row yet: add it at the top of its pipeline's table.
-                    table = f"executions-{execution['pipelineConfigId']}"
+                    table = f"executions-{changed['pipelineConfigId']}"
                     yield _sse(
                         html.replace('hx-swap-oob="true"', f'hx-swap-oob="afterbegin:#{table}"', 1)
-                        if execution["status"] == Status.NOT_STARTED
+                        if changed["status"] == Status.NOT_STARTED
                         else html
                     )
 

@@ -7,11 +7,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -20,7 +18,6 @@ from gennaker.store.tables import execution_events
 from tests.support import make_runtime, pipeline, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def fan_in_pipeline(name: str, polls: int) -> dict:
@@ -108,20 +105,6 @@ def test_sigkill_mid_run_then_restart_finishes_everything_once(tmp_path: Path) -
     assert sorted(recorded) == sorted(polled_stages), "each task's final side effect is recorded exactly once"
     assert_each_transition_once(rt)
     rt.close()
-
-
-@pytest.fixture
-def postgres_url() -> str:
-    name = f"gennaker_test_{os.getpid()}_{int(time.time())}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.slow

@@ -123,7 +123,15 @@ def test_patch_with_a_bad_strategy_names_the_field(k8s: Runtime) -> None:
     succeeded(k8s, [deploy_stage([config_map()])], "cm")
     execution = run(
         k8s,
-        [op("patchManifest", manifestName="configMap cfg-v000", patchBody={}, options={"mergeStrategy": "sideways"})],
+        # A literal bad strategy is refused at save; one an expression yields is refused when the stage runs.
+        [
+            op(
+                "patchManifest",
+                manifestName="configMap cfg-v000",
+                patchBody={},
+                options={"mergeStrategy": "${'side' + 'ways'}"},
+            )
+        ],
         name="patch",
     )
     assert execution["status"] == "TERMINAL"

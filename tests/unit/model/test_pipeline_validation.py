@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gennaker.model.pipeline import FieldError, PipelineValidationError, quartz_problem, validate_pipeline
+from gennaker.model.pipeline import FieldError, PipelineValidationError, validate_pipeline
 from gennaker.runtime import Runtime
+from gennaker.triggers.cron import validate as quartz_problem
 from tests.support import make_runtime
 
 TYPES = {"wait", "manualJudgment"}
@@ -109,7 +110,7 @@ def test_trigger_rules_once_the_shapes_are_right() -> None:
             ],
         )
     )
-    assert found["triggers[0].cronExpression"].startswith("a Quartz cron expression has 6 or 7 fields")
+    assert found["triggers[0].cronExpression"].startswith("expected 6 or 7 fields (seconds minutes hours")
     assert found["triggers[1].source"] == "is required for a webhook trigger"
     assert found["triggers[2].type"] == "unknown trigger type 'carrier-pigeon'"
     assert found["triggers[3].source"].startswith("must be one of")
@@ -123,6 +124,7 @@ def test_trigger_rules_once_the_shapes_are_right() -> None:
         ("0 0/30 * * * ?", True),
         ("0 H 3 * * ?", True),
         ("0 0 1 1 * MON", False),
+        ("0 0 12 * * *", False),
         ("* * *", False),
         ("0 0 10 ? * MON-FRI 2030", True),
         ("0 0 10 ? * M$N", False),

@@ -105,17 +105,26 @@ def manifest(account: str, location: str, name: str, rt: RuntimeDep, who: Caller
     return manifest_view(ops.client, account, location, found)
 
 
+def _pod_name(instance_id: str) -> str:
+    """The pod an instance id names: `"pod <name>"` (Spinnaker's form) or `<name>`."""
+    words = instance_id.split()
+    if not words:
+        problem = 'must name a pod ("pod <name>" or "<name>")'
+        raise ApiError(400, f"instance_id: {problem}", [{"field": "instance_id", "problem": problem}])
+    return words[-1]
+
+
 @router.get("/instances/{account}/{region}/{instance_id}")
 def instance_details(account: str, region: str, instance_id: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     """A pod as an instance (health per container), with its manifest, read live."""
-    _, pod = live_pod(rt, who, account, region, instance_id.split()[-1])
+    _, pod = live_pod(rt, who, account, region, _pod_name(instance_id))
     return {**instance(pod), "account": account, "region": region, "manifest": pod}
 
 
 @router.get("/instances/{account}/{region}/{instance_id}/console")
 def console(account: str, region: str, instance_id: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     """Logs of every init and regular container of a pod, read live."""
-    client, pod = live_pod(rt, who, account, region, instance_id.split()[-1])
+    client, pod = live_pod(rt, who, account, region, _pod_name(instance_id))
     try:
         return {"output": [{"name": c, "output": text} for c, text in container_logs(client, pod)]}
     except KubernetesError as error:

@@ -35,7 +35,10 @@ async def changes(rt: Runtime, request: Request) -> AsyncIterator[set[str] | Non
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[list[str]] = asyncio.Queue()
-    unsubscribe = rt.wakeup.subscribe(lambda ids: loop.call_soon_threadsafe(queue.put_nowait, ids))
+    def publish(ids: list[str]) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, ids)
+
+    unsubscribe = rt.wakeup.subscribe(publish)
     try:
         yield set()
         while not await request.is_disconnected():

@@ -118,6 +118,20 @@ def pipeline_history(
     ]
 
 
+@router.get("/pipelineConfigs/{pipeline_id}/triggers/history")
+def trigger_history(
+    pipeline_id: str, request: Request, rt: RuntimeDep, who: CallerDep, limit: int = Query(100, ge=1, le=1000)
+) -> list[dict[str, Any]]:
+    """What the pipeline's triggers saw, newest first: each event started (with `executionId`) or was skipped
+    (with `reason`)."""
+    with rt.db.read() as conn:
+        current = rt.pipelines.get(conn, pipeline_id)
+        if current is None:
+            raise ApiError(404, f"pipeline {pipeline_id} not found")
+        require_application(request, rt, who, current["application"], "READ")
+        return rt.starts.triggers.history(conn, pipeline_id, limit)
+
+
 @router.post("/pipelineConfigs/{pipeline_id}/history/{version}/restore")
 def restore_pipeline(
     pipeline_id: str, version: int, request: Request, rt: RuntimeDep, who: CallerDep
@@ -144,16 +158,7 @@ def _trigger(
     trigger = dict(body or {})
     if "trigger" in trigger and isinstance(trigger["trigger"], dict):  # spin sends {"trigger": {...}} too
         trigger = dict(trigger["trigger"])
-    if trigger.get("runAsUser"):
-        problem = "cannot be set when starting a pipeline; it belongs to a saved trigger"
-        raise ApiError(400, f"runAsUser: {problem}", [{"field": "runAsUser", "problem": problem}])
-    trigger.setdefault("type", "manual")
-    trigger["user"] = who.username
-    trigger.setdefault("notifications", [])
-    with rt.db.transaction() as conn:
-        execution_id = rt.launcher.start(conn, config, trigger, who.username)
-    rt.wakeup.notify()
-    return execution_id
+    return rt.starts.manual(config, trigger, who.username)
 
 
 @router.post(

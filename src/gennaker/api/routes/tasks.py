@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_account, require_application
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.engine.contracts import exception_details
-from gennaker.engine.handlers import new_id
 from gennaker.model.execution import Execution, Stage, now_ms
+from gennaker.model.ids import new_id
 from gennaker.model.pipeline import APPLICATION_NAME, APPLICATION_NAME_RULE
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime

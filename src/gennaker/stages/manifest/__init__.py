@@ -3,6 +3,7 @@
 from gennaker.artifacts import Fetch
 from gennaker.engine.registry import Registry
 from gennaker.providers.kubernetes import KubernetesProvider
+from gennaker.stages import check_preconditions
 from gennaker.stages.manifest import changes
 from gennaker.stages.manifest.deploy import (
     CleanupArtifactsTask,
@@ -36,3 +37,4 @@ def add_manifest_stages(registry: Registry, provider: KubernetesProvider, fetch:
     registry.add_stage(
         RunJobStage(), RunJobTask(provider), WaitOnJobCompletionTask(provider), ConsumeArtifactTask(provider, fetch)
     )
+    registry.add_tasks(check_preconditions.ClusterSizePreconditionTask(provider))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from gennaker.engine.contracts import StageDefinition, TaskContext, TaskResult
+from gennaker.engine.contracts import ContextSchema, StageDefinition, TaskContext, TaskResult
 from gennaker.model.execution import Stage
 from gennaker.providers.kubernetes import binding
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
@@ -19,6 +19,14 @@ from gennaker.stages.manifest.common import (
     written_manifest_context,
 )
 from gennaker.stages.manifest.wait import ResolveTargetManifestTask, WaitForManifestStableTask
+from gennaker.stages.schemas import (
+    DeleteManifestContext,
+    ManifestTargetContext,
+    PatchManifestContext,
+    ScaleManifestContext,
+    TrafficContext,
+    UndoRolloutManifestContext,
+)
 
 
 def _target(tc: TaskContext) -> tuple[str, str]:
@@ -38,6 +46,7 @@ class ManifestChangeStage(StageDefinition):
 
     change_task: ClassVar[str]
     waits: ClassVar[bool] = True
+    context_schema: ClassVar[ContextSchema | None] = ManifestTargetContext
 
     def tasks(self, stage: Stage) -> list[str]:
         tasks = [ResolveTargetManifestTask.name, self.change_task]
@@ -174,22 +183,26 @@ class FindArtifactsFromResourceTask(ManifestTask):
 
 class ScaleManifestStage(ManifestChangeStage):
     type = "scaleManifest"
+    context_schema = ScaleManifestContext
     change_task = ScaleManifestTask.name
 
 
 class PatchManifestStage(ManifestChangeStage):
     type = "patchManifest"
+    context_schema = PatchManifestContext
     change_task = PatchManifestTask.name
 
 
 class DeleteManifestStage(ManifestChangeStage):
     type = "deleteManifest"
+    context_schema = DeleteManifestContext
     change_task = DeleteManifestTask.name
     waits = False
 
 
 class UndoRolloutManifestStage(ManifestChangeStage):
     type = "undoRolloutManifest"
+    context_schema = UndoRolloutManifestContext
     change_task = UndoRolloutManifestTask.name
 
 
@@ -212,11 +225,13 @@ class RollingRestartManifestStage(ManifestChangeStage):
 
 class EnableManifestStage(ManifestChangeStage):
     type = "enableManifest"
+    context_schema = TrafficContext
     change_task = EnableManifestTask.name
 
 
 class DisableManifestStage(ManifestChangeStage):
     type = "disableManifest"
+    context_schema = TrafficContext
     change_task = DisableManifestTask.name
 
 

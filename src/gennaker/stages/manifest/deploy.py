@@ -19,6 +19,7 @@ from gennaker.stages.manifest.common import (
     account_of,
 )
 from gennaker.stages.manifest.wait import WaitForManifestStableTask
+from gennaker.stages.schemas import DeployManifestContext
 
 STRATEGIES = {"redblack": "RED_BLACK", "bluegreen": "BLUE_GREEN", "highlander": "HIGHLANDER", "none": "NONE"}
 SUMMARY_KEY = "expressionEvaluationSummary"
@@ -26,6 +27,7 @@ SUMMARY_KEY = "expressionEvaluationSummary"
 
 class DeployManifestStage(StageDefinition):
     type = "deployManifest"
+    context_schema = DeployManifestContext
 
     def tasks(self, stage: Stage) -> list[str]:
         tasks = [DeployManifestTask.name, WaitForManifestStableTask.name, CleanupArtifactsTask.name]

@@ -16,6 +16,7 @@ from gennaker.providers.kubernetes.deploy import DeployRequest
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.stages.artifacts import bound_artifact, visible_artifacts, with_artifact_binding
 from gennaker.stages.manifest.common import ManifestTask, account_of
+from gennaker.stages.schemas import RunJobContext
 
 PROPERTY_PREFIX = "SPINNAKER_PROPERTY_"
 CONFIG_JSON_PREFIX = "SPINNAKER_CONFIG_JSON="
@@ -23,6 +24,7 @@ CONFIG_JSON_PREFIX = "SPINNAKER_CONFIG_JSON="
 
 class RunJobStage(StageDefinition):
     type = "runJob"
+    context_schema = RunJobContext
     aliases = ("runJobManifest",)  # Deck saves {"type": "runJobManifest", "alias": "runJob"}
 
     def tasks(self, stage: Stage) -> list[str]:
