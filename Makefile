@@ -7,7 +7,7 @@ DATA_DIR ?= $(CURDIR)/.gennaker
 .PHONY: up test lint typecheck unit bench lock clean ui ui-check system-packages screenshots
 
 # Real components the slow tests start themselves: OpenLDAP's slapd, Chromium for the browser tests.
-SYSTEM_PACKAGES := slapd ldap-utils chromium
+SYSTEM_PACKAGES := slapd ldap-utils chromium docker-registry
 system-packages:
 	@if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
@@ -49,6 +49,8 @@ bench: $(VENV)/.installed
 	$(PY) bench/bake.py --json
 	$(PY) bench/ui.py --json
 	$(PY) bench/cli.py --json
+	$(PY) bench/triggers.py --json
+	$(PY) bench/jenkins.py --json
 
 # Screenshots of the main pages for docs/img and the README, taken by the browser tests.
 screenshots: $(VENV)/.installed system-packages

@@ -47,6 +47,7 @@ from gennaker.store.executions import ExecutionStore
 from gennaker.store.pipelines import PipelineStore
 from gennaker.store.queue import QueueStore
 from gennaker.triggers import FIRING_TRIGGER_TYPES
+from gennaker.triggers.pollers import pollers_from_config
 from gennaker.triggers.scheduler import Scheduler, SchedulerSettings
 
 
@@ -336,7 +337,15 @@ class Runtime:
             return self.starts.by_trigger(conn, config, trigger, str(config.get("lastModifiedBy") or "anonymous"))
 
         settings = SchedulerSettings.from_config(self.settings.config.get("scheduler"))
-        return Scheduler(self.db, fire, settings, on_started=self._wake_workers)
+        config = self.settings.config
+        pollers_from_config(config, [])  # a bad docker, helm or outbound section stops startup here
+        return Scheduler(
+            self.db,
+            fire,
+            settings,
+            on_started=self._wake_workers,
+            pollers_for=lambda pipelines: pollers_from_config(config, pipelines),
+        )
 
     def _wake_workers(self) -> None:
         self.wakeup.notify()

@@ -152,11 +152,14 @@ class Scheduler:
         clock: Callable[[], float] = time.time,
         pollers: list[Poller] | None = None,
         on_started: Callable[[], None] | None = None,
+        pollers_for: Callable[[list[dict[str, Any]]], list[Poller]] | None = None,
     ):
-        """`on_started` is called after a tick that started executions (the runtime wakes its workers)."""
+        """`on_started` is called after a tick that started executions (the runtime wakes its workers);
+        `pollers_for` gives the pollers the saved pipelines need, asked again at every reload."""
         self.db = db
         self.fire = fire
         self.on_started = on_started
+        self.pollers_for = pollers_for
         self.pollers = pollers or []
         self._polled_at: dict[str, float] = {}
         self._refusals: dict[tuple[str, str], str] = {}  # the last refusal logged per pipeline and trigger type
@@ -222,6 +225,9 @@ class Scheduler:
         with self.db.read() as conn:
             configs = self.pipelines.all(conn)
         self._configs = [c for c in configs if not c.get("disabled")]
+        if self.pollers_for is not None:  # keep the pollers that did not change: their clients hold tokens
+            running = {p.key: p for p in self.pollers}
+            self.pollers = [running.get(p.key, p) for p in self.pollers_for(self._configs)]
         loaded = {c.key: c for c in cron_triggers(configs, zone(self.settings.timezone, "scheduler.cron.timezone"))}
         moment = datetime.fromtimestamp(now, UTC)
         for key, cron in loaded.items():

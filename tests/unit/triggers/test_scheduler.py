@@ -145,3 +145,15 @@ def test_a_refused_fire_is_recorded_as_skipped_and_the_others_go_on(rt: Runtime)
         [event] = refusing.triggers.history(conn, config["id"])
     assert (event["outcome"], event["reason"]) == ("skipped", "the trigger's runAsUser admin is refused")
     assert cron_executions(rt) == []
+
+
+def test_the_runtimes_scheduler_polls_what_saved_triggers_name(tmp_path: Path) -> None:
+    registry = {"name": "hub", "address": "https://registry.example.com", "repositories": ["shop/api"]}
+    runtime = make_runtime(tmp_path / "rt", config={"providers": {"dockerRegistry": {"accounts": [registry]}}})
+    trigger = {"type": "docker", "account": "hub", "repository": "shop/web", "tag": ""}
+    stages = [{"refId": "1", "type": "wait", "waitTime": 0}]
+    runtime.save_pipeline(pipeline("on-image", stages, triggers=[trigger]), "u")
+    scheduler = runtime.new_scheduler()
+    scheduler.reload(at("2026-01-05T10:00:00").timestamp())  # builds pollers; polls nothing yet
+    assert sorted(p.key for p in scheduler.pollers) == ["docker:hub/shop/api", "docker:hub/shop/web"]
+    runtime.close()
