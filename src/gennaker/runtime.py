@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from gennaker.store.pipelines import PipelineStore
 from gennaker.store.queue import QueueStore
 from gennaker.triggers import FIRING_TRIGGER_TYPES
 from gennaker.triggers.pollers import pollers_from_config
-from gennaker.triggers.scheduler import Scheduler, SchedulerSettings
+from gennaker.triggers.scheduler import CronTrigger, Scheduler, SchedulerSettings, next_fire_times
 
 
 @dataclass
@@ -346,6 +347,13 @@ class Runtime:
             on_started=self._wake_workers,
             pollers_for=lambda pipelines: pollers_from_config(config, pipelines),
         )
+
+    def next_fire_times(
+        self, config: Mapping[str, Any], count: int = 3
+    ) -> list[tuple[int, CronTrigger, list[datetime]]]:
+        """The next fire times of the config's cron triggers, in the scheduler's time zone unless they name one."""
+        zone_name = SchedulerSettings.from_config(self.settings.config.get("scheduler")).timezone
+        return next_fire_times(config, zone_name, datetime.now(UTC), count)
 
     def _wake_workers(self) -> None:
         self.wakeup.notify()

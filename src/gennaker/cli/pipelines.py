@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from gennaker.cli.live import failure_reason, follow
 from gennaker.model.pipeline import PipelineValidationError
 from gennaker.model.status import Status
 from gennaker.model.summaries import awaiting_judgment
+from gennaker.runtime import Settings
+from gennaker.triggers.scheduler import SchedulerSettings, next_fire_times
 
 app = typer.Typer(help="Pipeline configs, in Spinnaker's JSON shape.", no_args_is_help=True)
 
@@ -98,8 +101,13 @@ def list_pipelines(application: str, output: str = typer.Option("table", "-o", "
 @app.command("get")
 @reports_errors
 def get(application: str, name: str) -> None:
-    """Print a pipeline config as JSON."""
-    print_json(_config(backend(), application, name))
+    """Print a pipeline config as JSON; the next fire times of its cron triggers go to standard error."""
+    config = _config(backend(), application, name)
+    print_json(config)
+    zone_name = SchedulerSettings.from_config(Settings.from_env().config.get("scheduler")).timezone
+    for index, cron, times in next_fire_times(config, zone_name, datetime.now(UTC)):
+        shown = ", ".join(t.strftime("%Y-%m-%d %H:%M:%S %Z") for t in times) or "never"
+        errors.print(f"triggers[{index}] cron {cron.trigger.get('cronExpression')}: next {shown}", highlight=False)
 
 
 @app.command("delete")

@@ -143,6 +143,18 @@ def cron_triggers(configs: list[dict[str, Any]], default_tz: ZoneInfo) -> list[C
     return found
 
 
+def next_fire_times(
+    config: Mapping[str, Any], default_timezone: str, after: datetime, count: int = 3
+) -> list[tuple[int, CronTrigger, list[datetime]]]:
+    """The next `count` fire times of each enabled cron trigger of `config`: (trigger index, trigger, times)."""
+    triggers = list(config.get("triggers") or [])
+    found = []
+    for cron in cron_triggers([dict(config)], zone(default_timezone, "scheduler.cron.timezone")):
+        index = next(i for i, t in enumerate(triggers) if t is cron.trigger)
+        found.append((index, cron, cron.schedule.next_times(after, cron.tz, count)))
+    return found
+
+
 class Scheduler:
     def __init__(
         self,

@@ -180,9 +180,7 @@ def _editor(
         "saved": saved,
     }
     if request.headers.get("HX-Request"):
-        return templates.TemplateResponse(
-            request, "_editor.html", {"csrf": session_csrf(request) or "", **context}
-        )
+        return templates.TemplateResponse(request, "_editor.html", {"csrf": session_csrf(request) or "", **context})
     return page(request, "editor.html", who, **context)
 
 
@@ -250,6 +248,18 @@ def history_page(request: Request, application: str, name: str, rt: RuntimeDep, 
     for newer, older in zip(versions, [*versions[1:], None], strict=True):
         newer["diff"] = diff(older["config"] if older else {}, newer["config"])
     return page(request, "history.html", who, config=config, versions=versions)
+
+
+@router.get("/ui/applications/{application}/pipelines/{name}/triggers", response_class=HTMLResponse)
+def trigger_history_page(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> Response:
+    """What the pipeline's triggers saw: each event started an execution or was skipped, and why."""
+    require_application(request, rt, who, application, "READ")
+    config = _stored(rt, application, name)
+    with rt.db.read() as conn:
+        events = rt.starts.triggers.history(conn, config["id"])
+    return page(
+        request, "trigger_history.html", who, config=config, events=events, next_fires=rt.next_fire_times(config)
+    )
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

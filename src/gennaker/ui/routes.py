@@ -206,6 +206,7 @@ def application_page(request: Request, application: str, rt: RuntimeDep, who: Ca
                 "executions": executions,
                 "can_execute": can_execute,
                 "warnings": rt.pipeline_warnings(config),
+                "next_fires": rt.next_fire_times(config),
             }
             for config, executions in _recent_by_pipeline(rt, conn, application)
         ]

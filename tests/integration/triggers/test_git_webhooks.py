@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from gennaker.cli.main import app
 from gennaker.runtime import Runtime
 from tests.api_support import as_user
 from tests.support import execution
@@ -164,3 +166,28 @@ def test_malformed_payloads_and_unknown_sources_are_refused(api: TestClient) -> 
     assert api.post("/webhooks/git/github", content=b"{not json").status_code == 400
     answer = api.post("/webhooks/git/svn", json={})
     assert answer.status_code == 400 and "unknown git source 'svn'" in answer.json()["message"]
+
+
+def test_trigger_test_dry_runs_an_event(
+    api: TestClient, runtime: Runtime, pushed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save(api, runtime, "deploy", branch="main", secret=SECRET)
+    event = tmp_path / "push.json"
+    event.write_bytes(json.dumps(pushed).encode())
+    signature = signed(event.read_bytes())["X-Hub-Signature-256"]
+    monkeypatch.setenv("GENNAKER_DATA_DIR", str(runtime.settings.data_dir))
+    monkeypatch.setenv("GENNAKER_DATABASE_URL", runtime.settings.database_url)
+    for name in ("GENNAKER_URL", "GENNAKER_TOKEN", "GENNAKER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+    def dry_run(*extra: str) -> str:
+        result = CliRunner().invoke(
+            app, ["trigger", "test", "shop", "deploy", "--type", "git", "-f", str(event), *extra]
+        )
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    assert dry_run("-H", f"X-Hub-Signature-256: {signature}").strip() == "triggers[0] (git): would start the pipeline"
+    assert "would not start it: the trigger has a secret and the event is not signed" in dry_run()
+    with runtime.db.read() as conn:
+        assert runtime.executions.list_json(conn, "shop") == []  # a dry run starts nothing

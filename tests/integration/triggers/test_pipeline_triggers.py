@@ -3,13 +3,16 @@ with the parent in `trigger.parentExecution` and the parent's artifacts; loops a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from gennaker.cli.main import app
 from gennaker.model.pipeline import PipelineValidationError
 from gennaker.runtime import Runtime
 from gennaker.store.triggers import TriggerStore
@@ -93,3 +96,30 @@ def test_the_trigger_history_lists_started_and_skipped_events(api: TestClient, r
     assert [(e["type"], e["outcome"]) for e in history] == [("webhook", "skipped"), ("webhook", "fired")]
     assert history[0]["reason"] == "viewer lacks EXECUTE"
     assert f"/pipelines/{history[1]['executionId']}" == started[0]
+
+
+def test_pages_and_the_cli_show_next_fire_times_and_the_history(
+    api: TestClient, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with runtime.db.transaction() as conn:
+        runtime.applications.save(
+            conn, "shop", {"permissions": {r: ["dev"] for r in ("READ", "WRITE", "EXECUTE")}}, "admin"
+        )
+    nightly = {"type": "cron", "id": "n", "cronExpression": "0 0 3 ? * MON-FRI", "timezone": "Europe/Berlin"}
+    hook = {"type": "webhook", "source": "ci", "secret": "never-shown"}
+    stages = [{"refId": "1", "type": "wait", "waitTime": 0}]
+    config = {"application": "shop", "name": "nightly", "triggers": [nightly, hook], "stages": stages}
+    assert api.post("/pipelines", json=config, headers=as_user("dev")).status_code == 200
+    api.post("/webhooks/webhook/ci", json={}, headers=as_user("dev"))
+    application = api.get("/ui/applications/shop", headers=as_user("dev")).text
+    assert "Cron <code>0 0 3 ? * MON-FRI</code> (Europe/Berlin): next" in application
+    assert " 03:00:00 CE" in application  # CET or CEST
+    page = api.get("/ui/applications/shop/pipelines/nightly/triggers", headers=as_user("dev")).text
+    assert "triggers[0] next fires:" in page and "fired" in page and "never-shown" not in page
+    monkeypatch.setenv("GENNAKER_DATA_DIR", str(runtime.settings.data_dir))
+    monkeypatch.setenv("GENNAKER_DATABASE_URL", runtime.settings.database_url)
+    for name in ("GENNAKER_URL", "GENNAKER_TOKEN", "GENNAKER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(app, ["pipeline", "get", "shop", "nightly"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["name"] == "nightly"
+    assert "triggers[0] cron 0 0 3 ? * MON-FRI: next " in result.stderr
