@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2.utils import htmlsafe_json_dumps
@@ -24,7 +25,7 @@ from starlette.datastructures import FormData
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_application
 from gennaker.api.errors import ApiError
 from gennaker.api.security import session_csrf
-from gennaker.model.pipeline import PipelineValidationError
+from gennaker.model.pipeline import TRIGGER_REQUIRED_FIELDS, PipelineValidationError
 from gennaker.runtime import Runtime
 from gennaker.ui.graph import layout
 from gennaker.ui.routes import check_csrf, page, templates
@@ -80,6 +81,25 @@ def apply_action(
                 _apply_stage_form(stages, index, fields, form)
             except FormError as error:
                 raise EditorError(f"stages[{index}].{error.key}", error.problem) from None
+    elif action == "add-trigger":
+        kind = str(form.get("trigger_type") or "")
+        if kind not in TRIGGER_REQUIRED_FIELDS:
+            raise EditorError("triggers", f"unknown trigger type {kind!r}")
+        draft.setdefault("triggers", []).append(
+            {"type": kind, "enabled": True, **dict.fromkeys(TRIGGER_REQUIRED_FIELDS[kind], "")}
+        )
+    elif action.startswith(("trigger:", "toggle-trigger:", "remove-trigger:")):
+        verb, _, number = action.partition(":")
+        triggers: list[Any] = draft.get("triggers") or []
+        if not number.isdigit() or int(number) >= len(triggers):
+            raise EditorError("triggers", f"no trigger {number}")
+        index = int(number)
+        if verb == "remove-trigger":
+            del triggers[index]
+        elif verb == "toggle-trigger":
+            triggers[index] = {**triggers[index], "enabled": triggers[index].get("enabled") is False}
+        else:
+            triggers[index] = _trigger_from_yaml(str(form.get(f"trigger.{index}") or ""), index)
     elif action == "raw":
         try:
             raw = json.loads(str(form.get("raw") or ""))
@@ -89,6 +109,17 @@ def apply_action(
             raise EditorError("raw", "the pipeline must be a JSON object")
         draft = {**raw, "application": config["application"]}
     return draft
+
+
+def _trigger_from_yaml(text: str, index: int) -> dict[str, Any]:
+    """One trigger edited as YAML; it must stay a mapping with a type."""
+    try:
+        trigger = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise EditorError(f"triggers[{index}]", f"not valid YAML: {error}") from None
+    if not isinstance(trigger, dict) or not trigger.get("type"):
+        raise EditorError(f"triggers[{index}]", "a trigger is a mapping with a type")
+    return trigger
 
 
 def _stage_index(stages: list[dict[str, Any]], ref: str, index: str) -> int | None:
@@ -155,12 +186,13 @@ class EditorError(ValueError):
 
 
 def _errors_by_stage(errors: dict[str, str]) -> dict[str, list[str]]:
-    """Field errors grouped by the stage index they name (`stages[2].type` → "2"), others under ""."""
+    """Field errors grouped by the stage index they name (`stages[2].type` → "2") or the trigger
+    (`triggers[1].cronExpression` → "t1"), others under ""."""
     grouped: dict[str, list[str]] = {}
     for field, problem in errors.items():
-        found = re.match(r"stages\[(\d+)\]\.?(.*)", field)
-        key = found.group(1) if found else ""
-        grouped.setdefault(key, []).append(f"{found.group(2) if found else field}: {problem}")
+        found = re.match(r"(stages|triggers)\[(\d+)\]\.?(.*)", field)
+        key = ("t" if found.group(1) == "triggers" else "") + found.group(2) if found else ""
+        grouped.setdefault(key, []).append(f"{found.group(3) if found else field}: {problem}")
     return grouped
 
 
@@ -178,6 +210,11 @@ def _editor(
         "types": sorted(rt.registry.stage_types - {"checkPrecondition", "restrictExecutionDuringTimeWindow"}),
         "errors": _errors_by_stage(errors),
         "saved": saved,
+        "trigger_types": sorted(TRIGGER_REQUIRED_FIELDS),
+        "trigger_yaml": [
+            yaml.safe_dump(t, sort_keys=False, allow_unicode=True) if isinstance(t, dict) else ""
+            for t in draft.get("triggers") or []
+        ],
     }
     if request.headers.get("HX-Request"):
         return templates.TemplateResponse(request, "_editor.html", {"csrf": session_csrf(request) or "", **context})
@@ -230,8 +267,9 @@ async def editor_action(request: Request, application: str, rt: RuntimeDep, who:
         field = exc.field if isinstance(exc, EditorError) else "stage"
         return _editor(request, rt, who, draft, {field: str(exc)})
     if form.get("action") != "save":
-        found = rt.pipeline_problems(draft) if draft.get("stages") else []
-        return _editor(request, rt, who, draft, {e.field: e.problem for e in found if e.field.startswith("stages")})
+        found = rt.pipeline_problems(draft) if draft.get("stages") or draft.get("triggers") else []
+        shown = [e for e in found if e.field.startswith(("stages", "triggers"))]
+        return _editor(request, rt, who, draft, {e.field: e.problem for e in shown})
     try:
         saved = rt.save_pipeline(draft, who.username)
     except PipelineValidationError as exc:

@@ -1,0 +1,38 @@
+"""The editor adds, changes, disables and removes triggers, with field errors from the save rules."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from gennaker.runtime import Runtime
+from tests.unit.ui.test_editor_round_trip import APP, Page, open_editor, post, save, store_directly, stored
+
+CRON_YAML = "type: cron\nenabled: true\ncronExpression: {}\n"
+
+
+def edit_trigger(api: TestClient, page: Page, index: int, text: str) -> Page:
+    fields = [(f"trigger.{index}", text), *page.values("editor", "draft", "csrf", "pipelineName")]
+    return post(
+        api, [f for f in fields if f[0] in (f"trigger.{index}", "draft", "csrf", "pipelineName")], f"trigger:{index}"
+    )
+
+
+def test_triggers_are_added_checked_changed_disabled_and_removed(api: TestClient, runtime: Runtime) -> None:
+    store_directly(runtime, {"application": APP, "name": "nightly", "stages": [{"refId": "1", "type": "wait"}]})
+    page = open_editor(api, "nightly")
+    page = post(api, [*page.values("editor", "draft", "csrf", "pipelineName"), ("trigger_type", "cron")], "add-trigger")
+    assert page.draft()["triggers"] == [{"type": "cron", "enabled": True, "cronExpression": ""}]
+    assert "cronExpression: is required for a cron trigger" in page.html
+    page = edit_trigger(api, page, 0, CRON_YAML.format("0 0 3 * * *"))
+    assert "cronExpression: day-of-month and day-of-week fields: one of them must be" in page.html
+    page = edit_trigger(api, page, 0, CRON_YAML.format("'0 0 3 ? * MON-FRI'"))
+    assert "role=\"alert\">cronExpression" not in page.html
+    page = post(api, page.values("editor", "draft", "csrf", "pipelineName"), "toggle-trigger:0")
+    save(api, page)
+    assert stored(runtime, "nightly")["triggers"] == [
+        {"type": "cron", "enabled": False, "cronExpression": "0 0 3 ? * MON-FRI"}
+    ]
+    page = post(api, open_editor(api, "nightly").values("editor", "draft", "csrf", "pipelineName"), "remove-trigger:0")
+    assert page.draft()["triggers"] == []
+    broken = edit_trigger(api, open_editor(api, "nightly"), 0, "- not a mapping")
+    assert "a trigger is a mapping with a type" in broken.html
