@@ -175,6 +175,8 @@ TRIGGER_REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "cdevents": ("source",),
     "manual": (),
 }
+# Trigger fields holding a regular expression (matched against the whole branch, tag or version).
+REGEX_TRIGGER_FIELDS: dict[str, tuple[str, ...]] = {"git": ("branch",), "docker": ("tag",)}
 GIT_SOURCES = {"github", "gitlab", "bitbucket", "stash"}
 
 
@@ -366,8 +368,22 @@ def _trigger_errors(triggers: list[TriggerConfig], allow_unknown: bool) -> list[
                 errors.append(FieldError(f"triggers[{i}].cronExpression", problem))
         if trigger.type == "git" and extra.get("source") and extra["source"] not in GIT_SOURCES:
             errors.append(FieldError(f"triggers[{i}].source", f"must be one of {sorted(GIT_SOURCES)}"))
+        for key in REGEX_TRIGGER_FIELDS.get(trigger.type, ()):
+            problem = _regex_problem(extra.get(key))
+            if problem:
+                errors.append(FieldError(f"triggers[{i}].{key}", problem))
         for key in ("payloadConstraints", "attributeConstraints"):
             constraints = extra.get(key)
             if constraints is not None and not isinstance(constraints, dict):
                 errors.append(FieldError(f"triggers[{i}].{key}", "must be an object of key: regex"))
     return errors
+
+
+def _regex_problem(value: Any) -> str | None:
+    if value in (None, "") or not isinstance(value, str) or "${" in value:
+        return None
+    try:
+        re.compile(value)
+    except re.error as error:
+        return f"is not a regular expression: {error}"
+    return None

@@ -158,3 +158,17 @@ def test_save_keeps_unknown_keys_assigns_ref_ids_and_versions(tmp_path: Path) ->
         rt.save_pipeline({"application": "shop", "name": "bad", "stages": [{"refId": "1", "type": "nope"}]}, "x")
     assert refused.value.errors == [FieldError("stages[0].type", "unknown stage type 'nope'" + NOT_SPINNAKER)]
     rt.close()
+
+
+def test_trigger_regexes_must_compile() -> None:
+    config = {
+        "application": "shop",
+        "name": "p",
+        "triggers": [
+            {"type": "git", "source": "github", "project": "acme", "slug": "api", "branch": "release-(["},
+            {"type": "docker", "account": "hub", "repository": "shop/web", "tag": "^1\\.[0-9]+$"},
+        ],
+    }
+    found = {e.field: e.problem for e in validate_pipeline(config, {"wait"})}
+    assert found["triggers[0].branch"].startswith("is not a regular expression:")
+    assert "triggers[1].tag" not in found
