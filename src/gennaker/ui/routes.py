@@ -23,8 +23,6 @@ from starlette.datastructures import FormData
 
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, existing_application, require_application
 from gennaker.api.errors import ApiError
-from gennaker.api.routes.live import changes
-from gennaker.api.routes.pipelines import evaluate_in
 from gennaker.api.security import CSRF_HEADER, require_csrf, session_csrf, set_csrf_cookie
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
@@ -32,6 +30,8 @@ from gennaker.model.pipeline import application_name_problem
 from gennaker.model.status import Status
 from gennaker.model.summaries import awaiting_judgment, trigger_summary
 from gennaker.runtime import Runtime
+from gennaker.service.evaluation import evaluate_in
+from gennaker.service.live import changes
 from gennaker.ui.graph import layout
 
 router = APIRouter(include_in_schema=False)
@@ -277,7 +277,7 @@ def execution_stream(request: Request, execution_id: str, rt: RuntimeDep, who: C
     csrf = _csrf(request)
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt, request):
+        async for ids in changes(rt.wakeup, request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
             elif execution_id in ids or not ids:  # and once subscribed: what changed since the page was made
@@ -296,7 +296,7 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
     wanted = application.lower()
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt, request):
+        async for ids in changes(rt.wakeup, request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue
@@ -362,7 +362,7 @@ def playground(
     if execution and expression:
         found = execution_for(request, rt, who, execution.strip(), "READ")
         try:
-            answer = evaluate_in(rt, found, stage.strip() or None, expression)
+            answer = evaluate_in(rt.expressions, found, stage.strip() or None, expression)
         except NotFound as exc:
             answer = {"result": None, "detail": {"stage": [{"description": str(exc), "level": "ERROR"}]}}
     return page(request, "playground.html", who, execution=execution, stage=stage, expression=expression, answer=answer)

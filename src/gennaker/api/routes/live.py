@@ -6,7 +6,6 @@ each stream re-reads those it follows and sends their JSON. Nothing polls the da
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,40 +17,13 @@ from gennaker.api.deps import CallerDep, RuntimeDep, require_application
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.model.status import Status
 from gennaker.runtime import Runtime
+from gennaker.service.live import changes
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["live"])
-KEEPALIVE_S = 15.0
 
 
 def _event(execution: dict[str, Any]) -> str:
     return f"event: execution\nid: {execution['id']}\ndata: {json.dumps(execution, default=str)}\n\n"
-
-
-async def changes(rt: Runtime, request: Request) -> AsyncIterator[set[str] | None]:
-    """Sets of changed execution ids as they are published (None on keep-alive timeouts).
-
-    The first item is an empty set, yielded once the subscription is in place: a stream reads its initial
-    state then, so a change made between that read and the next item is never missed.
-    """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[list[str]] = asyncio.Queue()
-    def publish(ids: list[str]) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, ids)
-
-    unsubscribe = rt.wakeup.subscribe(publish)
-    try:
-        yield set()
-        while not await request.is_disconnected():
-            try:
-                ids = set(await asyncio.wait_for(queue.get(), KEEPALIVE_S))
-            except TimeoutError:
-                yield None
-                continue
-            while not queue.empty():  # coalesce bursts into one read
-                ids.update(queue.get_nowait())
-            yield ids
-    finally:
-        unsubscribe()
 
 
 def _read(rt: Runtime, execution_id: str) -> dict[str, Any] | None:
@@ -68,7 +40,7 @@ def execution_events(execution_id: str, request: Request, rt: RuntimeDep, who: C
     require_application(request, rt, who, first["application"], "READ")
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt, request):
+        async for ids in changes(rt.wakeup, request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue
@@ -91,7 +63,7 @@ def application_events(application: str, request: Request, rt: RuntimeDep, who: 
     wanted = application.lower()
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt, request):
+        async for ids in changes(rt.wakeup, request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue

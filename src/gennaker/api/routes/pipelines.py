@@ -9,11 +9,9 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from gennaker.api.deps import CallerDep, RuntimeDep, csv_values, execution_for, require_application
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
-from gennaker.engine.operations import find_stage
-from gennaker.expressions import execution_root, stage_root
-from gennaker.model.execution import Execution
 from gennaker.model.pipeline import PipelineConfig
 from gennaker.runtime import Runtime
+from gennaker.service.evaluation import evaluate_in
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["pipelines"])
 NO_BODY: dict[int | str, dict[str, Any]] = {200: {"description": "Done; the response has no body (as Gate)"}}
@@ -247,23 +245,11 @@ def restart_stage(execution_id: str, stage_id: str, request: Request, rt: Runtim
     return execution_for(request, rt, who, execution_id, "READ")
 
 
-def evaluate_in(rt: Runtime, execution: dict[str, Any], stage_ref: str | None, expression: str) -> dict[str, Any]:
-    """Orca's testing endpoint: `{result, detail}` where detail is the evaluation summary (or null)."""
-    if stage_ref is None:
-        root: Any = execution_root(execution)
-    else:
-        stage = find_stage(Execution.from_json(execution), stage_ref)
-        root = stage_root(execution, stage.to_json())
-    template = expression if "${" in expression else "${" + expression + "}"
-    processed = rt.expressions.process(template, root)
-    return {"result": processed.value, "detail": processed.summary or None}
-
-
 @router.get("/pipelines/{execution_id}/evaluateExpression")
 def evaluate_expression(
     execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep, expression: str = Query(..., max_length=10_000)
 ) -> dict[str, Any]:
-    return evaluate_in(rt, execution_for(request, rt, who, execution_id, "READ"), None, expression)
+    return evaluate_in(rt.expressions, execution_for(request, rt, who, execution_id, "READ"), None, expression)
 
 
 @router.get("/pipelines/{execution_id}/{stage_id}/evaluateExpression")
@@ -275,7 +261,7 @@ def evaluate_stage_expression(
     who: CallerDep,
     expression: str = Query(..., max_length=10_000),
 ) -> dict[str, Any]:
-    return evaluate_in(rt, execution_for(request, rt, who, execution_id, "READ"), stage_id, expression)
+    return evaluate_in(rt.expressions, execution_for(request, rt, who, execution_id, "READ"), stage_id, expression)
 
 
 @router.get("/executions")
