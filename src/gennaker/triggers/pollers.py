@@ -24,6 +24,7 @@ from gennaker.triggers.docker.accounts import docker_registry_accounts
 from gennaker.triggers.docker.poller import DockerPoller
 from gennaker.triggers.docker.registry_client import RegistryClient
 from gennaker.triggers.helm.poller import DEFAULT_INTERVAL_S, MAX_INDEX_BYTES, HelmPoller
+from gennaker.triggers.jenkins_poller import jenkins_pollers_from_config
 from gennaker.triggers.scheduler import Poller
 
 log = logging.getLogger("gennaker.triggers")
@@ -69,6 +70,7 @@ def pollers_from_config(config: Mapping[str, Any], pipelines: list[dict[str, Any
             continue
         charts.setdefault((name, chart), account)
     pollers += [HelmPoller(account, chart, http, helm_interval) for (_, chart), account in charts.items()]
+    pollers += jenkins_pollers_from_config(config, pipelines)
     return pollers
 
 
