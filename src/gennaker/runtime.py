@@ -35,6 +35,9 @@ from gennaker.expressions import Expressions
 from gennaker.model.compatibility import SPINNAKER_STAGES_NOT_RUN, FieldWarning, pipeline_warnings
 from gennaker.model.pipeline import FieldError, PipelineValidationError, assign_ref_ids, validate_pipeline
 from gennaker.model.pipeline_templates import is_templated
+from gennaker.notifications.config import NotificationSettings
+from gennaker.notifications.outbox import SENT_TYPES, Outbox, OutboxRecorder
+from gennaker.notifications.senders import senders_from_settings
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.service.starts import Starts
 from gennaker.stages import core_registry
@@ -216,6 +219,7 @@ class Runtime:
             expressions=expressions or PipelineExpressions(self.expressions),
             start_child=self.starts.child,
             on_execution_complete=self.starts.dependents,
+            on_events=OutboxRecorder(NotificationSettings.from_config(settings.config.get("notifications"))),
             read_execution=self.executions.get_json,
             list_executions=self.executions.list_json,
             application_allows=self._application_allows,
@@ -263,7 +267,7 @@ class Runtime:
     def pipeline_warnings(self, config: Mapping[str, Any]) -> list[FieldWarning]:
         """What a stored config names that will not act: stages that fail if run, triggers that do not fire,
         notifications that are not sent."""
-        return pipeline_warnings(config, self.registry.runs, FIRING_TRIGGER_TYPES, sent_notifications=())
+        return pipeline_warnings(config, self.registry.runs, FIRING_TRIGGER_TYPES, sent_notifications=SENT_TYPES)
 
     def _trigger_loop_errors(self, config: dict[str, Any]) -> list[FieldError]:
         """`pipeline` triggers that would make this pipeline start itself again, directly or through others."""
@@ -354,6 +358,12 @@ class Runtime:
         """The next fire times of the config's cron triggers, in the scheduler's time zone unless they name one."""
         zone_name = SchedulerSettings.from_config(self.settings.config.get("scheduler")).timezone
         return next_fire_times(config, zone_name, datetime.now(UTC), count)
+
+    def new_outbox(self) -> Outbox:
+        """The notification sender (`start()` runs its loop); any number of processes may run one."""
+        settings = NotificationSettings.from_config(self.settings.config.get("notifications"))
+        guard = public_only_guard(OutboundPolicy.from_config(self.settings.config.get("outbound")))
+        return Outbox(self.db, senders_from_settings(settings, guard), settings=settings)
 
     def _wake_workers(self) -> None:
         self.wakeup.notify()

@@ -59,7 +59,7 @@ EXPECTED_WARNINGS: dict[str, list[str]] = {
     "kubernetes_deploy": [],
     "helm_bake": [],
     "classic_aws_deploy": ["stages[0].type", "stages[1].type"],
-    "ci_and_notifications": ["stages[1].notifications[0].type", "notifications[0].type"],
+    "ci_and_notifications": [],
 }
 
 

@@ -17,7 +17,9 @@ from gennaker.api.security import local_security
 from gennaker.auth.config import auth_service
 from gennaker.auth.service import AuthService
 from gennaker.cli.common import console, current_user, load_document, reports_errors, runtime
+from gennaker.notifications.outbox import Outbox
 from gennaker.runtime import Runtime
+from gennaker.triggers.scheduler import Scheduler
 
 log = logging.getLogger("gennaker")
 LOG_FORMAT = typer.Option(
@@ -39,13 +41,13 @@ def _serve(rt: Runtime, threads: int, scheduler: bool) -> None:
     _report_zombies(rt)
     if threads:
         rt.start_workers(threads)
-    running = rt.new_scheduler() if scheduler else None
-    if running is not None:
-        running.start()
+    loops: list[Scheduler | Outbox] = [rt.new_scheduler(), rt.new_outbox()] if scheduler else []
+    for loop in loops:
+        loop.start()
     stop.wait()
     console.print("stopping…")
-    if running is not None:
-        running.stop()
+    for loop in loops:
+        loop.stop()
     rt.close()
 
 
@@ -57,14 +59,16 @@ def _serve_http(rt: Runtime, auth: AuthService, threads: int, host: str, port: i
     app = create_app(rt, local_security(auth, rt.permissions.default), auth=auth)
     _report_zombies(rt)
     rt.start_workers(threads)
-    scheduler = rt.new_scheduler()
-    scheduler.start()
+    loops: list[Scheduler | Outbox] = [rt.new_scheduler(), rt.new_outbox()]  # triggers, pollers; notifications
+    for loop in loops:
+        loop.start()
     console.print(f"UI and API: http://{host}:{port}/   (OpenAPI: http://{host}:{port}/openapi.json)")
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)  # logs.configure's setup
     finally:
         console.print("stopping…")
-        scheduler.stop()
+        for loop in loops:
+            loop.stop()
         rt.close()
 
 
@@ -112,6 +116,6 @@ def worker(
 
 @reports_errors
 def scheduler(log_format: str = LOG_FORMAT) -> None:
-    """Run the scheduler only: cron triggers and pollers (any number of them may run on one database)."""
+    """Run the scheduler only: cron triggers, pollers and notifications (any number may run on one database)."""
     logs.configure(log_format)
     _serve(runtime(serving=True), 0, scheduler=True)

@@ -199,4 +199,6 @@ class EngineServices:
     resource_allows: Callable[[str | None, Mapping[str, Any] | None, str], bool] | None = None
     # Called in the transaction that ends a PIPELINE execution (dependent pipelines start here).
     on_execution_complete: Callable[[Connection, Execution], None] | None = None
+    # Called with a unit's engine events (kind, status, stage) per execution, in the transaction that records them.
+    on_events: Callable[[Connection, Execution, list[tuple[str, Status, Stage | None]]], None] | None = None
     settings: dict[str, Any] = field(default_factory=dict)

@@ -34,6 +34,7 @@ class Unit:
         runs_outside: Callable[[Execution, Message], bool],
         *,
         inline: bool = True,
+        on_events: Callable[[Connection, Execution, list[tuple[str, Status, Stage | None]]], None] | None = None,
     ):
         self.conn = conn
         self.now = now_ms()
@@ -46,6 +47,8 @@ class Unit:
         self.local: deque[Message] = deque()
         self.outbox: list[tuple[Message, int]] = []
         self.events: list[dict[str, Any]] = []
+        self._on_events = on_events
+        self.notable: dict[str, tuple[Execution, list[tuple[str, Status, Stage | None]]]] = {}
         self.rescheduled: set[str] = set()
         self.changed: set[str] = set()
         # (stage type, status, seconds) of stages completed in this unit, for metrics after the commit.
@@ -87,6 +90,8 @@ class Unit:
         task_id: str | None = None,
     ) -> None:
         self.events.append(stage_event(execution, stage, kind, status, task_id))
+        if self._on_events is not None and task_id is None:
+            self.notable.setdefault(execution.id, (execution, []))[1].append((kind, status, stage))
         if kind == "StageComplete" and stage is not None and stage.start_time:
             self.completed_stages.append((stage.type, status.value, (self.now - stage.start_time) / 1000))
 
@@ -103,6 +108,10 @@ class Unit:
         for execution_id in self.rescheduled:
             self._queue.reschedule(self.conn, execution_id, [Kind.RUN_TASK.value], self.now)
         self._executions.record_events(self.conn, self.events)
+        if self._on_events is not None:
+            for execution, happened in self.notable.values():
+                self._on_events(self.conn, execution, happened)
+            self.notable.clear()
         wake = bool(self.rescheduled) or any(at <= self.now + 50 for _, at in self.outbox)
         self.outbox.clear()
         self.events.clear()

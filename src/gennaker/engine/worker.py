@@ -159,7 +159,15 @@ class Worker:
         """Handle the messages whose executions no other worker is busy with; leave the rest for later."""
         available = self.executions.lock_available(conn, {m.execution_id for m in messages})
         messages = [m for m in messages if m.execution_id in available]
-        unit = Unit(conn, self.executions, self.queue, available, self._external_flagged, inline=inline)
+        unit = Unit(
+            conn,
+            self.executions,
+            self.queue,
+            available,
+            self._external_flagged,
+            inline=inline,
+            on_events=self.handlers.services.on_events,
+        )
         for queued in messages:
             self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
         self.queue.delete(conn, [m.id for m in messages])
@@ -256,7 +264,14 @@ class Worker:
                 log.info("lease on message %s was lost; dropping its result", queued.id)
                 return
             self.executions.lock(conn, [queued.execution_id])
-            unit = Unit(conn, self.executions, self.queue, [queued.execution_id], self._external_flagged)
+            unit = Unit(
+                conn,
+                self.executions,
+                self.queue,
+                [queued.execution_id],
+                self._external_flagged,
+                on_events=self.handlers.services.on_events,
+            )
             message.data.pop("external", None)
             self.handlers.handle(unit, message)
             self.queue.delete(conn, [queued.id])

@@ -179,3 +179,25 @@ poller_state = sa.Table(
     sa.Column("lease_until", sa.BigInteger),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+
+# The notification outbox (store/notifications.py): rows written in the engine transaction that records the
+# event, sent later by the outbox loop under a lease; the idempotency key makes one event one notification.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("idempotency_key", sa.String(1000), nullable=False, unique=True),
+    sa.Column("execution_id", sa.String(32), nullable=False, index=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", sa.BigInteger),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("sent_at", sa.BigInteger),
+    sa.Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+)

@@ -25,6 +25,7 @@ from starlette.datastructures import FormData
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_application
 from gennaker.api.errors import ApiError
 from gennaker.api.security import session_csrf
+from gennaker.model.compatibility import SPINNAKER_NOTIFICATIONS
 from gennaker.model.pipeline import TRIGGER_REQUIRED_FIELDS, PipelineValidationError
 from gennaker.runtime import Runtime
 from gennaker.ui.graph import layout
@@ -81,25 +82,25 @@ def apply_action(
                 _apply_stage_form(stages, index, fields, form)
             except FormError as error:
                 raise EditorError(f"stages[{index}].{error.key}", error.problem) from None
-    elif action == "add-trigger":
-        kind = str(form.get("trigger_type") or "")
-        if kind not in TRIGGER_REQUIRED_FIELDS:
-            raise EditorError("triggers", f"unknown trigger type {kind!r}")
-        draft.setdefault("triggers", []).append(
-            {"type": kind, "enabled": True, **dict.fromkeys(TRIGGER_REQUIRED_FIELDS[kind], "")}
-        )
-    elif action.startswith(("trigger:", "toggle-trigger:", "remove-trigger:")):
-        verb, _, number = action.partition(":")
-        triggers: list[Any] = draft.get("triggers") or []
-        if not number.isdigit() or int(number) >= len(triggers):
-            raise EditorError("triggers", f"no trigger {number}")
+    elif action.startswith("add-item:"):
+        section = _section(action.split(":", 1)[1])
+        kind = str(form.get(f"{section}_type") or "")
+        if kind not in ITEM_TYPES[section]:
+            raise EditorError(section, f"unknown {section[:-1]} type {kind!r}")
+        draft.setdefault(section, []).append(new_item(section, kind))
+    elif action.startswith(("item:", "toggle-item:", "drop-item:")):
+        verb, section_name, number = [*action.split(":"), "", ""][:3]
+        section = _section(section_name)
+        items: list[Any] = draft.get(section) or []
+        if not number.isdigit() or int(number) >= len(items):
+            raise EditorError(section, f"no {section[:-1]} {number}")
         index = int(number)
-        if verb == "remove-trigger":
-            del triggers[index]
-        elif verb == "toggle-trigger":
-            triggers[index] = {**triggers[index], "enabled": triggers[index].get("enabled") is False}
+        if verb == "drop-item":
+            del items[index]
+        elif verb == "toggle-item":
+            items[index] = {**items[index], "enabled": items[index].get("enabled") is False}
         else:
-            triggers[index] = _trigger_from_yaml(str(form.get(f"trigger.{index}") or ""), index)
+            items[index] = _item_from_yaml(section, str(form.get(f"{section}.{index}") or ""), index)
     elif action == "raw":
         try:
             raw = json.loads(str(form.get("raw") or ""))
@@ -111,15 +112,35 @@ def apply_action(
     return draft
 
 
-def _trigger_from_yaml(text: str, index: int) -> dict[str, Any]:
-    """One trigger edited as YAML; it must stay a mapping with a type."""
+# The pipeline's lists edited item by item as YAML, and the types an added item may have.
+ITEM_TYPES: dict[str, tuple[str, ...]] = {
+    "triggers": tuple(sorted(TRIGGER_REQUIRED_FIELDS)),
+    "notifications": SPINNAKER_NOTIFICATIONS,
+}
+
+
+def _section(name: str) -> str:
+    if name not in ITEM_TYPES:
+        raise EditorError("", f"the editor has no list {name!r}")
+    return name
+
+
+def new_item(section: str, kind: str) -> dict[str, Any]:
+    """A new trigger (enabled, its required fields empty, so the save rules name them) or notification."""
+    if section == "triggers":
+        return {"type": kind, "enabled": True, **dict.fromkeys(TRIGGER_REQUIRED_FIELDS[kind], "")}
+    return {"type": kind, "address": "", "level": "pipeline", "when": ["pipeline.failed"]}
+
+
+def _item_from_yaml(section: str, text: str, index: int) -> dict[str, Any]:
+    """One trigger or notification edited as YAML; it must stay a mapping with a type."""
     try:
-        trigger = yaml.safe_load(text)
+        item = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise EditorError(f"triggers[{index}]", f"not valid YAML: {error}") from None
-    if not isinstance(trigger, dict) or not trigger.get("type"):
-        raise EditorError(f"triggers[{index}]", "a trigger is a mapping with a type")
-    return trigger
+        raise EditorError(f"{section}[{index}]", f"not valid YAML: {error}") from None
+    if not isinstance(item, dict) or not item.get("type"):
+        raise EditorError(f"{section}[{index}]", f"a {section[:-1]} is a mapping with a type")
+    return item
 
 
 def _stage_index(stages: list[dict[str, Any]], ref: str, index: str) -> int | None:
@@ -186,12 +207,12 @@ class EditorError(ValueError):
 
 
 def _errors_by_stage(errors: dict[str, str]) -> dict[str, list[str]]:
-    """Field errors grouped by the stage index they name (`stages[2].type` → "2") or the trigger
-    (`triggers[1].cronExpression` → "t1"), others under ""."""
+    """Field errors grouped by the stage index they name (`stages[2].type` → "2") or the list item
+    (`triggers[1].cronExpression` → "triggers1"), others under ""."""
     grouped: dict[str, list[str]] = {}
     for field, problem in errors.items():
-        found = re.match(r"(stages|triggers)\[(\d+)\]\.?(.*)", field)
-        key = ("t" if found.group(1) == "triggers" else "") + found.group(2) if found else ""
+        found = re.match(r"(stages|triggers|notifications)\[(\d+)\]\.?(.*)", field)
+        key = ("" if found.group(1) == "stages" else found.group(1)) + found.group(2) if found else ""
         grouped.setdefault(key, []).append(f"{found.group(3) if found else field}: {problem}")
     return grouped
 
@@ -210,11 +231,14 @@ def _editor(
         "types": sorted(rt.registry.stage_types - {"checkPrecondition", "restrictExecutionDuringTimeWindow"}),
         "errors": _errors_by_stage(errors),
         "saved": saved,
-        "trigger_types": sorted(TRIGGER_REQUIRED_FIELDS),
-        "trigger_yaml": [
-            yaml.safe_dump(t, sort_keys=False, allow_unicode=True) if isinstance(t, dict) else ""
-            for t in draft.get("triggers") or []
-        ],
+        "item_types": ITEM_TYPES,
+        "item_yaml": {
+            section: [
+                yaml.safe_dump(i, sort_keys=False, allow_unicode=True) if isinstance(i, dict) else ""
+                for i in draft.get(section) or []
+            ]
+            for section in ITEM_TYPES
+        },
     }
     if request.headers.get("HX-Request"):
         return templates.TemplateResponse(request, "_editor.html", {"csrf": session_csrf(request) or "", **context})
@@ -267,8 +291,8 @@ async def editor_action(request: Request, application: str, rt: RuntimeDep, who:
         field = exc.field if isinstance(exc, EditorError) else "stage"
         return _editor(request, rt, who, draft, {field: str(exc)})
     if form.get("action") != "save":
-        found = rt.pipeline_problems(draft) if draft.get("stages") or draft.get("triggers") else []
-        shown = [e for e in found if e.field.startswith(("stages", "triggers"))]
+        found = rt.pipeline_problems(draft) if any(draft.get(k) for k in ("stages", *ITEM_TYPES)) else []
+        shown = [e for e in found if e.field.startswith(("stages", *ITEM_TYPES))]
         return _editor(request, rt, who, draft, {e.field: e.problem for e in shown})
     try:
         saved = rt.save_pipeline(draft, who.username)
