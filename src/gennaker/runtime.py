@@ -48,6 +48,7 @@ from gennaker.stages.webhook import add_webhook_stages
 from gennaker.store.applications import ApplicationStore
 from gennaker.store.database import Database
 from gennaker.store.executions import ExecutionStore
+from gennaker.store.notifications import NotificationStore
 from gennaker.store.pipelines import PipelineStore
 from gennaker.store.queue import QueueStore
 from gennaker.triggers import FIRING_TRIGGER_TYPES
@@ -198,6 +199,7 @@ class Runtime:
         self.pipelines = PipelineStore()
         self.executions = ExecutionStore()
         self.queue = QueueStore()
+        self.notifications = NotificationStore()
         self.permissions = Permissions(_stored_identities(self.db), DefaultPolicy(settings.default_application_roles))
         if settings.enforce_permissions:
             self.kubernetes.account_check = lambda user, account, permission: self.permissions.account(

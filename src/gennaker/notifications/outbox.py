@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -167,8 +166,3 @@ class Outbox:
                 continue  # more may be due
             self._wake.wait(self.settings.poll_s)
             self._wake.clear()
-
-    def status(self, execution_id: str) -> list[dict[str, Any]]:
-        """The execution's notifications and their delivery state."""
-        with self.db.read() as conn:
-            return self.store.for_execution(conn, execution_id)

@@ -235,8 +235,10 @@ async def update_application(request: Request, application: str, rt: RuntimeDep,
 def _detail_context(request: Request, rt: Runtime, who: Caller, execution: dict[str, Any]) -> dict[str, Any]:
     with rt.db.read() as conn:
         attributes = rt.applications.get(conn, execution["application"])
+        notifications = rt.notifications.for_execution(conn, execution["id"])
     return {
         "execution": execution,
+        "notifications": notifications,
         "waiting": awaiting_judgment(execution),
         "graph": layout(execution["stages"]),
         "failure": failing_leaf(execution),

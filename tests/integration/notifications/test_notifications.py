@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from gennaker.api.app import create_app
 from gennaker.model.execution import Execution
 from gennaker.model.status import Status
 from gennaker.notifications.config import NotificationConfigError, NotificationSettings
@@ -18,6 +20,7 @@ from gennaker.notifications.outbox import Outbox
 from gennaker.notifications.senders import EmailSender
 from gennaker.runtime import Runtime
 from gennaker.store.notifications import NewNotification, NotificationStore
+from tests.api_support import as_user, header_security
 from tests.integration.notifications.servers import HttpSink, MailHandler, SmtpServer, body_of
 from tests.support import make_runtime, pipeline, wait_for, wait_status
 
@@ -321,6 +324,11 @@ def test_a_server_that_always_refuses_ends_failed_and_the_execution_is_unaffecte
             assert row["status"] == "failed" and row["attempts"] == 3
             assert f"127.0.0.1:{server.port}" in row["lastError"] and "554" in row["lastError"]
             assert wait_status(rt, execution_id, "SUCCEEDED")["status"] == "SUCCEEDED"
+            with TestClient(create_app(rt, header_security())) as client:  # the failure shows on the execution
+                listed = client.get(f"/pipelines/{execution_id}/notifications", headers=as_user("admin")).json()
+                assert [(n["type"], n["status"]) for n in listed] == [("email", "failed")]
+                page = client.get(f"/ui/executions/{execution_id}", headers=as_user("admin")).text
+                assert "1 failed" in page and "relay denied" in page
         finally:
             rt.close()
 

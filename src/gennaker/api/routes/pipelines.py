@@ -245,6 +245,16 @@ def restart_stage(execution_id: str, stage_id: str, request: Request, rt: Runtim
     return execution_for(request, rt, who, execution_id, "READ")
 
 
+@router.get("/pipelines/{execution_id}/notifications")
+def execution_notifications(
+    execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep
+) -> list[dict[str, Any]]:
+    """The execution's notifications and how their delivery went (pending, sent, or failed with the error)."""
+    execution_for(request, rt, who, execution_id, "READ")
+    with rt.db.read() as conn:
+        return rt.notifications.for_execution(conn, execution_id)
+
+
 @router.get("/pipelines/{execution_id}/evaluateExpression")
 def evaluate_expression(
     execution_id: str, request: Request, rt: RuntimeDep, who: CallerDep, expression: str = Query(..., max_length=10_000)
