@@ -23,7 +23,8 @@ from gennaker.notifications.config import NotificationSettings
 from gennaker.notifications.selection import select
 from gennaker.notifications.senders import DeliveryError, Sender
 from gennaker.store.database import Database
-from gennaker.store.notifications import LeasedNotification, NotificationStore
+from gennaker.store.executions import ExecutionStore
+from gennaker.store.notifications import LeasedNotification, NewNotification, NotificationStore
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class OutboxRecorder:
     ):
         self.settings = settings
         self.store = store or NotificationStore()
+        self.executions = ExecutionStore()
         self.clock = clock
         self.types = types
 
@@ -83,6 +85,7 @@ class Outbox:
         self.clock = clock
         self.settings = settings or NotificationSettings()
         self.store = store or NotificationStore()
+        self.executions = ExecutionStore()
         self.owner = owner or f"outbox-{new_id()}"
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -102,6 +105,10 @@ class Outbox:
         return len(leased)
 
     def _deliver(self, notification: LeasedNotification) -> None:
+        if notification.payload.get("repeat") and not self._still_waiting(notification):
+            with self.db.transaction() as conn:
+                self.store.mark_dropped(conn, notification.id, self.owner, self._now(), "the judgment was given")
+            return
         error: str | None = None
         sender = self.senders.get(notification.type)
         if sender is None:
@@ -118,6 +125,7 @@ class Outbox:
         with self.db.transaction() as conn:
             if error is None:
                 kept = self.store.mark_sent(conn, notification.id, self.owner, now)
+                self._remind_later(conn, notification, now)
             else:
                 attempts = notification.attempts + 1
                 retry_at = None if attempts >= self.settings.max_attempts else now + self.backoff_ms(attempts)
@@ -132,6 +140,31 @@ class Outbox:
                 )
         if not kept:
             log.warning("lease on notification %s was lost before its outcome was recorded", notification.id)
+
+    def _remind_later(self, conn: Connection, notification: LeasedNotification, now: int) -> None:
+        """A judgment notification with `notifyEveryMs` queues its next reminder, sent only if the judgment
+        still waits then (Echo's repeated manual judgment notifications)."""
+        every = notification.payload.get("notifyEveryMs")
+        if notification.payload.get("when") != "manualJudgment" or not isinstance(every, int):
+            return
+        repeat = int(notification.payload.get("repeat") or 0) + 1
+        base = notification.idempotency_key.split("#repeat", 1)[0]
+        follow_up = NewNotification(
+            f"{base}#repeat{repeat}",
+            notification.execution_id,
+            notification.type,
+            notification.address,
+            {**notification.payload, "repeat": repeat, "subject": f"Reminder: {notification.payload.get('subject')}"},
+        )
+        self.store.add(conn, [follow_up], now, due_at=now + every)
+
+    def _still_waiting(self, notification: LeasedNotification) -> bool:
+        with self.db.read() as conn:
+            execution = self.executions.get_json(conn, notification.execution_id)
+        stage = next(
+            (s for s in (execution or {}).get("stages", []) if s["id"] == notification.payload.get("stageId")), None
+        )
+        return stage is not None and stage["status"] == "RUNNING" and not stage["context"].get("judgmentStatus")
 
     def backoff_ms(self, attempts: int) -> int:
         """The wait before attempt `attempts + 1`: the base doubled per failed attempt, capped."""

@@ -20,6 +20,7 @@ from gennaker.model.execution import Execution, Stage
 from gennaker.model.status import Status
 from gennaker.store.notifications import NewNotification
 
+MIN_REMINDER_MS = 60_000  # `notifyEveryMs` below a minute would flood the recipients
 JUDGMENT_WHENS = ("manualJudgment", "manualJudgmentContinue", "manualJudgmentStop")
 # Orca's "successful" execution statuses: the pipeline `complete` event, every other end is `failed`.
 SUCCESSFUL = (Status.SUCCEEDED, Status.STOPPED, Status.SKIPPED)
@@ -123,6 +124,9 @@ def _judgment(
             lines.append(f"Judgment '{context['judgmentInput']}' was selected.")
         message = "\n\n".join(line for line in lines if line)
         payload = _payload(execution, stage, entry, when, when, subject, link, message)
+        every = entry.get("notifyEveryMs")
+        if when == "manualJudgment" and isinstance(every, int) and not isinstance(every, bool) and every > 0:
+            payload["notifyEveryMs"] = max(every, MIN_REMINDER_MS)  # reminders while the judgment waits
         selected.append(_row(execution, stage, when, index, entry, payload))
     return selected
 

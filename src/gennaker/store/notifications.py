@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from gennaker.store import codec
 from gennaker.store.tables import notifications
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENT, FAILED, DROPPED = "pending", "sent", "failed", "dropped"
 # Bound on the stored error text, so a verbose server cannot bloat the table.
 MAX_ERROR_CHARS = 2000
 
@@ -46,8 +46,9 @@ class LeasedNotification:
 
 
 class NotificationStore:
-    def add(self, conn: Connection, rows: Iterable[NewNotification], now: int) -> int:
-        """Queue notifications, skipping keys already queued; returns how many were new."""
+    def add(self, conn: Connection, rows: Iterable[NewNotification], now: int, due_at: int | None = None) -> int:
+        """Queue notifications (due at `due_at`, default now), skipping keys already queued; returns how many
+        were new."""
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         added = 0
         for row in rows:
@@ -61,7 +62,7 @@ class NotificationStore:
                     payload=codec.dumps(row.payload),
                     status=PENDING,
                     attempts=0,
-                    next_attempt_at=now,
+                    next_attempt_at=now if due_at is None else due_at,
                     created_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
@@ -121,6 +122,16 @@ class NotificationStore:
                     lease_until=None,
                     last_error=None,
                 )
+            ).rowcount
+        )
+
+    def mark_dropped(self, conn: Connection, row_id: int, owner: str, now: int, reason: str) -> bool:
+        """Record that a queued notification is no longer wanted (a reminder for a judgment already given)."""
+        return bool(
+            conn.execute(
+                notifications.update()
+                .where((notifications.c.id == row_id) & (notifications.c.lease_owner == owner))
+                .values(status=DROPPED, lease_owner=None, lease_until=None, last_error=reason, sent_at=None)
             ).rowcount
         )
 

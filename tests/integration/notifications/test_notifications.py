@@ -22,7 +22,7 @@ from gennaker.runtime import Runtime
 from gennaker.store.notifications import NewNotification, NotificationStore
 from tests.api_support import as_user, header_security
 from tests.integration.notifications.servers import HttpSink, MailHandler, SmtpServer, body_of
-from tests.support import make_runtime, pipeline, wait_for, wait_status
+from tests.support import execution, make_runtime, pipeline, wait_for, wait_status
 
 BASE = "http://gennaker.example:8084"
 SLACK_TOKEN = "xoxb-not-a-real-token-1234"
@@ -442,3 +442,38 @@ def test_secrets_come_from_files_and_the_environment(tmp_path: Path) -> None:
     )
     assert settings.email.password == "smtp-pass" and settings.slack.token == "xoxb-env"
     assert "smtp-pass" not in repr(settings) and "xoxb-env" not in repr(settings)
+
+
+def test_judgment_reminders_repeat_every_notify_every_ms_until_judged(tmp_path: Path, mail: SmtpServer) -> None:
+    rt = runtime_for(tmp_path, config(mail.port))
+    hour_ms = 3_600_000
+    try:
+        note = {
+            "type": "email",
+            "address": "approvers@example.com",
+            "when": ["manualJudgment"],
+            "notifyEveryMs": hour_ms,
+        }
+        stage = {"refId": "1", "type": "manualJudgment", "name": "Approve", "notifications": [note]}
+        rt.save_pipeline(pipeline("slow-approvers", [stage]), "alice")
+        execution_id = rt.start_pipeline("demo", "slow-approvers", {"type": "manual", "user": "alice"}, "alice")
+        wait_for(lambda: rows(rt, execution_id), what="the judgment notification")
+        now = [time.time() + 1]
+        outbox = rt.new_outbox()
+        outbox.clock = lambda: now[0]
+        outbox.deliver_due()
+        assert [r["status"] for r in rows(rt, execution_id)] == ["sent", "pending"]  # the first reminder waits
+        outbox.deliver_due()
+        assert len(mail.handler.messages) == 1  # not before an hour
+        now[0] += hour_ms / 1000
+        outbox.deliver_due()
+        assert [m["Subject"] for _, m in mail.handler.messages][1].startswith("Reminder: Stage Approve")
+        stage_id = execution(rt, execution_id)["stages"][0]["id"]
+        rt.operations.judge(execution_id, stage_id, "continue", None, "bob")
+        wait_status(rt, execution_id, "SUCCEEDED")
+        now[0] += hour_ms / 1000
+        outbox.deliver_due()
+        assert [r["status"] for r in rows(rt, execution_id)] == ["sent", "sent", "dropped"]
+        assert len(mail.handler.messages) == 2
+    finally:
+        rt.close()
