@@ -5,15 +5,11 @@ The CLI, the API and the tests all build one `Runtime` and use its parts; nothin
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy.engine import Connection
 
 from gennaker.artifacts import ArtifactFetcher, artifact_accounts
@@ -40,6 +36,7 @@ from gennaker.notifications.outbox import SENT_TYPES, Outbox, OutboxRecorder
 from gennaker.notifications.senders import senders_from_settings
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.service.starts import Starts
+from gennaker.settings import Settings
 from gennaker.stages import core_registry
 from gennaker.stages.bake_manifest import BakeManifestStage, CreateBakeManifestTask
 from gennaker.stages.jenkins import jenkins_stage  # Jenkins stage (issue 13)
@@ -54,65 +51,6 @@ from gennaker.store.queue import QueueStore
 from gennaker.triggers import FIRING_TRIGGER_TYPES
 from gennaker.triggers.pollers import pollers_from_config
 from gennaker.triggers.scheduler import CronTrigger, Scheduler, SchedulerSettings, next_fire_times
-
-
-@dataclass
-class Settings:
-    data_dir: Path
-    database_url: str
-    worker_threads: int = 1
-    external_task_threads: int = 8
-    # How long a worker may run an external task before another worker takes the message over.
-    task_lease_ms: int = 10 * 60 * 1000
-    engine: dict[str, Any] = field(default_factory=dict)
-    # The configuration file's content (`GENNAKER_CONFIG`): provider accounts, artifact accounts.
-    config: dict[str, Any] = field(default_factory=dict)
-    # Server processes (`up`, `worker`) check what each execution's user may do; local commands act as the
-    # owner of the database and do not.
-    enforce_permissions: bool = False
-    # Roles allowed on applications that set no permissions (admins always are).
-    default_application_roles: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        data_dir = Path(env.get("GENNAKER_DATA_DIR") or Path.cwd() / ".gennaker").resolve()
-        url = env.get("GENNAKER_DATABASE_URL") or f"sqlite:///{data_dir / 'gennaker.db'}"
-        lease = int(env.get("GENNAKER_TASK_LEASE_MS") or 10 * 60 * 1000)
-        config = load_config(Path(env["GENNAKER_CONFIG"])) if env.get("GENNAKER_CONFIG") else {}
-        engine = config.get("engine") or {}
-        if not isinstance(engine, dict):
-            raise ConfigError("GENNAKER_CONFIG: engine must be a mapping")
-        roles = frozenset(
-            r.strip().lower() for r in env.get("GENNAKER_DEFAULT_APPLICATION_ROLES", "").split(",") if r.strip()
-        )
-        return cls(
-            data_dir=data_dir,
-            database_url=url,
-            task_lease_ms=lease,
-            config=config,
-            engine=engine,
-            default_application_roles=roles,
-        )
-
-
-class ConfigError(ValueError):
-    pass
-
-
-def load_config(path: Path) -> dict[str, Any]:
-    """The YAML configuration file; a missing or malformed file stops startup with a message naming it."""
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"GENNAKER_CONFIG: cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"GENNAKER_CONFIG: {path} is not valid YAML: {error}") from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"GENNAKER_CONFIG: {path} must hold a mapping at the top level")
-    return loaded
 
 
 def _stored_identities(db: Database) -> Callable[[str], Identity | None]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gennaker.runtime import ConfigError, Settings
+from gennaker.settings import ConfigError, Settings
 
 
 def settings_with(tmp_path: Path, text: str) -> Settings:

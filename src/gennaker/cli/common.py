@@ -9,18 +9,18 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 import yaml
 from rich.console import Console
 
 from gennaker.cli import session
-from gennaker.cli.backend import Backend, BackendError, LocalBackend, RemoteBackend
-from gennaker.engine.launcher import LaunchError
-from gennaker.engine.operations import NotFound, OperationError
-from gennaker.model.pipeline import PipelineValidationError
-from gennaker.runtime import Runtime, Settings
+from gennaker.cli.backend import Backend, BackendError, RemoteBackend
+from gennaker.settings import Settings
+
+if TYPE_CHECKING:
+    from gennaker.runtime import Runtime
 
 console = Console()
 errors = Console(stderr=True)
@@ -30,6 +30,8 @@ R = TypeVar("R")
 
 def runtime(*, serving: bool = False) -> Runtime:
     """The runtime from the environment; `serving` (up, worker) checks what each execution's user may do."""
+    from gennaker.runtime import Runtime
+
     settings = Settings.from_env()
     settings.enforce_permissions = serving
     return Runtime(settings)
@@ -40,7 +42,9 @@ def backend() -> Backend:
     logged_in = session.current()
     if logged_in is not None:
         return RemoteBackend(logged_in.url, logged_in.token)
-    return LocalBackend(runtime(), current_user())
+    from gennaker.cli.local import LocalBackend
+
+    return LocalBackend(Settings.from_env(), current_user())
 
 
 def current_user() -> str:
@@ -60,12 +64,25 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except PipelineValidationError as exc:
-            raise fail("invalid pipeline: " + "; ".join(f"{e.field}: {e.problem}" for e in exc.errors)) from None
-        except (BackendError, LaunchError, OperationError, NotFound, FileNotFoundError, ValueError) as exc:
-            raise fail(str(exc)) from None
+        except typer.Exit:
+            raise
+        except Exception as exc:
+            expected = _expected_errors()
+            if not isinstance(exc, expected):
+                raise
+            prefix = "invalid pipeline: " if isinstance(exc, expected[0]) else ""
+            raise fail(f"{prefix}{exc}") from None
 
     return wrapper
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """The errors a command reports in one line, invalid pipelines first; imported only when one is raised."""
+    from gennaker.engine.launcher import LaunchError
+    from gennaker.engine.operations import NotFound, OperationError
+    from gennaker.model.pipeline import PipelineValidationError
+
+    return (PipelineValidationError, BackendError, LaunchError, OperationError, NotFound, FileNotFoundError, ValueError)
 
 
 def print_json(value: Any) -> None:

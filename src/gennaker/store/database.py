@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -75,8 +73,16 @@ class Database:
         with self.reader.connect() as conn:
             yield conn
 
+    def has_schema(self) -> bool:
+        """Whether the tables exist (a migrated database), without creating anything."""
+        with self.read() as conn:
+            return sa.inspect(conn).has_table("executions")
+
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
+        from alembic import command  # imported here: commands that only read never load Alembic
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.transaction() as conn:

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from gennaker.api.app import create_app
-from gennaker.cli.backend import LocalBackend, RemoteBackend
+from gennaker.cli.backend import RemoteBackend
+from gennaker.cli.local import LocalBackend
 from gennaker.cli.main import app as cli
 from gennaker.runtime import Runtime
 from tests.api_support import as_user, header_security
@@ -127,7 +128,9 @@ def test_no_secret_in_any_answer(api: TestClient) -> None:
 def test_account_list_shows_jenkins_masters_without_secrets(
     rt: Runtime, api: TestClient, jenkins: JenkinsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    local = LocalBackend(rt, "me").accounts()
+    backend = LocalBackend(rt.settings, "me")
+    local = backend.accounts()
+    backend.close()
     assert [(a["name"], a["type"]) for a in local] == [
         ("ci", "jenkins"),
         ("open", "jenkins"),
