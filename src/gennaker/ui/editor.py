@@ -230,6 +230,8 @@ def _editor(
         "graph": layout(draft.get("stages") or []),
         "types": sorted(rt.registry.stage_types - {"checkPrecondition", "restrictExecutionDuringTimeWindow"}),
         "errors": _errors_by_stage(errors),
+        # What the pipeline names but Gennaker will not act on, marked on its stage, trigger or notification.
+        "warnings": _errors_by_stage({w.path: w.reason for w in rt.pipeline_warnings(draft)}),
         "saved": saved,
         "item_types": ITEM_TYPES,
         "item_yaml": {

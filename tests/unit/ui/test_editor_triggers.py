@@ -60,3 +60,12 @@ def test_notifications_are_added_and_edited(api: TestClient, runtime: Runtime) -
     )
     save(api, page)
     assert stored(runtime, "noisy")["notifications"][0]["when"] == ["pipeline.failed", "pipeline.complete"]
+
+
+def test_the_editor_marks_what_will_not_act(api: TestClient, runtime: Runtime) -> None:
+    stages = [{"refId": "1", "type": "deploy", "clusters": []}]
+    triggers = [{"type": "travis", "master": "ci", "job": "build"}]
+    store_directly(runtime, {"application": APP, "name": "classic", "stages": stages, "triggers": triggers})
+    html = open_editor(api, "classic").html
+    assert '<p class="warning" role="status">type: stage type &#39;deploy&#39; needs a VM cloud provider' in html
+    assert '<p class="warning" role="status">type: travis triggers do not fire in Gennaker yet</p>' in html
