@@ -5,11 +5,12 @@ each run as a task through the same stage code as pipelines."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import yaml
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from gennaker.api.deps import (
     CallerDep,
@@ -26,9 +27,11 @@ from gennaker.providers.kubernetes import KubernetesError
 from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.infrastructure import container_logs, manifest_view
 from gennaker.providers.kubernetes.kinds import full_name
+from gennaker.service.live import changes
 from gennaker.stages.manifest.deploy import deploy_job
-from gennaker.ui.routes import check_csrf, page
+from gennaker.ui.routes import check_csrf, csrf_of, page, sse, templates
 
+SETTLE_S = 0.3  # how long a burst of watch events may take before the page is rendered again
 router = APIRouter(include_in_schema=False)
 
 # Action form value → (stage type, extra context built from the form).
@@ -74,10 +77,23 @@ def infrastructure_page(request: Request, application: str, rt: RuntimeDep, who:
     return page(request, "infrastructure.html", who, **_view(request, rt, who, application))
 
 
-@router.get("/ui/applications/{application}/infrastructure/fragment", response_class=HTMLResponse)
-def infrastructure_fragment(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    """The live part of the page, polled by htmx."""
-    return page(request, "_infrastructure.html", who, **_view(request, rt, who, application))
+@router.get("/ui/applications/{application}/infrastructure/stream")
+def infrastructure_stream(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> StreamingResponse:
+    """The live part of the page, rendered again when a watched object of a readable account changes."""
+    _view(request, rt, who, application)  # READ on the application is checked before the stream opens
+    fragment = templates.env.get_template("_infrastructure.html")
+    token = csrf_of(request)
+
+    async def stream() -> AsyncIterator[str]:
+        async for changed in changes(rt.kubernetes.infrastructure.subscribe, request.is_disconnected):
+            if changed is None:
+                yield ": keep-alive\n\n"
+            elif changed:
+                await asyncio.sleep(SETTLE_S)  # a rollout changes many objects at once: render once for them
+                view = await asyncio.to_thread(_view, request, rt, who, application)
+                yield sse(fragment.render(user=who, csrf=token, **view), "infrastructure")
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/ui/applications/{application}/infrastructure/actions")

@@ -94,13 +94,13 @@ templates.env.globals["trigger_summary"] = trigger_summary
 templates.env.globals["waiting_for"] = awaiting_judgment
 
 
-def _csrf(request: Request) -> str:
+def csrf_of(request: Request) -> str:
     """The token the page's forms carry: the session's, or nothing for a caller without a session cookie."""
     return session_csrf(request) or ""
 
 
 def page(request: Request, name: str, who: Caller, **context: Any) -> HTMLResponse:
-    token = _csrf(request)
+    token = csrf_of(request)
     response = templates.TemplateResponse(request, name, {"user": who, "csrf": token, **context})
     if token:
         set_csrf_cookie(response, request, token)
@@ -267,8 +267,9 @@ def execution_page(request: Request, execution_id: str, rt: RuntimeDep, who: Cal
     return page(request, "execution.html", who, **_detail_context(request, rt, who, execution))
 
 
-def _sse(fragment: str) -> str:
-    return "event: execution\n" + "".join(f"data: {line}\n" for line in fragment.splitlines()) + "\n"
+def sse(fragment: str, event: str = "execution") -> str:
+    """One server-sent event carrying an HTML fragment for htmx to swap in."""
+    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in fragment.splitlines()) + "\n"
 
 
 @router.get("/ui/executions/{execution_id}/stream")
@@ -276,16 +277,16 @@ def execution_stream(request: Request, execution_id: str, rt: RuntimeDep, who: C
     """The execution's detail, re-rendered whenever it changes, swapped in place by htmx."""
     execution_for(request, rt, who, execution_id, "READ")
     detail = templates.env.get_template("_execution_detail.html")
-    csrf = _csrf(request)
+    csrf = csrf_of(request)
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt.wakeup, request.is_disconnected):
+        async for ids in changes(rt.wakeup.subscribe, request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
             elif execution_id in ids or not ids:  # and once subscribed: what changed since the page was made
                 execution = await asyncio.to_thread(execution_for, request, rt, who, execution_id, "READ")
                 context = _detail_context(request, rt, who, execution)
-                yield _sse(detail.render(oob=True, csrf=csrf, **context))
+                yield sse(detail.render(oob=True, csrf=csrf, **context))
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -298,13 +299,13 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
     wanted = application.lower()
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt.wakeup, request.is_disconnected):
+        async for ids in changes(rt.wakeup.subscribe, request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue
             if not ids:  # subscribed: rows that may have moved on since the page was made replace themselves
                 for execution in await asyncio.to_thread(_active_rows, rt, wanted):
-                    yield _sse(row.render(execution=execution, oob=True))
+                    yield sse(row.render(execution=execution, oob=True))
                 continue
             for execution_id in sorted(ids):
                 with rt.db.read() as conn:
@@ -313,7 +314,7 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
                     html = row.render(execution=changed, oob=True)
                     # A new execution has no row yet: add it at the top of its pipeline's table.
                     table = f"executions-{changed['pipelineConfigId']}"
-                    yield _sse(
+                    yield sse(
                         html.replace('hx-swap-oob="true"', f'hx-swap-oob="afterbegin:#{table}"', 1)
                         if changed["status"] == Status.NOT_STARTED
                         else html

@@ -259,3 +259,16 @@ def test_an_account_with_a_broken_kubeconfig_fails_its_stages_and_leaves_the_vie
             assert response.status_code == 200 and response.headers["X-Gennaker-View-Age"] == "inf"
     finally:
         rt.close()
+
+
+def test_the_page_follows_the_watch_instead_of_polling(infra: tuple[Runtime, TestClient]) -> None:
+    rt, api = infra
+    page = api.get("/ui/applications/shop/infrastructure", headers=DEV).text
+    assert 'sse-connect="/ui/applications/shop/infrastructure/stream"' in page and "every 5s" not in page
+    changed: list[list[str]] = []
+    unsubscribe = rt.kubernetes.infrastructure.subscribe(changed.append)
+    try:
+        run(rt, [deploy_stage([deployment(config=None)])])
+        wait_for(lambda: ["emu"] in changed, what="a watch event reported for account emu")
+    finally:
+        unsubscribe()

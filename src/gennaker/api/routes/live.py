@@ -40,7 +40,7 @@ def execution_events(execution_id: str, request: Request, rt: RuntimeDep, who: C
     require_application(request, rt, who, first["application"], "READ")
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt.wakeup, request.is_disconnected):
+        async for ids in changes(rt.wakeup.subscribe, request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue
@@ -63,7 +63,7 @@ def application_events(application: str, request: Request, rt: RuntimeDep, who: 
     wanted = application.lower()
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt.wakeup, request.is_disconnected):
+        async for ids in changes(rt.wakeup.subscribe, request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue

@@ -51,8 +51,15 @@ class AccountWatch:
     names its namespaces (so it works with namespace-scoped RBAC). Each restarts from a fresh list on errors;
     objects in namespaces the account omits are left out."""
 
-    def __init__(self, client: KubeClient, kinds: Iterable[tuple[str, str]] = WATCHED):
+    def __init__(
+        self,
+        client: KubeClient,
+        kinds: Iterable[tuple[str, str]] = WATCHED,
+        on_change: Callable[[str], None] | None = None,
+    ):
+        """`on_change(account)` is called from the watch threads after every event applied."""
         self.client = client
+        self.on_change = on_change
         account = client.account
         scopes: list[str | None] = list(account.namespaces) if account.namespaces else [None]
         self._streams = [(api_version, kind, scope) for api_version, kind in kinds for scope in scopes]
@@ -115,6 +122,8 @@ class AccountWatch:
             elif event in ("ADDED", "MODIFIED") and self._shown(obj):
                 cache.objects[_key(obj)] = obj
             cache.updated_at = time.monotonic()
+        if self.on_change is not None:
+            self.on_change(self.client.account.name)
 
     def _shown(self, obj: dict[str, Any]) -> bool:
         namespace = mf.namespace(obj)
@@ -133,6 +142,17 @@ class Infrastructure:
         self._accounts = accounts
         self._watches: dict[str, AccountWatch] = {}
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[list[str]], None]] = []
+
+    def subscribe(self, listener: Callable[[list[str]], None]) -> Callable[[], None]:
+        """Call `listener([account])` whenever a watched object of that account changes; returns an
+        unsubscribe (the pages' live streams use it instead of polling)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _changed(self, account: str) -> None:
+        for listener in list(self._listeners):
+            listener([account])
 
     def watch(self, account: str) -> AccountWatch:
         """The account's watch, started on first use (and given a moment to sync then); an unreachable
@@ -141,7 +161,9 @@ class Infrastructure:
             current = self._watches.get(account)
             started = current is None
             if current is None:
-                current = self._watches[account] = AccountWatch(self._clients(account)).start()
+                current = self._watches[account] = AccountWatch(
+                    self._clients(account), on_change=self._changed
+                ).start()
         if started:
             current.wait_synced()
         return current
