@@ -105,7 +105,8 @@ def build_execution(
         # The caller decides who the execution acts as (a trigger's runAsUser is checked before it gets here).
         authentication={"user": user, "allowedAccounts": []},
         trigger=trigger,
-        notifications=list(config.get("notifications") or []),
+        # The config's notifications, and those the starter asked for (Deck's "notify me" on a manual start).
+        notifications=[*(config.get("notifications") or []), *_mappings(trigger.get("notifications"))],
         extra={
             "description": config.get("description"),
             "origin": trigger.get("origin", "api"),
@@ -215,3 +216,7 @@ class Launcher:
         execution = build_execution(config, {"type": "manual", "user": user}, user)
         execution.type = "ORCHESTRATION"
         return self._enqueue(conn, execution)
+
+
+def _mappings(value: Any) -> list[dict[str, Any]]:
+    return [dict(item) for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
@@ -403,6 +404,42 @@ async def act(request: Request, execution_id: str, action: str, rt: RuntimeDep, 
     return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
 
 
+# What a manual start may add to its trigger, as Deck's manual execution dialog offers it: a saved trigger to
+# act as (with the build, tag or commit it would carry), artifacts, and a notification for the starter.
+START_FIELDS = {"trigger_fields": {"jenkins": ("buildNumber",), "docker": ("tag",), "git": ("branch", "hash")}}
+
+
+def manual_trigger(config: Mapping[str, Any], form: FormData, user: str) -> dict[str, Any]:
+    """The trigger of a manual start from the start form; ValueError names a field that is wrong."""
+    trigger: dict[str, Any] = {"type": "manual", "user": user}
+    chosen = str(form.get("trigger") or "")
+    if chosen:
+        saved = config.get("triggers") or []
+        if not chosen.isdigit() or int(chosen) >= len(saved):
+            raise ValueError(f"trigger: no trigger {chosen!r}")
+        # A manual start acts as the person starting it: never the trigger's runAsUser or secret.
+        base = {k: v for k, v in saved[int(chosen)].items() if k not in ("secret", "enabled", "runAsUser")}
+        wanted = START_FIELDS["trigger_fields"].get(str(base.get("type")), ())
+        trigger = {**base, **{f: str(form.get(f"t.{f}")) for f in wanted if form.get(f"t.{f}")}, "user": user}
+    artifacts = str(form.get("artifacts") or "").strip()
+    if artifacts:
+        try:
+            loaded = yaml.safe_load(artifacts)
+        except yaml.YAMLError as error:
+            raise ValueError(f"artifacts: not valid YAML: {error}") from None
+        if not isinstance(loaded, list) or not all(isinstance(a, dict) and a.get("type") for a in loaded):
+            raise ValueError("artifacts: a list of artifacts, each with a type")
+        trigger["artifacts"] = loaded
+    notify = str(form.get("notify") or "").strip()
+    if notify:
+        if "@" not in notify:
+            raise ValueError("notify: must be an email address")
+        trigger["notifications"] = [
+            {"type": "email", "address": notify, "level": "pipeline", "when": ["pipeline.complete", "pipeline.failed"]}
+        ]
+    return trigger
+
+
 @router.get("/ui/applications/{application}/pipelines/{name}/start", response_class=HTMLResponse)
 def start_form(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
     require_application(request, rt, who, application, "EXECUTE")
@@ -410,7 +447,7 @@ def start_form(request: Request, application: str, name: str, rt: RuntimeDep, wh
         config = rt.pipelines.get_by_name(conn, application, name)
     if config is None:
         raise ApiError(404, f"pipeline '{name}' not found in application '{application.lower()}'")
-    return page(request, "start.html", who, config=config, errors={})
+    return page(request, "start.html", who, config=config, errors={}, **START_FIELDS)
 
 
 @router.post("/ui/applications/{application}/pipelines/{name}/start", response_model=None)
@@ -419,14 +456,20 @@ async def start(request: Request, application: str, name: str, rt: RuntimeDep, w
     check_csrf(request, form)
     require_application(request, rt, who, application, "EXECUTE")
     parameters = {str(k)[2:]: str(v) for k, v in form.items() if str(k).startswith("p.")}
-    trigger = {"type": "manual", "user": who.username, "parameters": parameters}
+    with rt.db.read() as conn:
+        config = rt.pipelines.get_by_name(conn, application, name) or {}
+    try:
+        trigger = manual_trigger(config, form, who.username)
+    except ValueError as exc:
+        refused = page(request, "start.html", who, config=config, errors={"": str(exc)}, **START_FIELDS)
+        refused.status_code = 400
+        return refused
+    trigger["parameters"] = parameters
     try:
         execution_id = await asyncio.to_thread(rt.start_pipeline, application, name, trigger, who.username)
     except LaunchError as exc:
-        with rt.db.read() as conn:
-            config = rt.pipelines.get_by_name(conn, application, name)
         errors = {e.field: e.problem for e in exc.errors} or {"": str(exc)}
-        refused = page(request, "start.html", who, config=config, errors=errors)
+        refused = page(request, "start.html", who, config=config, errors=errors, **START_FIELDS)
         refused.status_code = 400
         return refused
     return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)

@@ -57,3 +57,33 @@ def test_trigger_summaries() -> None:
     assert trigger_summary({"type": "docker", "tag": "1.2"}) == "docker :1.2"
     child = {"type": "pipeline", "parentPipelineApplication": "shop", "parentPipelineName": "build", "user": "ann"}
     assert trigger_summary(child) == "pipeline from shop/build by ann"
+
+
+def test_a_manual_start_can_act_as_a_trigger_with_artifacts_and_a_notification(
+    api: TestClient, runtime: Runtime
+) -> None:
+    with runtime.db.transaction() as conn:
+        runtime.applications.save(conn, "shop", {"permissions": PERMISSIONS}, "admin")
+    docker = {"type": "docker", "account": "hub", "repository": "shop/web", "tag": "", "runAsUser": "bot"}
+    config = {
+        "application": "shop",
+        "name": "deploy",
+        "triggers": [docker],
+        "stages": [{"refId": "1", "type": "wait", "waitTime": 0}],
+    }
+    assert api.post("/pipelines", json=config, headers=as_user("dev")).status_code == 200
+    form_page = api.get("/ui/applications/shop/pipelines/deploy/start", headers=as_user("dev")).text
+    assert 'name="t.tag"' in form_page and 'name="notify"' in form_page
+    artifacts = "- type: docker/image\n  name: shop/web\n  reference: shop/web:1.4\n"
+    form = {"trigger": "0", "t.tag": "1.4", "artifacts": artifacts, "notify": "dev@example.com"}
+    started = api.post(
+        "/ui/applications/shop/pipelines/deploy/start", data=form, headers=as_user("dev"), follow_redirects=False
+    )
+    assert started.status_code == 303, started.text
+    run = execution(runtime, started.headers["location"].rsplit("/", 1)[-1])
+    assert (run["trigger"]["type"], run["trigger"]["tag"], run["trigger"]["user"]) == ("docker", "1.4", "dev")
+    assert "runAsUser" not in run["trigger"] and run["authentication"]["user"] == "dev"
+    assert run["trigger"]["artifacts"][0]["reference"] == "shop/web:1.4"
+    assert run["notifications"][-1]["address"] == "dev@example.com"
+    bad = api.post("/ui/applications/shop/pipelines/deploy/start", data={"notify": "nobody"}, headers=as_user("dev"))
+    assert bad.status_code == 400 and "notify: must be an email address" in bad.text
