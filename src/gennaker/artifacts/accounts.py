@@ -162,7 +162,7 @@ class GitHubAccount(_Credentials):
 
     def credential_hosts(self) -> list[str]:
         # github.com serves larger files from raw.githubusercontent.com (the contents API's `download_url`).
-        raw = ["https://raw.githubusercontent.com"] if _origin(self.baseUrl) == _origin(GITHUB_API) else []
+        raw = ["https://raw.githubusercontent.com"] if url_origin(self.baseUrl) == url_origin(GITHUB_API) else []
         return [*self.hosts, self.baseUrl, *raw]
 
 
@@ -235,7 +235,7 @@ class S3Account(ArtifactAccount):
     def may_send_credentials_to(self, url: str) -> bool:
         if self.apiEndpoint:
             return _reaches(url, self.apiEndpoint)
-        scheme, host, port = _origin(url)
+        scheme, host, port = url_origin(url)
         return scheme == "https" and port == 443 and host.endswith(_AWS_HOST_SUFFIXES)
 
 
@@ -401,7 +401,7 @@ def _read_secret(path: str, key: str) -> str:
         raise ValueError(f"cannot read {key} {path}: {exc.strerror}") from None
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def url_origin(url: str) -> tuple[str, str, int | None]:
     """(scheme, host, port) of a URL, including git's `user@host:path` form (ssh); ports made explicit."""
     if "://" not in url:
         head = url.split("/", 1)[0]
@@ -427,7 +427,7 @@ def _without_empty_strings(data: Any) -> Any:
 def _http_endpoint(value: str) -> str:
     """An http(s) endpoint URL without a trailing slash; a bare `host:port` means https, as in the AWS SDK."""
     url = (value if "://" in value else f"https://{value}").rstrip("/")
-    scheme, host, _ = _origin(url)
+    scheme, host, _ = url_origin(url)
     if scheme not in ("http", "https") or not host:
         raise ValueError(f"{value!r} is not an http or https endpoint such as https://host:port")
     return url
@@ -435,16 +435,16 @@ def _http_endpoint(value: str) -> str:
 
 def _origin_entry(entry: str) -> bool:
     if "://" in entry:
-        scheme, host, _ = _origin(entry)
+        scheme, host, _ = url_origin(entry)
         return bool(host) and scheme in _DEFAULT_PORTS
     return _HOST_NAME.fullmatch(entry) is not None
 
 
 def _reaches(url: str, entry: str) -> bool:
     """Whether `url` goes to the origin `entry` names (a bare host name: https or ssh on the usual port)."""
-    scheme, host, port = _origin(url)
+    scheme, host, port = url_origin(url)
     if not host:
         return False
     if "://" in entry:
-        return (scheme, host, port) == _origin(entry)
+        return (scheme, host, port) == url_origin(entry)
     return host == entry.lower() and (scheme, port) in (("https", 443), ("ssh", 22))

@@ -22,6 +22,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
+from gennaker.artifacts.accounts import url_origin
 from gennaker.artifacts.fetchers.guard import ConnectGuard, FetchProblem
 from gennaker.ci.jenkins.accounts import JenkinsMaster
 
@@ -113,7 +114,7 @@ class JenkinsClient:
         self.master = master
         self.guard = guard
         self.client_factory = client_factory or default_client
-        self._origin = _origin(master.address)
+        self._origin = url_origin(master.address)
         self._root = master.address.rstrip("/") + "/"
 
     @property
@@ -311,7 +312,7 @@ class JenkinsClient:
         return data
 
     def _same_origin(self, url: str) -> bool:
-        return _origin(url) == self._origin
+        return url_origin(url) == self._origin
 
 
 def _flatten(jobs: list[Any], prefix: str, into: list[str]) -> None:
@@ -322,16 +323,6 @@ def _flatten(jobs: list[Any], prefix: str, into: list[str]) -> None:
             _flatten(job["jobs"], f"{prefix}{job['name']}/job/", into)
         else:
             into.append(prefix + job["name"])
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        return "", "", None
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _without_query(url: str) -> str:

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from gennaker.artifacts.accounts import url_origin
+
 SECTION = "providers.dockerRegistry"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_NAME = re.compile(r"(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
@@ -133,19 +135,19 @@ class DockerRegistryAccount(BaseModel):
 
     def may_send_credentials_to(self, url: str) -> bool:
         """Only to the registry's own origin."""
-        return _origin(url) == _origin(self.base_url)
+        return url_origin(url) == url_origin(self.base_url)
 
     def may_send_credentials_to_token_service(self, realm: str) -> bool:
         """To a token service on the registry's host (https, or the registry's own scheme), or in `tokenHosts`."""
-        scheme, host, port = _origin(realm)
-        own_scheme, own_host, _ = _origin(self.base_url)
+        scheme, host, port = url_origin(realm)
+        own_scheme, own_host, _ = url_origin(self.base_url)
         if not host:
             return False
         if host == own_host and scheme in ("https", own_scheme):
             return True
         for entry in self.tokenHosts:
             if "://" in entry:
-                if (scheme, host, port) == _origin(entry):
+                if (scheme, host, port) == url_origin(entry):
                     return True
             elif host == entry.lower() and scheme == "https" and port == 443:
                 return True
@@ -213,12 +215,3 @@ def _describe(prefix: str, exc: ValidationError) -> list[str]:
         result.append(f"{where}: {message[:1].lower()}{message[1:]}")
     return result
 
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        return scheme, "", None
-    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
