@@ -162,7 +162,7 @@ class Runtime:
             on_events=OutboxRecorder(NotificationSettings.from_config(settings.config.get("notifications"))),
             read_execution=self.executions.get_json,
             list_executions=self.executions.list_json,
-            application_allows=self._application_allows,
+            application_allows=self.starts.allows,
             resource_allows=self.permissions.account if settings.enforce_permissions else None,
             settings=settings.engine,
         )
@@ -268,11 +268,6 @@ class Runtime:
 
     def start_task(self, application: str, description: str, jobs: list[dict[str, Any]], user: str) -> str:
         return self.starts.task(application, description, jobs, user)
-
-    def _application_allows(self, conn: Connection, user: str | None, application: str, permission: str) -> bool:
-        if not self.settings.enforce_permissions:
-            return True
-        return self.permissions.application(user, self.applications.get(conn, application), permission)
 
     # -- the scheduler ------------------------------------------------------------------------------
     def new_scheduler(self) -> Scheduler:

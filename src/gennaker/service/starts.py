@@ -85,13 +85,17 @@ class Starts:
             raise TriggerRefused(f"the trigger's runAsUser {run_as} is refused: {editor} may not run pipelines as it")
         return str(run_as)
 
+    def allows(self, conn: Connection, user: str | None, application: str, permission: str) -> bool:
+        """Whether `user` has READ/WRITE/EXECUTE on the application (always, where permissions are not enforced)."""
+        if not self.enforce_permissions:
+            return True
+        return self.permissions.application(user, self.applications.get(conn, application), permission)
+
     def by_trigger(self, conn: Connection, config: Mapping[str, Any], trigger: dict[str, Any], caller: str) -> str:
         """Start `config` for a saved trigger's event in `conn`'s transaction (the caller commits and wakes
         the workers); raises `TriggerRefused` with the reason when it cannot start."""
         user = self.run_as(config, trigger, caller)
-        if self.enforce_permissions and not self.permissions.application(
-            user, self.applications.get(conn, str(config["application"])), "EXECUTE"
-        ):
+        if not self.allows(conn, user, str(config["application"]), "EXECUTE"):
             raise TriggerRefused(f"{user} lacks EXECUTE permission on application '{config['application']}'")
         try:  # the launcher refuses before it writes anything
             return self.launcher.start(conn, dict(config), {**trigger, "user": user}, user)
@@ -132,9 +136,7 @@ class Starts:
         if config is None:
             raise StageFailure("The referenced pipeline cannot be located")
         user = parent.authentication.get("user")
-        if self.enforce_permissions and not self.permissions.application(
-            user, self.applications.get(conn, config["application"]), "EXECUTE"
-        ):
+        if not self.allows(conn, user, config["application"], "EXECUTE"):
             raise StageFailure(f"{user} lacks EXECUTE permission on application '{config['application']}'")
         trigger = {
             "type": "pipeline",
@@ -160,7 +162,7 @@ class Starts:
             return
         outcome = PARENT_OUTCOMES.get(parent.status, "failed")
         parent_json = parent.to_json()
-        for config in self.pipelines.all(conn):
+        for config in self.pipelines.mentioning(conn, parent.pipeline_config_id):
             if config.get("disabled"):
                 continue
             for index, trigger in enumerate(config.get("triggers") or []):

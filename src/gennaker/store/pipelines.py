@@ -82,6 +82,16 @@ class PipelineStore:
         rows = conn.execute(sa.select(pipeline_configs.c.config).order_by(pipeline_configs.c.application)).scalars()
         return [codec.loads(text) for text in rows]
 
+    def mentioning(self, conn: Connection, text: str) -> list[dict[str, Any]]:
+        """The configs whose JSON holds `text` (e.g. a pipeline id its `pipeline` triggers wait for): a cheap
+        filter in the database, so finding dependents does not parse every config."""
+        stored = codec.dumps(text)[1:-1]  # as the text appears inside the stored JSON (escapes included)
+        escaped = stored.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = conn.execute(
+            sa.select(pipeline_configs.c.config).where(pipeline_configs.c.config.like(f"%{escaped}%", escape="\\"))
+        ).scalars()
+        return [codec.loads(row) for row in rows]
+
     def delete(self, conn: Connection, application: str, name: str) -> bool:
         config = self.get_by_name(conn, application, name)
         if config is None:

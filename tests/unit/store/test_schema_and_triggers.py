@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from gennaker.store.database import Database
+from gennaker.store.pipelines import PipelineStore
 from gennaker.store.tables import metadata
 from gennaker.store.triggers import FIRED, SKIPPED, TriggerEvent, TriggerStore
 
@@ -61,4 +62,17 @@ def test_events_and_leases_on_sqlite(tmp_path: Path) -> None:
 def test_events_and_leases_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     db = database(tmp_path, postgres_url)
     check_events_and_leases(db)
+    db.dispose()
+
+
+def test_configs_mentioning_a_text_are_found_in_the_database(tmp_path: Path) -> None:
+    db = database(tmp_path, None)
+    store = PipelineStore()
+    odd = 'id "with" 100%_\\ quirks é'
+    waiting = {"type": "pipeline", "pipeline": odd, "status": ["successful"]}
+    with db.transaction() as conn:
+        store.save(conn, {"application": "shop", "name": "child", "triggers": [waiting], "stages": []}, "u")
+        store.save(conn, {"application": "shop", "name": "other", "description": "id with 100 quirks"}, "u")
+        assert [c["name"] for c in store.mentioning(conn, odd)] == ["child"]
+        assert store.mentioning(conn, "with 1%") == []  # % is a character here, not a wildcard
     db.dispose()
