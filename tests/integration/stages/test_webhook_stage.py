@@ -25,6 +25,7 @@ from gennaker.auth.service import AuthService
 from gennaker.runtime import Runtime
 from gennaker.stages.webhook import add_webhook_stages
 from gennaker.stages.webhook.config import HTTP_METHODS
+from gennaker.stages.webhook.jsonpath import BadPath, read_path
 from tests.support import make_runtime, pipeline, wait_for, wait_status
 
 FINAL = ("SUCCEEDED", "TERMINAL", "CANCELED", "STOPPED")
@@ -715,3 +716,13 @@ def test_an_unresolvable_host_is_retried_as_orca_does(runtime_with: RuntimeFacto
     error = error_of(stage(done, "1"))
     assert "Remote host resolution failure" in error and "https://gone.example.com/hook" in error
     assert transport.used == []
+
+
+def test_a_status_path_filter_regex_runs_on_re2() -> None:
+    body = {"jobs": [{"name": "a" * 40 + "!", "state": "slow"}, {"name": "deploy-7", "state": "done"}]}
+    assert read_path(body, '$.jobs[?(@.name =~ "deploy-[0-9]+")].state') == ["done"]
+    started = time.monotonic()
+    assert read_path(body, '$.jobs[?(@.name =~ "(a+)+$")].state') == []  # backtracks for minutes on `re`
+    assert time.monotonic() - started < 1
+    with pytest.raises(BadPath, match="RE2"):
+        read_path(body, '$.jobs[?(@.name =~ "(?=deploy)")].state')

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from gennaker.artifacts.accounts import _read_secret as read_secret_file
 
 DEFAULT_START_TIMEOUT_S = 15 * 60  # Orca's startJenkinsJob
 DEFAULT_QUEUE_TIMEOUT_S = 2 * 3600  # Orca's waitForJenkinsJobStart
@@ -245,10 +246,7 @@ def _describe(prefix: str, exc: ValidationError) -> list[str]:
 
 
 def _read_secret(path: str, key: str) -> str:
-    try:
-        text = Path(path).expanduser().read_text().strip()
-    except OSError as exc:
-        raise ValueError(f"cannot read {key} {path}: {exc.strerror}") from None
+    text = read_secret_file(path, key)
     if not text:
         raise ValueError(f"{key} {path} is empty")
     return text

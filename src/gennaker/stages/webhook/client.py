@@ -29,12 +29,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from gennaker.artifacts.fetchers import OutboundPolicy
+from gennaker.artifacts.fetchers.guard import DENIED_SUFFIXES
 from gennaker.stages.webhook.config import HTTP_METHODS, WebhookSettings
 
 log = logging.getLogger(__name__)
 
 Resolver = Callable[[str], list[str]]
-DENIED_SUFFIXES = (".spinnaker", ".local", ".localdomain", ".internal", ".localhost")
 # Headers a pipeline may not set: Orca's deny list (they would let a webhook impersonate a user to Spinnaker
 # services), and those the client itself owns.
 DENIED_HEADERS = frozenset(

@@ -31,9 +31,10 @@ from urllib.parse import urlsplit
 
 import re2
 
+from gennaker.artifacts.accounts import url_origin
+
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 STATUS_URL_RESOLUTIONS = ("getMethod", "locationHeader", "webhookResponse")
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Preconfigured-webhook keys that describe the entry rather than configure the stage.
 DESCRIPTIVE_KEYS = ("enabled", "label", "description", "type", "parameters", "parameterData", "permissions")
@@ -113,21 +114,11 @@ def prefix_matches(prefix: str, url: str) -> bool:
     with the rest of the prefix. `https://api.example.com` does not let `https://api.example.com.evil.org` or
     `https://api.example.com@evil.org` through, as a plain string prefix would."""
     want, got = urlsplit(prefix), urlsplit(url)
-    if want.scheme.lower() != got.scheme.lower() or (want.hostname or "") != (got.hostname or ""):
-        return False
-    if _port(want) != _port(got) or (want.username, want.password) != (got.username, got.password):
+    if url_origin(prefix) != url_origin(url) or (want.username, want.password) != (got.username, got.password):
         return False
     rest_wanted = want.path + (f"?{want.query}" if want.query else "")
     rest_got = (got.path or "/") + (f"?{got.query}" if got.query else "")
     return rest_got.startswith(rest_wanted or "/")
-
-
-def _port(parts: Any) -> int | None:
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    return port if port is not None else DEFAULT_PORTS.get(parts.scheme.lower())
 
 
 @dataclass(frozen=True)
@@ -252,7 +243,7 @@ def _allowed_request(entry: Any, where: str) -> AllowedRequest:
         raise WebhookConfigError(f"{where}: needs exactly one of urlPrefix and urlPattern")
     if prefix is not None:
         parts = urlsplit(str(prefix))
-        if not isinstance(prefix, str) or parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+        if not isinstance(prefix, str) or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise WebhookConfigError(f"{where}.urlPrefix: must be an http(s) URL with a host, not {prefix!r}")
         return AllowedRequest(frozenset(m.upper() for m in methods), prefix=prefix)
     if not isinstance(pattern, str):
