@@ -186,7 +186,25 @@ class HelmAccount(_Credentials):
         return [*self.hosts, self.repository]
 
 
-class S3Account(ArtifactAccount):
+class _CloudObjectAccount(ArtifactAccount):
+    """What `s3` and `gcs` accounts share: halconfig's empty strings mean unset (as in Clouddriver), and
+    `apiEndpoint`, when set, is an http(s) URL."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data: Any) -> Any:
+        return _without_empty_strings(data)
+
+    @field_validator("apiEndpoint", check_fields=False)
+    @classmethod
+    def _endpoint_is_http(cls, value: str | None) -> str | None:
+        return None if value is None else _http_endpoint(value)
+
+    def has_credentials(self) -> bool:
+        return True  # every request is signed or carries a token: the account's, or the default chain's
+
+
+class S3Account(_CloudObjectAccount):
     """`s3/object`: objects in Amazon S3 or an S3-compatible store, with halconfig's keys.
 
     `apiEndpoint` (with `apiRegion`) names an S3-compatible store such as MinIO, addressed path-style as
@@ -205,16 +223,6 @@ class S3Account(ArtifactAccount):
         default=None, validation_alias=AliasChoices("awsSecretAccessKey", "secretAccessKey")
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_unset(cls, data: Any) -> Any:
-        return _without_empty_strings(data)
-
-    @field_validator("apiEndpoint")
-    @classmethod
-    def _endpoint_is_http(cls, value: str | None) -> str | None:
-        return None if value is None else _http_endpoint(value)
-
     @model_validator(mode="after")
     def _keys_together(self) -> S3Account:
         if (self.awsAccessKeyId is None) != (self.awsSecretAccessKey is None):
@@ -226,9 +234,6 @@ class S3Account(ArtifactAccount):
             return self.awsAccessKeyId, self.awsSecretAccessKey.get_secret_value()
         return None
 
-    def has_credentials(self) -> bool:
-        return True  # every request is signed: with the account's keys or the default chain's
-
     def credential_hosts(self) -> list[str]:
         return [self.apiEndpoint] if self.apiEndpoint else [f"https://*{s}" for s in _AWS_HOST_SUFFIXES]
 
@@ -239,7 +244,7 @@ class S3Account(ArtifactAccount):
         return scheme == "https" and port == 443 and host.endswith(_AWS_HOST_SUFFIXES)
 
 
-class GcsAccount(ArtifactAccount):
+class GcsAccount(_CloudObjectAccount):
     """`gcs/object`: objects in Google Cloud Storage.
 
     `jsonPath` is a credentials file (a service-account key, as halconfig has it); without it Application
@@ -250,16 +255,6 @@ class GcsAccount(ArtifactAccount):
     types: ClassVar[tuple[str, ...]] = ("gcs/object",)
     jsonPath: str | None = None
     apiEndpoint: str = GCS_API
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_unset(cls, data: Any) -> Any:
-        return _without_empty_strings(data)
-
-    @field_validator("apiEndpoint")
-    @classmethod
-    def _endpoint_is_http(cls, value: str) -> str:
-        return _http_endpoint(value)
 
     @field_validator("jsonPath")
     @classmethod
@@ -275,9 +270,6 @@ class GcsAccount(ArtifactAccount):
         if not isinstance(content, Mapping) or not content.get("type"):
             raise ValueError(f"jsonPath {path} is not a Google credentials file (it has no `type`)")
         return path
-
-    def has_credentials(self) -> bool:
-        return True  # the key file's, or Application Default Credentials
 
     def credential_hosts(self) -> list[str]:
         return [self.apiEndpoint]

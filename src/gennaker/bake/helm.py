@@ -113,33 +113,6 @@ class HelmRenderer(Protocol):
     ) -> str: ...
 
 
-def render_helm(
-    chart: bytes | Path,
-    values_files: Sequence[bytes],
-    overrides: Mapping[str, Any],
-    *,
-    raw_overrides: bool,
-    release_name: str,
-    namespace: str | None,
-    include_crds: bool,
-    api_versions: Sequence[str],
-    kube_version: str | None,
-) -> str:
-    """Render a chart (`.tgz` bytes, or a chart directory or archive path) like `helm template`, with Helm's
-    engine in a child process under the default limits (`HelmEngineRenderer(limits)` for others)."""
-    return HelmEngineRenderer()(
-        chart,
-        values_files,
-        overrides,
-        raw_overrides=raw_overrides,
-        release_name=release_name,
-        namespace=namespace,
-        include_crds=include_crds,
-        api_versions=api_versions,
-        kube_version=kube_version,
-    )
-
-
 class HelmEngineRenderer:
     """Helm's Go engine (`helm_python`) in a child process, its memory (RLIMIT_DATA) and CPU time capped."""
 
@@ -207,6 +180,11 @@ class HelmEngineRenderer:
             f"{self.what} crashed ({reason}); it may have used more than {self.limits.max_render_memory_bytes} "
             "bytes of memory (limit: bake.maxRenderMemoryBytes)"
         )
+
+
+# Render a chart (`.tgz` bytes, or a chart directory or archive path) like `helm template`, with Helm's engine
+# in a child process under the default limits (`HelmEngineRenderer(limits)` for others).
+render_helm: HelmRenderer = HelmEngineRenderer()
 
 
 def render_request(data: bytes) -> str:

@@ -178,6 +178,18 @@ def _effect_size(measure: EffectSizeMeasure, control: Sequence[float], experimen
     return mean_ratio(control, experiment)
 
 
+def _missing_data(
+    nan_strategy: NanStrategy, critical: bool, must_have_data: bool, metric_name: str
+) -> MetricClassification:
+    """The label of a metric with no data on one side (both classifiers' first rule)."""
+    if nan_strategy is NanStrategy.REPLACE:
+        return MetricClassification(Classification.PASS, None, 1.0, False)
+    reason = f"Missing data for {metric_name}"
+    if must_have_data and not critical:
+        return MetricClassification(Classification.NODATA_FAIL_METRIC, reason, 1.0, False)
+    return MetricClassification(Classification.NODATA, reason, 1.0, critical)
+
+
 @dataclass
 class MannWhitneyClassifier:
     """The judge's metric classifier. The judge uses tolerance 0.25 and confidence 0.98 (`for_judge`)."""
@@ -212,12 +224,7 @@ class MannWhitneyClassifier:
         any exception into the `Error` label.
         """
         if not control or not experiment:
-            if nan_strategy is NanStrategy.REPLACE:
-                return MetricClassification(Classification.PASS, None, 1.0, False)
-            reason = f"Missing data for {metric_name}"
-            if must_have_data and not critical:
-                return MetricClassification(Classification.NODATA_FAIL_METRIC, reason, 1.0, False)
-            return MetricClassification(Classification.NODATA, reason, 1.0, critical)
+            return _missing_data(nan_strategy, critical, must_have_data, metric_name)
 
         if sorted(experiment) == sorted(control):
             return MetricClassification(Classification.PASS, "The Canary and Baseline data are identical", 1.0, False)
@@ -285,12 +292,7 @@ class MeanInequalityClassifier:
         metric_name: str = "",
     ) -> MetricClassification:
         if not control or not experiment:
-            if nan_strategy is NanStrategy.REPLACE:
-                return MetricClassification(Classification.PASS, None, 1.0, False)
-            reason = f"Missing data for {metric_name}"
-            if must_have_data and not critical:
-                return MetricClassification(Classification.NODATA_FAIL_METRIC, reason, 1.0, False)
-            return MetricClassification(Classification.NODATA, reason, 1.0, critical)
+            return _missing_data(nan_strategy, critical, must_have_data, metric_name)
         deviation = mean_ratio(control, experiment)
         experiment_mean = mean(experiment)
         control_mean = mean(control)

@@ -33,6 +33,9 @@ __all__ = [
 
 PROMQL_PREFIX = "PromQL:"
 DEFAULT_SCOPE_LABEL = "instance"
+MAX_EXPANSIONS = 10_000  # variables one substitution may expand, nested ones included
+MAX_NESTING = 50  # variables within variables
+MAX_EXPANDED_LENGTH = 1_000_000  # characters of any expanded text
 
 
 class PrometheusQueryError(ValueError):
@@ -113,39 +116,78 @@ def escape_template(template: str) -> str:
     return template.replace("${", "$\\{")
 
 
-def substitute(template: str, bindings: Mapping[str, str], _resolving: tuple[str, ...] = ()) -> str:
-    """Replace each `${name}` by its binding (StringSubstitutor rules, see the module docstring)."""
-    out: list[str] = []
-    index = 0
-    length = len(template)
-    while index < length:
-        if template.startswith("$${", index):
-            out.append("${")
-            index += 3
-            continue
-        if template.startswith("${", index):
-            close = template.find("}", index + 2)
-            if close < 0:
+def substitute(template: str, bindings: Mapping[str, str]) -> str:
+    """Replace each `${name}` by its binding (StringSubstitutor rules, see the module docstring).
+
+    Bindings come from the pipeline (`extendedScopeParams`) and may name each other, so an expansion is bounded:
+    at most MAX_EXPANSIONS variables, MAX_NESTING levels and MAX_EXPANDED_LENGTH characters of text, checked as
+    it grows (a few bindings that each repeat the next one would otherwise expand to gigabytes)."""
+    return _Expansion(bindings).expand(template, ())
+
+
+class _Expansion:
+    def __init__(self, bindings: Mapping[str, str]):
+        self.bindings = bindings
+        self.expansions = 0
+
+    def expand(self, template: str, resolving: tuple[str, ...]) -> str:
+        out: list[str] = []
+        size = 0
+        index = 0
+        length = len(template)
+        while index < length:
+            dollar = template.find("$", index)
+            if dollar < 0:
                 out.append(template[index:])
+                size += length - index
                 break
-            name = template[index + 2 : close]
-            default: str | None = None
-            if ":-" in name:
-                name, default = name.split(":-", 1)
-            if name in _resolving:
-                raise TemplateError(f"Infinite loop in property interpolation of {template}: {name}")
-            if name in bindings:
-                value = bindings[name]
-            elif default is not None:
-                value = default
+            out.append(template[index:dollar])
+            size += dollar - index
+            index = dollar
+            if template.startswith("$${", index):
+                piece = "${"
+                index += 3
+            elif template.startswith("${", index):
+                close = template.find("}", index + 2)
+                if close < 0:
+                    out.append(template[index:])
+                    size += length - index
+                    break
+                piece = self._variable(template, template[index + 2 : close], resolving)
+                index = close + 1
             else:
-                raise TemplateError(f"Cannot resolve variable '{name}'")
-            out.append(substitute(value, bindings, (*_resolving, name)))
-            index = close + 1
-            continue
-        out.append(template[index])
-        index += 1
-    return "".join(out)
+                piece = "$"
+                index += 1
+            out.append(piece)
+            size += len(piece)
+            if size > MAX_EXPANDED_LENGTH:
+                raise _too_long(template)
+        if size > MAX_EXPANDED_LENGTH:
+            raise _too_long(template)
+        return "".join(out)
+
+    def _variable(self, template: str, name: str, resolving: tuple[str, ...]) -> str:
+        default: str | None = None
+        if ":-" in name:
+            name, default = name.split(":-", 1)
+        if name in resolving:
+            raise TemplateError(f"Infinite loop in property interpolation of {template}: {name}")
+        if name in self.bindings:
+            value = self.bindings[name]
+        elif default is not None:
+            value = default
+        else:
+            raise TemplateError(f"Cannot resolve variable '{name}'")
+        self.expansions += 1
+        if self.expansions > MAX_EXPANSIONS or len(resolving) >= MAX_NESTING:
+            raise TemplateError(
+                f"the template expands more than {MAX_EXPANSIONS} variables or nests them deeper than {MAX_NESTING}"
+            )
+        return self.expand(value, (*resolving, name))
+
+
+def _too_long(template: str) -> TemplateError:
+    return TemplateError(f"the expansion of {template[:100]!r} is longer than {MAX_EXPANDED_LENGTH} characters")
 
 
 def _bindings(query: PrometheusQueryConfig, scope: PrometheusScope) -> dict[str, str]:

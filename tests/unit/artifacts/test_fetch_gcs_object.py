@@ -60,6 +60,8 @@ def test_generation_from_the_reference_or_the_version(gcs: GcsServer, make_fetch
         fetcher({"type": "gcs/object", "reference": f"gs://manifests/app.yaml#{current}", "version": old})
     with pytest.raises(ArtifactFetchError, match="a gcs/object generation is a number, not 'latest'"):
         fetcher({"type": "gcs/object", "reference": "gs://manifests/app.yaml", "version": "latest"})
+    with pytest.raises(ArtifactFetchError, match="a gcs/object generation is a number, not '²'"):
+        fetcher({"type": "gcs/object", "reference": "gs://manifests/app.yaml", "version": "²"})
 
 
 def test_missing_object_is_named(gcs: GcsServer, make_fetcher: MakeFetcher) -> None:

@@ -87,6 +87,20 @@ def test_substitution_rules() -> None:
         substitute("${a}", {"a": "${a}"})
 
 
+def test_substitution_is_bounded() -> None:
+    doubling = {f"v{i}": f"${{v{i - 1}}}${{v{i - 1}}}" for i in range(1, 60)} | {"v0": "x" * 100}
+    with pytest.raises(TemplateError, match=r"longer than|more than"):
+        substitute("${v59}", doubling)
+    empty = {f"v{i}": f"${{v{i - 1}}}${{v{i - 1}}}" for i in range(1, 60)} | {"v0": ""}
+    with pytest.raises(TemplateError, match="more than 10000 variables"):
+        substitute("${v59}", empty)
+    chain = {f"v{i}": f"${{v{i - 1}}}" for i in range(1, 2000)} | {"v0": "x"}
+    with pytest.raises(TemplateError, match="deeper than 50"):
+        substitute("${v1999}", chain)
+    with pytest.raises(TemplateError, match="longer than 1000000 characters"):
+        substitute("${a}${a}", {"a": "x" * 600_000})
+
+
 @pytest.mark.parametrize(
     ("fields", "templates", "message"),
     [

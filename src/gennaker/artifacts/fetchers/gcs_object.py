@@ -53,7 +53,7 @@ def parse_gcs_reference(reference: str, version: str = "") -> GcsObject:
     if version and generation and version != generation:
         raise FetchProblem(f"the reference's generation {generation} and the version {version} disagree")
     generation = generation or version or None
-    if generation is not None and not generation.isdigit():
+    if generation is not None and not (generation.isascii() and generation.isdigit()):
         raise FetchProblem(f"a gcs/object generation is a number, not {generation!r}")
     return GcsObject(bucket, name, generation)
 
