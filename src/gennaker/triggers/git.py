@@ -53,6 +53,11 @@ def _text(data: Any, *path: str) -> str:
     return str(value) if value is not None else ""
 
 
+def _first(items: Any) -> Any:
+    """The first item of a list; None when `items` is not a non-empty list (a malformed payload)."""
+    return items[0] if isinstance(items, list) and items else None
+
+
 def _branch(ref: str) -> str:
     return ref.replace("refs/heads/", "")
 
@@ -159,8 +164,8 @@ def _bitbucket(headers: Mapping[str, str], payload: Mapping[str, Any]) -> GitEve
                 _text(payload, "pullrequest", "destination", "branch", "name"),
             )
         else:
-            change = (_get(payload, "push", "changes") or [{}])[0]
-            sha = _text((change.get("commits") or [{}])[0], "hash")
+            change = _first(_get(payload, "push", "changes"))
+            sha = _text(_first(_get(change, "commits")), "hash")
             branch = _text(change, "new", "name")
         project = _text(repository, "owner", "username") or _text(repository, "project", "key")
         slug = _text(repository, "full_name")
@@ -171,7 +176,7 @@ def _bitbucket(headers: Mapping[str, str], payload: Mapping[str, Any]) -> GitEve
             sha = _text(pull, "properties", "mergeCommit", "id") if merged else _text(pull, "fromRef", "latestCommit")
             branch = _branch(_text(pull, "toRef" if merged else "fromRef", "id"))
         else:
-            change = (payload.get("changes") or [{}])[0]
+            change = _first(payload.get("changes"))
             sha, branch = _text(change, "toHash"), _branch(_text(change, "ref", "id") or _text(change, "refId"))
         project, slug = _text(repository, "project", "key"), _text(repository, "slug")
     if sha.startswith(ZERO_HASH):
@@ -180,8 +185,8 @@ def _bitbucket(headers: Mapping[str, str], payload: Mapping[str, Any]) -> GitEve
 
 
 def _stash(headers: Mapping[str, str], payload: Mapping[str, Any]) -> GitEvent | None:
-    changes = payload.get("refChanges") or payload.get("changes") or [{}]
-    sha = _text(changes[0], "toHash")
+    change = _first(payload.get("refChanges") or payload.get("changes"))
+    sha = _text(change, "toHash")
     if sha.startswith(ZERO_HASH):
         return None
     repository = payload.get("repository") or {}
@@ -189,7 +194,7 @@ def _stash(headers: Mapping[str, str], payload: Mapping[str, Any]) -> GitEvent |
         "stash",
         _text(repository, "project", "key"),
         _text(repository, "slug"),
-        _branch(_text(changes[0], "refId")),
+        _branch(_text(change, "refId")),
         sha,
         "",
     )

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ from gennaker.ci.jenkins.builds import generic_build
 from gennaker.ci.jenkins.client import InvalidJobName, JenkinsClient, JenkinsError, job_path
 from gennaker.ci.jenkins.properties import PropertyFileError, parse_property_file
 from gennaker.triggers.incidents import IncidentLog
-from gennaker.triggers.scheduler import PolledEvent, Poller
+from gennaker.triggers.scheduler import PolledEvent, Poller, enabled_triggers, poll_interval
 
 log = logging.getLogger("gennaker.triggers.jenkins")
 
@@ -387,7 +387,7 @@ def jenkins_pollers(
     make = client_maker or JenkinsClient
     shared = incidents if incidents is not None else {}
     files: dict[tuple[str, str], set[str]] = {}
-    for trigger in _enabled_jenkins_triggers(pipelines):
+    for trigger in enabled_triggers(pipelines, "jenkins"):
         name_of_master, job = str(trigger.get("master") or ""), str(trigger.get("job") or "")
         if not name_of_master or not job:
             continue
@@ -426,29 +426,14 @@ def jenkins_pollers_from_config(
     `outbound` policy, every `scheduler.jenkins.intervalSeconds` (60). Raises `JenkinsConfigError`,
     `OutboundConfigError` or `ValueError` for an invalid section."""
     guard = public_only_guard(OutboundPolicy.from_config(config.get("outbound")))
-    scheduler = config.get("scheduler") or {}
-    section = (scheduler.get("jenkins") if isinstance(scheduler, Mapping) else None) or {}
-    value = section.get("intervalSeconds", DEFAULT_INTERVAL_S) if isinstance(section, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError("scheduler.jenkins.intervalSeconds must be a positive number of seconds")
-    return jenkins_pollers(
-        jenkins_masters(config), pipelines, guard=guard, interval_s=float(value), incidents=incidents
-    )
+    interval_s = poll_interval(config, "jenkins", DEFAULT_INTERVAL_S)
+    return jenkins_pollers(jenkins_masters(config), pipelines, guard=guard, interval_s=interval_s, incidents=incidents)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
 def master_incident_log(master: str) -> IncidentLog:
     """The log of failures of a whole master (unreachable, bad credentials), shared by its pollers."""
     return IncidentLog(log, f"Jenkins triggers of master {master}")
-
-
-def _enabled_jenkins_triggers(pipelines: list[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    for config in pipelines:
-        if not isinstance(config, Mapping) or config.get("disabled"):
-            continue
-        for trigger in config.get("triggers") or []:
-            if isinstance(trigger, Mapping) and trigger.get("type") == "jenkins" and trigger.get("enabled", True):
-                yield trigger
 
 
 def _property_file(trigger: Mapping[str, Any]) -> str:

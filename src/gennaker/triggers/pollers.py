@@ -8,24 +8,25 @@
 
 Building them touches no network, so the caller may build them again whenever the pipelines change. Every
 request goes through the same connect guard as artifact fetches (`outbound` in the configuration). Triggers
-naming an account that is not configured are skipped, with one warning per account and trigger kind.
+naming an account that is not configured, or a docker repository that is not a repository name, are skipped,
+with one warning per account (or repository) and trigger kind.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from gennaker.artifacts.accounts import HelmAccount, artifact_accounts
 from gennaker.artifacts.fetchers.guard import OutboundPolicy, public_only_guard
 from gennaker.artifacts.fetchers.http_client import HttpGetter, default_client_factory
-from gennaker.triggers.docker.accounts import docker_registry_accounts
+from gennaker.triggers.docker.accounts import docker_registry_accounts, is_repository_name
 from gennaker.triggers.docker.poller import DockerPoller
 from gennaker.triggers.docker.registry_client import RegistryClient
 from gennaker.triggers.helm.poller import DEFAULT_INTERVAL_S, MAX_INDEX_BYTES, HelmPoller
 from gennaker.triggers.jenkins_poller import jenkins_pollers_from_config
-from gennaker.triggers.scheduler import Poller
+from gennaker.triggers.scheduler import Poller, enabled_triggers, poll_interval
 
 log = logging.getLogger("gennaker.triggers")
 HELM_TIMEOUT_S = 60.0
@@ -46,7 +47,10 @@ def pollers_from_config(config: Mapping[str, Any], pipelines: list[dict[str, Any
         if not name or not repository:
             continue
         if name not in docker:
-            _warn_once("docker", name, "providers.dockerRegistry has no account of that name")
+            _warn_once("docker", f"account {name!r}", "providers.dockerRegistry has no account of that name")
+            continue
+        if not is_repository_name(repository):  # it goes into the registry's URL paths
+            _warn_once("docker", f"repository {repository!r}", "it is not a repository name such as library/nginx")
             continue
         if repository not in wanted[name]:
             wanted[name].append(repository)
@@ -56,7 +60,7 @@ def pollers_from_config(config: Mapping[str, Any], pipelines: list[dict[str, Any
         client = RegistryClient(docker[name], guard)
         pollers += [DockerPoller(docker[name], repository, client) for repository in repositories]
 
-    helm_interval = _helm_interval(config)
+    helm_interval = poll_interval(config, "helm", DEFAULT_INTERVAL_S)
     accounts = artifact_accounts(config.get("artifacts") or {})
     http = HttpGetter(default_client_factory(HELM_TIMEOUT_S), guard, MAX_INDEX_BYTES)
     charts: dict[tuple[str, str], HelmAccount] = {}
@@ -66,7 +70,7 @@ def pollers_from_config(config: Mapping[str, Any], pipelines: list[dict[str, Any
             continue
         account = accounts.get(name)
         if not isinstance(account, HelmAccount):
-            _warn_once("helm", name, "artifacts.helm has no account of that name")
+            _warn_once("helm", f"account {name!r}", "artifacts.helm has no account of that name")
             continue
         charts.setdefault((name, chart), account)
     pollers += [HelmPoller(account, chart, http, helm_interval) for (_, chart), account in charts.items()]
@@ -74,27 +78,8 @@ def pollers_from_config(config: Mapping[str, Any], pipelines: list[dict[str, Any
     return pollers
 
 
-def enabled_triggers(pipelines: list[dict[str, Any]], trigger_type: str) -> Iterator[Mapping[str, Any]]:
-    """The enabled triggers of `trigger_type` of the enabled pipelines (the scheduler fires only those)."""
-    for config in pipelines:
-        if not isinstance(config, Mapping) or config.get("disabled"):
-            continue
-        for trigger in config.get("triggers") or []:
-            if isinstance(trigger, Mapping) and trigger.get("type") == trigger_type and trigger.get("enabled", True):
-                yield trigger
-
-
-def _helm_interval(config: Mapping[str, Any]) -> float:
-    scheduler = config.get("scheduler") or {}
-    helm = (scheduler.get("helm") if isinstance(scheduler, Mapping) else None) or {}
-    value = helm.get("intervalSeconds", DEFAULT_INTERVAL_S) if isinstance(helm, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError("scheduler.helm.intervalSeconds must be a positive number of seconds")
-    return float(value)
-
-
-def _warn_once(kind: str, account: str, why: str) -> None:
-    if (kind, account) in _warned:
+def _warn_once(kind: str, what: str, why: str) -> None:
+    if (kind, what) in _warned:
         return
-    _warned.add((kind, account))
-    log.warning("%s triggers naming account %r are not polled: %s", kind, account, why)
+    _warned.add((kind, what))
+    log.warning("%s triggers naming %s are not polled: %s", kind, what, why)

@@ -23,9 +23,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 from gennaker.store.database import Database
 from gennaker.store.pipelines import PipelineStore
 from gennaker.store.triggers import FIRED, TriggerEvent, TriggerStore
-from gennaker.triggers.cron import CronError, CronSchedule, parse
+from gennaker.triggers.cron import CronError, CronSchedule, missed_fires, parse
 
 log = logging.getLogger("gennaker.scheduler")
 
@@ -97,6 +97,26 @@ class SchedulerSettings:
         )
         zone(settings.timezone, "scheduler.cron.timezone")
         return settings
+
+
+def poll_interval(config: Mapping[str, Any], kind: str, default: float) -> float:
+    """`scheduler.<kind>.intervalSeconds` of a whole configuration file (`default` when absent)."""
+    scheduler = config.get("scheduler") or {}
+    section = (scheduler.get(kind) if isinstance(scheduler, Mapping) else None) or {}
+    value = section.get("intervalSeconds", default) if isinstance(section, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"scheduler.{kind}.intervalSeconds must be a positive number of seconds")
+    return float(value)
+
+
+def enabled_triggers(pipelines: list[dict[str, Any]], trigger_type: str) -> Iterator[Mapping[str, Any]]:
+    """The enabled triggers of `trigger_type` of the enabled pipelines (the scheduler fires only those)."""
+    for config in pipelines:
+        if not isinstance(config, Mapping) or config.get("disabled"):
+            continue
+        for trigger in config.get("triggers") or []:
+            if isinstance(trigger, Mapping) and trigger.get("type") == trigger_type and trigger.get("enabled", True):
+                yield trigger
 
 
 def zone(name: str, where: str) -> ZoneInfo:
@@ -269,16 +289,13 @@ class Scheduler:
             return self._fire(conn, cron, due, now_ms)
 
     def _latest_due(self, cron: CronTrigger, last: datetime, moment: datetime) -> datetime | None:
-        """The latest fire time in (last, moment] that is within the misfire window, if any."""
-        floor = moment.timestamp() - self.settings.misfire_window_s
-        latest = None
-        candidate = cron.schedule.next_after(last, cron.tz)
-        while candidate is not None and candidate <= moment:
-            latest = candidate
-            candidate = cron.schedule.next_after(candidate, cron.tz)
-        if latest is None or latest.timestamp() < floor:
+        """The latest fire time in (last, moment] that is within the misfire window, if any (`missed_fires`
+        starts at the window's floor, so a long outage does not walk every fire time since `last`)."""
+        if self.settings.misfire_window_s < 0:  # a negative window admits no fire time
             return None
-        return latest
+        window = timedelta(seconds=self.settings.misfire_window_s)
+        fires = missed_fires(cron.schedule, last, moment, cron.tz, window)
+        return fires[-1] if fires else None
 
     def _fire(self, conn: Connection, cron: CronTrigger, due: datetime, now_ms: int) -> str | None:
         due_ms = int(due.timestamp() * 1000)
@@ -308,9 +325,10 @@ class Scheduler:
             state = self.triggers.state(conn, poller.key)
         events, new_state = poller.poll(state)  # outside any transaction: it talks to the network
         started = []
+        triggers = self._triggers_of(poller.trigger_type) if events else []
         with self.db.transaction() as conn:
             for event in events:
-                for config, index, trigger in self._triggers_of(poller.trigger_type):
+                for config, index, trigger in triggers:
                     if poller.matches(trigger, event):
                         started += self._fire_event(conn, poller, event, config, index, trigger, now_ms)
             self.triggers.save_state(conn, poller.key, new_state, now_ms)

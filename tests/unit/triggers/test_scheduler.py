@@ -3,6 +3,7 @@ one compensating run for times missed while down (within the window), the trigge
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +120,18 @@ def test_missed_times_older_than_the_window_do_not_run(rt: Runtime) -> None:
     assert cron_executions(rt) == []
 
 
+def test_a_long_outage_compensates_once_without_walking_every_missed_time(rt: Runtime) -> None:
+    cron_pipeline(rt, "* * * * * ?")  # every second: 2.6 million fire times in a month
+    clock = Clock(at("2026-01-05T10:00:30"))
+    scheduler(rt, clock).tick()
+    clock.advance(30 * 86400)
+    started = time.monotonic()
+    [fired] = scheduler(rt, clock, misfire_window_s=600).tick()
+    assert time.monotonic() - started < 5  # only the misfire window is searched
+    [execution] = cron_executions(rt)
+    assert (execution["id"], execution["trigger"]["scheduledTime"]) == (fired, int(clock.now * 1000))
+
+
 def test_the_triggers_time_zone_decides_the_wall_clock(rt: Runtime) -> None:
     cron_pipeline(rt, "0 0 9 * * ?", timezone="Asia/Kolkata")  # 09:00 in Kolkata is 03:30 UTC
     clock = Clock(at("2026-01-05T03:29:00"))
@@ -156,4 +169,19 @@ def test_the_runtimes_scheduler_polls_what_saved_triggers_name(tmp_path: Path) -
     scheduler = runtime.new_scheduler()
     scheduler.reload(at("2026-01-05T10:00:00").timestamp())  # builds pollers; polls nothing yet
     assert sorted(p.key for p in scheduler.pollers) == ["docker:hub/shop/api", "docker:hub/shop/web"]
+    runtime.close()
+
+
+def test_a_docker_trigger_naming_no_repository_name_is_not_polled(tmp_path: Path) -> None:
+    registry = {"name": "hub", "address": "https://registry.example.com"}
+    runtime = make_runtime(tmp_path / "rt", config={"providers": {"dockerRegistry": {"accounts": [registry]}}})
+    triggers = [
+        {"type": "docker", "account": "hub", "repository": repository, "tag": ""}
+        for repository in ("shop/web", "../../v2/_catalog", "shop/web?n=1")
+    ]
+    stages = [{"refId": "1", "type": "wait", "waitTime": 0}]
+    runtime.save_pipeline(pipeline("on-image", stages, triggers=triggers), "u")
+    scheduler = runtime.new_scheduler()
+    scheduler.reload(at("2026-01-05T10:00:00").timestamp())
+    assert [p.key for p in scheduler.pollers] == ["docker:hub/shop/web"]
     runtime.close()

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from gennaker.artifacts.accounts import url_origin
+from gennaker.artifacts.accounts import _HOST_NAME, _describe, _read_secret, url_origin
 
 SECTION = "providers.dockerRegistry"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_HOST_NAME = re.compile(r"(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 _REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 _UNSUPPORTED = ("passwordCommand", "dockerconfigFile", "catalogFile", "repositoriesRegex")
 
@@ -65,11 +63,7 @@ class DockerRegistryAccount(BaseModel):
             if data.get(key):
                 raise ValueError(f"{key} is not supported: give the repositories and `password` or `passwordFile`")
         if data.get("passwordFile") and data.get("password") is None:
-            path = Path(str(data["passwordFile"])).expanduser()
-            try:
-                data["password"] = path.read_text().strip()
-            except OSError as exc:
-                raise ValueError(f"cannot read passwordFile {path}: {exc.strerror}") from None
+            data["password"] = _read_secret(str(data["passwordFile"]), "passwordFile")
         return data
 
     @field_validator("address")
@@ -91,7 +85,7 @@ class DockerRegistryAccount(BaseModel):
     @classmethod
     def _repositories(cls, values: list[str]) -> list[str]:
         for value in values:
-            if not _REPOSITORY.fullmatch(value):
+            if not is_repository_name(value):
                 raise ValueError(f"{value!r} is not a repository name such as library/nginx")
         return list(dict.fromkeys(values))
 
@@ -165,6 +159,11 @@ class DockerRegistryAccount(BaseModel):
         }
 
 
+def is_repository_name(value: str) -> bool:
+    """Whether `value` is a Docker repository name such as `library/nginx` (what may go into a registry path)."""
+    return _REPOSITORY.fullmatch(value) is not None
+
+
 def docker_registry_accounts(config: Mapping[str, Any] | None) -> list[DockerRegistryAccount]:
     """The accounts of `providers.dockerRegistry` in a whole configuration (empty when absent or disabled)."""
     providers = (config or {}).get("providers") or {}
@@ -205,13 +204,3 @@ def _duplicates(names: Iterable[str]) -> list[str]:
             problems.append(f"{SECTION}.accounts: the name {name!r} is used more than once")
         seen.add(name)
     return problems
-
-
-def _describe(prefix: str, exc: ValidationError) -> list[str]:
-    result = []
-    for error in exc.errors(include_input=False, include_url=False):
-        where = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        result.append(f"{where}: {message[:1].lower()}{message[1:]}")
-    return result
-

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import httpx
 
+from gennaker.artifacts.accounts import url_origin
 from gennaker.artifacts.fetchers.guard import ConnectGuard, FetchProblem
 from gennaker.triggers.docker.accounts import DockerRegistryAccount
 
@@ -111,12 +112,21 @@ class RegistryClient:
         self.account = account
         self.guard = guard
         self.clock = clock
-        self._client = client_factory(account)
+        self._client_factory = client_factory
+        self._http: httpx.Client | None = None  # made on the first request: the scheduler builds clients it drops
         self._tokens: dict[str, _Token] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._client.close()
+        if self._http is not None:
+            self._http.close()
+
+    @property
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = self._client_factory(self.account)
+            return self._http
 
     # -- the calls ----------------------------------------------------------------------------------
     def repositories(self) -> list[str]:
@@ -256,9 +266,7 @@ class RegistryClient:
         if token is not None and token.expires_at > self.clock():
             return f"Bearer {token.value}"
         credentials = self.account.basic_auth()
-        if credentials is None:
-            return None
-        return "Basic " + base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+        return _basic(credentials) if credentials is not None else None
 
     def _token(self, challenge: Challenge, scope: str) -> str:
         realm = challenge.params.get("realm") or ""
@@ -269,9 +277,7 @@ class RegistryClient:
         url = realm + ("&" if "?" in realm else "?") + urlencode(query)
         credentials = self.account.basic_auth()
         with_credentials = credentials is not None and self.account.may_send_credentials_to_token_service(realm)
-        authorization = None
-        if with_credentials and credentials is not None:
-            authorization = "Basic " + base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+        authorization = _basic(credentials) if with_credentials and credentials is not None else None
         where = _origin_text(realm)
         response = self._send("GET", url, {"Accept": "application/json"}, authorization, credential_origin=realm)
         try:
@@ -313,12 +319,12 @@ class RegistryClient:
     ) -> httpx.Response:
         """One request, following redirects by hand; `authorization` only goes to its own origin (the
         registry's, or `credential_origin`'s)."""
-        origin = _origin(credential_origin or self.account.base_url)
+        origin = url_origin(credential_origin or self.account.base_url)
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             self._check(current)
             sent = dict(headers)
-            if authorization and _origin(current) == origin:
+            if authorization and url_origin(current) == origin:
                 sent["Authorization"] = authorization
             try:
                 request = self._client.build_request(method, current, headers=sent)
@@ -402,22 +408,16 @@ class _Response:
         return self.response.status_code
 
 
+def _basic(credentials: tuple[str, str]) -> str:
+    return "Basic " + base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+
+
 def _pull(repository: str) -> str:
     return f"repository:{repository}:pull"
 
 
 def _path(repository: str) -> str:
     return "/".join(quote(part, safe="") for part in repository.split("/"))
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _origin_text(url: str) -> str:
