@@ -8,12 +8,14 @@ here only and never written to rows, execution contexts, logs or API responses.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
+
+from gennaker.artifacts.accounts import _read_secret
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8084"
+T = TypeVar("T")
 
 
 class NotificationConfigError(ValueError):
@@ -69,11 +71,8 @@ class NotificationSettings:
                 "batchSize", "httpTimeoutSeconds", "email", "slack", "microsoftteams", "googlechat", "cdevents",
             },
         )  # fmt: skip
-        base_url = _string(top, "baseUrl", "notifications", DEFAULT_BASE_URL).rstrip("/")
-        if not base_url.startswith(("http://", "https://")):
-            raise NotificationConfigError("notifications.baseUrl: must be an http:// or https:// URL")
         return cls(
-            base_url=base_url,
+            base_url=_url(top, "baseUrl", "notifications", DEFAULT_BASE_URL),
             max_attempts=_int(top, "maxAttempts", "notifications", 5, minimum=1),
             backoff_s=_number(top, "backoffSeconds", "notifications", 5.0),
             max_backoff_s=_number(top, "maxBackoffSeconds", "notifications", 600.0),
@@ -87,17 +86,6 @@ class NotificationSettings:
             googlechat=_enabled_only(top.get("googlechat"), "notifications.googlechat"),
             cdevents=_enabled_only(top.get("cdevents"), "notifications.cdevents"),
         )
-
-    @property
-    def enabled_types(self) -> tuple[str, ...]:
-        flags = {
-            "email": self.email.enabled,
-            "slack": self.slack.enabled,
-            "microsoftteams": self.microsoftteams,
-            "googlechat": self.googlechat,
-            "cdevents": self.cdevents,
-        }
-        return tuple(name for name, on in flags.items() if on)
 
 
 def _email(section: Any, env: Mapping[str, str]) -> EmailSettings:
@@ -134,10 +122,9 @@ def _slack(section: Any, env: Mapping[str, str]) -> SlackSettings:
     token = _string(values, "token", where, "") or _secret(values, "tokenFile", "tokenEnv", where, env)
     if enabled and not token:
         raise NotificationConfigError(f"{where}.token: a token (token, tokenFile or tokenEnv) is required")
-    base_url = _string(values, "baseUrl", where, "https://slack.com").rstrip("/")
-    if not base_url.startswith(("http://", "https://")):
-        raise NotificationConfigError(f"{where}.baseUrl: must be an http:// or https:// URL")
-    return SlackSettings(enabled=enabled, token=token or None, base_url=base_url)
+    return SlackSettings(
+        enabled=enabled, token=token or None, base_url=_url(values, "baseUrl", where, "https://slack.com")
+    )
 
 
 def _enabled_only(section: Any, where: str) -> bool:
@@ -155,9 +142,9 @@ def _secret(values: Mapping[str, Any], file_key: str, env_key: str, where: str, 
         raise NotificationConfigError(f"{where}: set {file_key} or {env_key}, not both")
     if path:
         try:
-            return Path(path).expanduser().read_text().strip() or None
-        except OSError as error:
-            raise NotificationConfigError(f"{where}.{file_key}: cannot read {path}: {error.strerror}") from None
+            return _read_secret(path, file_key) or None
+        except ValueError as error:
+            raise NotificationConfigError(f"{where}.{file_key}: {error}") from None
     if name:
         secret = env.get(name)
         if not secret:
@@ -178,37 +165,40 @@ def _known(values: Mapping[str, Any], where: str, keys: set[str]) -> None:
         raise NotificationConfigError(f"{where}.{unknown[0]}: unknown key")
 
 
-def _string(values: Mapping[str, Any], key: str, where: str, default: str) -> str:
+def _typed(values: Mapping[str, Any], key: str, where: str, default: T, accept: Callable[[Any], bool], must: str) -> T:
+    """`values[key]`, or `default` when unset; a value `accept` refuses is an error saying what it must be."""
     value = values.get(key)
     if value is None:
         return default
-    if not isinstance(value, str):
-        raise NotificationConfigError(f"{where}.{key}: must be a string")
-    return value
+    if not accept(value):
+        raise NotificationConfigError(f"{where}.{key}: must be {must}")
+    return cast(T, value)
+
+
+def _string(values: Mapping[str, Any], key: str, where: str, default: str) -> str:
+    return _typed(values, key, where, default, lambda v: isinstance(v, str), "a string")
+
+
+def _url(values: Mapping[str, Any], key: str, where: str, default: str) -> str:
+    url = _string(values, key, where, default).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise NotificationConfigError(f"{where}.{key}: must be an http:// or https:// URL")
+    return url
 
 
 def _bool(values: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
-    value = values.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise NotificationConfigError(f"{where}.{key}: must be true or false")
-    return value
+    return _typed(values, key, where, default, lambda v: isinstance(v, bool), "true or false")
 
 
 def _int(values: Mapping[str, Any], key: str, where: str, default: int, *, minimum: int) -> int:
-    value = values.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise NotificationConfigError(f"{where}.{key}: must be an integer of at least {minimum}")
-    return value
+    def accept(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+    return _typed(values, key, where, default, accept, f"an integer of at least {minimum}")
 
 
 def _number(values: Mapping[str, Any], key: str, where: str, default: float, *, minimum: float = 0.0) -> float:
-    value = values.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise NotificationConfigError(f"{where}.{key}: must be a number of at least {minimum:g}")
-    return float(value)
+    def accept(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and v >= minimum
+
+    return float(_typed(values, key, where, default, accept, f"a number of at least {minimum:g}"))

@@ -44,7 +44,6 @@ class OutboxRecorder:
     ):
         self.settings = settings
         self.store = store or NotificationStore()
-        self.executions = ExecutionStore()
         self.clock = clock
         self.types = types
 
@@ -107,7 +106,7 @@ class Outbox:
     def _deliver(self, notification: LeasedNotification) -> None:
         if notification.payload.get("repeat") and not self._still_waiting(notification):
             with self.db.transaction() as conn:
-                self.store.mark_dropped(conn, notification.id, self.owner, self._now(), "the judgment was given")
+                self.store.mark_dropped(conn, notification.id, self.owner, "the judgment was given")
             return
         error: str | None = None
         sender = self.senders.get(notification.type)
@@ -129,7 +128,7 @@ class Outbox:
             else:
                 attempts = notification.attempts + 1
                 retry_at = None if attempts >= self.settings.max_attempts else now + self.backoff_ms(attempts)
-                kept = self.store.mark_failed(conn, notification.id, self.owner, now, error, retry_at=retry_at)
+                kept = self.store.mark_failed(conn, notification.id, self.owner, error, retry_at=retry_at)
                 log.warning(
                     "notification %s (%s, attempt %d) failed%s: %s",
                     notification.id,

@@ -13,6 +13,7 @@ senders only format them for their transport.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -21,6 +22,10 @@ from gennaker.model.status import Status
 from gennaker.store.notifications import NewNotification
 
 MIN_REMINDER_MS = 60_000  # `notifyEveryMs` below a minute would flood the recipients
+# Budgets on what pipeline authors write: entries of one `notifications` list that are considered (each is a
+# row, and a delivery, per event), and the characters kept of each text they give (message, custom texts).
+MAX_ENTRIES = 50
+MAX_TEXT_CHARS = 10_000
 JUDGMENT_WHENS = ("manualJudgment", "manualJudgmentContinue", "manualJudgmentStop")
 # Orca's "successful" execution statuses: the pipeline `complete` event, every other end is `failed`.
 SUCCESSFUL = (Status.SUCCEEDED, Status.STOPPED, Status.SKIPPED)
@@ -51,14 +56,15 @@ def _pipeline(
     state = "starting" if kind == "ExecutionStarted" else "complete" if status in SUCCESSFUL else "failed"
     level = "pipeline" if execution.type == "PIPELINE" else "orchestration"
     when = f"{level}.{state}"
+    matching = [(index, entry) for index, entry in _entries(execution.notifications, types) if _matches(entry, when)]
+    if not matching:
+        return []
     subject = f"{_app_pipeline(execution)} {VERBS[state]}"
     link = execution_link(base_url, execution.id)
-    selected = []
-    for index, entry in _entries(execution.notifications, types):
-        if _matches(entry, when):
-            payload = _payload(execution, None, entry, when, state, subject, link, _message(entry, when))
-            selected.append(_row(execution, None, when, index, entry, payload))
-    return selected
+    return [
+        _row(execution, None, when, index, entry, _payload(execution, None, entry, when, state, subject, link))
+        for index, entry in matching
+    ]
 
 
 def _stage(
@@ -78,12 +84,11 @@ def _stage(
         state = {Status.SUCCEEDED: "complete", Status.SKIPPED: "skipped"}.get(status, "failed")
     when = f"stage.{state}"
     if send:
-        stage_label = f"Stage {stage.name} for {_app_pipeline(execution)}"
-        subject = f"{stage_label} {VERBS.get(state, 'was skipped')}"
+        subject = f"{_stage_label(execution, stage)} {VERBS.get(state, 'was skipped')}"
         link = execution_link(base_url, execution.id)
         for index, entry in entries:
             if _matches(entry, when):
-                payload = _payload(execution, stage, entry, when, state, subject, link, _message(entry, when))
+                payload = _payload(execution, stage, entry, when, state, subject, link)
                 selected.append(_row(execution, stage, when, index, entry, payload))
     if stage.type == "manualJudgment":
         selected += _judgment(execution, kind, stage, entries, send, base_url)
@@ -101,7 +106,7 @@ def _judgment(
     """Awaiting judgment when the stage starts; continue or stop when it ends (echo-igor.md §5.5)."""
     context = stage.context
     judgment = str(context.get("judgmentStatus") or "").lower()
-    label = f"Stage {stage.name} for {_app_pipeline(execution)}"
+    label = _stage_label(execution, stage)
     if kind == "StageStarted":
         when, subject = "manualJudgment", f"{label} is awaiting manual judgment"
     elif kind == "StageComplete" and send and judgment == "continue":
@@ -119,11 +124,10 @@ def _judgment(
             continue
         lines = [_message(entry, when)]
         if when == "manualJudgment" and context.get("instructions"):
-            lines.insert(0, f"Instructions:\n{context['instructions']}")
+            lines.insert(0, f"Instructions:\n{_bounded(context['instructions'])}")
         if when == "manualJudgmentContinue" and context.get("judgmentInput"):
-            lines.append(f"Judgment '{context['judgmentInput']}' was selected.")
-        message = "\n\n".join(line for line in lines if line)
-        payload = _payload(execution, stage, entry, when, when, subject, link, message)
+            lines.append(f"Judgment '{_bounded(context['judgmentInput'])}' was selected.")
+        payload = _payload(execution, stage, entry, when, when, subject, link, "\n\n".join(filter(None, lines)))
         every = entry.get("notifyEveryMs")
         if when == "manualJudgment" and isinstance(every, int) and not isinstance(every, bool) and every > 0:
             payload["notifyEveryMs"] = max(every, MIN_REMINDER_MS)  # reminders while the judgment waits
@@ -137,10 +141,13 @@ def execution_link(base_url: str, execution_id: str, ref_id: str | None = None) 
 
 
 def _entries(notifications: Any, types: Collection[str]) -> list[tuple[int, Mapping[str, Any]]]:
+    """The first `MAX_ENTRIES` entries of a list that Gennaker can send, with their places in the list."""
     if not isinstance(notifications, list):
         return []
     return [
-        (i, n) for i, n in enumerate(notifications) if isinstance(n, Mapping) and n.get("type") in types and _address(n)
+        (i, n)
+        for i, n in enumerate(notifications[:MAX_ENTRIES])
+        if isinstance(n, Mapping) and n.get("type") in types and _address(n)
     ]
 
 
@@ -165,8 +172,14 @@ def _message(entry: Mapping[str, Any], when: str) -> str:
     if isinstance(message, Mapping):
         text = (message.get(when) or {}).get("text") if isinstance(message.get(when), Mapping) else None
         if isinstance(text, str):
-            return text
+            return _bounded(text)
     return ""
+
+
+def _bounded(text: Any) -> str:
+    """A text a pipeline author gave, cut to `MAX_TEXT_CHARS`."""
+    text = str(text)
+    return text if len(text) <= MAX_TEXT_CHARS else f"{text[:MAX_TEXT_CHARS]}…"
 
 
 def _address(entry: Mapping[str, Any]) -> str:
@@ -180,6 +193,10 @@ def _app_pipeline(execution: Execution) -> str:
     if execution.type != "PIPELINE":
         return f"{execution.application}'s {execution.id} task{number}"
     return f"{execution.application}'s {execution.name} pipeline{number}"
+
+
+def _stage_label(execution: Execution, stage: Stage) -> str:
+    return f"Stage {stage.name} for {_app_pipeline(execution)}"
 
 
 def _generation(execution: Execution, stage: Stage | None) -> str:
@@ -204,7 +221,9 @@ def _row(
     kind = str(entry.get("type"))
     address = _address(entry)
     stage_part = stage.id if stage is not None else "-"
-    key = f"{execution.id}:{stage_part}:{when}{_generation(execution, stage)}:{index}:{kind}:{address}"
+    # The address is hashed: it is the author's text, of any length, and the key column holds 1000 characters.
+    address_part = hashlib.sha256(address.encode()).hexdigest()[:16]
+    key = f"{execution.id}:{stage_part}:{when}{_generation(execution, stage)}:{index}:{kind}:{address_part}"
     return NewNotification(key, execution.id, kind, address, payload)
 
 
@@ -216,14 +235,15 @@ def _payload(
     state: str,
     subject: str,
     link: str,
-    message: str,
+    message: str | None = None,
 ) -> dict[str, Any]:
-    """What the senders need, rendered now: texts, link and the fields transports show."""
+    """What the senders need, rendered now: texts, link and the fields transports show. `message` defaults to
+    the entry's text for `when`."""
     payload: dict[str, Any] = {
         "when": when,
         "state": state,
         "subject": subject,
-        "message": message,
+        "message": _message(entry, when) if message is None else message,
         "link": link,
         "application": execution.application,
         "pipelineName": execution.name,
@@ -236,5 +256,5 @@ def _payload(
     for key in ("cc", "customSubject", "customBody", "customMessage", "cdEventsType"):
         value = entry.get(key)
         if isinstance(value, str) and value:
-            payload[key] = value.replace("{{executionId}}", execution.id).replace("{{link}}", link)
+            payload[key] = _bounded(value).replace("{{executionId}}", execution.id).replace("{{link}}", link)
     return payload

@@ -9,6 +9,7 @@ pipeline author cannot make Gennaker post to private addresses unless `outbound`
 from __future__ import annotations
 
 import html
+import json
 import re
 import smtplib
 import ssl
@@ -22,6 +23,7 @@ import httpx
 
 from gennaker.artifacts.fetchers import ConnectGuard
 from gennaker.artifacts.fetchers.guard import FetchProblem
+from gennaker.artifacts.fetchers.http_client import default_client_factory, redact_url
 from gennaker.notifications.config import EmailSettings, NotificationSettings, SlackSettings
 from gennaker.store.notifications import LeasedNotification
 
@@ -29,6 +31,10 @@ COLOURS = {"failed": "#B82525", "starting": "#2275B8", "complete": "#769D3E"}
 # Long subjects stay on one line (RFC 5322 allows 998 characters) instead of being folded.
 MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
 TEAMS_COLOURS = {"failed": "EB1A1A", "complete": "73DB69", "starting": "0076D7"}
+# Budgets on what a pipeline author's address reaches: recipients (To and Cc) of one e-mail, and the bytes of
+# an answer read from a webhook URL (only its start is shown, and Slack's is a small JSON document).
+MAX_RECIPIENTS = 50
+MAX_ANSWER_BYTES = 64 * 1024
 
 
 class DeliveryError(Exception):
@@ -61,6 +67,8 @@ class EmailSender:
         payload = notification.payload
         recipients = _split(notification.address)
         cc = _split(str(payload.get("cc") or ""))
+        if len(recipients) + len(cc) > MAX_RECIPIENTS:
+            raise DeliveryError(f"{len(recipients) + len(cc)} recipients; one e-mail goes to at most {MAX_RECIPIENTS}")
         message = EmailMessage(policy=MAIL_POLICY)
         message["From"] = self.settings.sender
         message["To"] = ", ".join(recipients)
@@ -108,25 +116,39 @@ class HttpSender:
         self.guard = guard
         self.timeout_s = timeout_s
 
-    def post(self, url: str, body: Any, headers: Mapping[str, str] | None = None) -> httpx.Response:
-        host = httpx.URL(url).host if url.startswith(("http://", "https://")) else url
+    def post(self, url: str, body: Any, headers: Mapping[str, str] | None = None) -> str:
+        """POST `body` as JSON; the start of the answer (up to `MAX_ANSWER_BYTES`, the rest is not read)."""
         if not url.startswith(("http://", "https://")):
-            raise DeliveryError(f"{self._scrub(url)!r} is not an http(s) URL")
+            raise DeliveryError(f"{self._scrub(redact_url(url))!r} is not an http(s) URL")
+        host = httpx.URL(url).host
         try:
             self.guard(url)
         except FetchProblem as problem:
             raise DeliveryError(self._scrub(str(problem)).replace("fetching", "posting to")) from None
         try:
-            with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
-                response = client.post(url, json=body, headers=dict(headers or {}))
+            with (
+                default_client_factory(self.timeout_s)() as client,
+                client.stream("POST", url, json=body, headers=dict(headers or {})) as response,
+            ):
+                answer = _start_of(response).decode(response.encoding or "utf-8", errors="replace")
         except httpx.HTTPError as error:
             raise DeliveryError(f"{host}: {type(error).__name__}: {self._scrub(str(error))}") from None
         if response.status_code >= 300:
-            raise DeliveryError(f"{host} answered HTTP {response.status_code}: {self._scrub(response.text[:300])}")
-        return response
+            raise DeliveryError(f"{host} answered HTTP {response.status_code}: {self._scrub(answer[:300])}")
+        return answer
 
     def _scrub(self, text: str) -> str:
         return text.replace(self.secret, "***") if self.secret else text
+
+
+def _start_of(response: httpx.Response) -> bytes:
+    """The first `MAX_ANSWER_BYTES` of an answer; a longer one is left unread."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body.extend(chunk)
+        if len(body) >= MAX_ANSWER_BYTES:
+            break
+    return bytes(body[:MAX_ANSWER_BYTES])
 
 
 class SlackSender(HttpSender):
@@ -150,15 +172,12 @@ class SlackSender(HttpSender):
             "ts": int(datetime.now(UTC).timestamp()),
         }
         body = {"channel": notification.address, "text": text, "attachments": [attachment]}
-        response = self.post(
-            f"{self.settings.base_url}/api/chat.postMessage",
-            body,
-            {"Authorization": f"Bearer {self.settings.token}"},
-        )
+        url = f"{self.settings.base_url}/api/chat.postMessage"
+        text = self.post(url, body, {"Authorization": f"Bearer {self.settings.token}"})
         try:
-            answer = response.json()
+            answer = json.loads(text)
         except ValueError:
-            raise DeliveryError(f"{response.url.host} answered with something other than JSON") from None
+            raise DeliveryError(f"{httpx.URL(url).host} answered with something other than JSON") from None
         if not isinstance(answer, dict) or answer.get("ok") is not True:
             error = answer.get("error") if isinstance(answer, dict) else None
             raise DeliveryError(f"Slack refused the message: {error or 'no error given'}")

@@ -87,14 +87,14 @@ class NotificationStore:
         ids = [int(i) for i in conn.execute(query).scalars()]
         taken: list[LeasedNotification] = []
         for row_id in ids:
-            updated = conn.execute(
+            row = conn.execute(
                 notifications.update()
                 .where((notifications.c.id == row_id) & (notifications.c.status == PENDING) & free)
                 .values(lease_owner=owner, lease_until=now + lease_ms)
-            ).rowcount
-            if not updated:
+                .returning(notifications)
+            ).first()
+            if row is None:
                 continue
-            row = conn.execute(sa.select(notifications).where(notifications.c.id == row_id)).one()
             taken.append(
                 LeasedNotification(
                     id=row.id,
@@ -110,50 +110,29 @@ class NotificationStore:
 
     def mark_sent(self, conn: Connection, row_id: int, owner: str, now: int) -> bool:
         """Record a delivery; False when the lease was lost (the row is then left to its new owner)."""
-        return bool(
-            conn.execute(
-                notifications.update()
-                .where((notifications.c.id == row_id) & (notifications.c.lease_owner == owner))
-                .values(
-                    status=SENT,
-                    sent_at=now,
-                    attempts=notifications.c.attempts + 1,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=None,
-                )
-            ).rowcount
+        return self._settle(
+            conn, row_id, owner, status=SENT, sent_at=now, attempts=notifications.c.attempts + 1, last_error=None
         )
 
-    def mark_dropped(self, conn: Connection, row_id: int, owner: str, now: int, reason: str) -> bool:
+    def mark_dropped(self, conn: Connection, row_id: int, owner: str, reason: str) -> bool:
         """Record that a queued notification is no longer wanted (a reminder for a judgment already given)."""
-        return bool(
-            conn.execute(
-                notifications.update()
-                .where((notifications.c.id == row_id) & (notifications.c.lease_owner == owner))
-                .values(status=DROPPED, lease_owner=None, lease_until=None, last_error=reason, sent_at=None)
-            ).rowcount
+        return self._settle(conn, row_id, owner, status=DROPPED, last_error=reason, sent_at=None)
+
+    def mark_failed(self, conn: Connection, row_id: int, owner: str, error: str, *, retry_at: int | None) -> bool:
+        """Record a failed attempt: pending again at `retry_at`, or failed for good when it is None."""
+        later: dict[str, Any] = {"status": FAILED} if retry_at is None else {"next_attempt_at": retry_at}
+        return self._settle(
+            conn, row_id, owner, attempts=notifications.c.attempts + 1, last_error=error[:MAX_ERROR_CHARS], **later
         )
 
-    def mark_failed(
-        self, conn: Connection, row_id: int, owner: str, now: int, error: str, *, retry_at: int | None
-    ) -> bool:
-        """Record a failed attempt: pending again at `retry_at`, or failed for good when it is None."""
-        values: dict[str, Any] = {
-            "attempts": notifications.c.attempts + 1,
-            "lease_owner": None,
-            "lease_until": None,
-            "last_error": error[:MAX_ERROR_CHARS],
-        }
-        if retry_at is None:
-            values["status"] = FAILED
-        else:
-            values["next_attempt_at"] = retry_at
+    def _settle(self, conn: Connection, row_id: int, owner: str, **values: Any) -> bool:
+        """Release `owner`'s lease on the row with `values`; False when the lease was lost (the row is then left
+        to its new owner)."""
         return bool(
             conn.execute(
                 notifications.update()
                 .where((notifications.c.id == row_id) & (notifications.c.lease_owner == owner))
-                .values(**values)
+                .values(lease_owner=None, lease_until=None, **values)
             ).rowcount
         )
 

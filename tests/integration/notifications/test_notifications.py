@@ -13,11 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gennaker.api.app import create_app
-from gennaker.model.execution import Execution
+from gennaker.model.execution import Execution, Stage
 from gennaker.model.status import Status
 from gennaker.notifications.config import NotificationConfigError, NotificationSettings
-from gennaker.notifications.outbox import Outbox
-from gennaker.notifications.senders import EmailSender
+from gennaker.notifications.outbox import Outbox, OutboxRecorder
+from gennaker.notifications.selection import MAX_ENTRIES, MAX_TEXT_CHARS
+from gennaker.notifications.senders import MAX_RECIPIENTS, EmailSender
 from gennaker.runtime import Runtime
 from gennaker.store.notifications import NewNotification, NotificationStore
 from tests.api_support import as_user, header_security
@@ -475,5 +476,55 @@ def test_judgment_reminders_repeat_every_notify_every_ms_until_judged(tmp_path: 
         outbox.deliver_due()
         assert [r["status"] for r in rows(rt, execution_id)] == ["sent", "sent", "dropped"]
         assert len(mail.handler.messages) == 2
+    finally:
+        rt.close()
+
+
+def test_what_pipeline_authors_write_is_budgeted(tmp_path: Path, mail: SmtpServer) -> None:
+    rt = make_runtime(tmp_path, config=config(mail.port, maxAttempts=1))
+    try:
+        hook = rt.services.on_events
+        assert hook is not None
+        many = " ".join(f"r{i}@example.com" for i in range(MAX_RECIPIENTS + 1))
+        execution = Execution(id="01BUDGET", application="demo", name="p", status=Status.TERMINAL)
+        execution.notifications = [
+            {"type": "email", "address": many, "when": ["pipeline.failed"]},
+            {
+                "type": "email",
+                "address": "a@example.com",
+                "when": ["pipeline.failed"],
+                "message": {"pipeline.failed": {"text": "x" * (MAX_TEXT_CHARS * 3)}},
+                "customSubject": "s" * (MAX_TEXT_CHARS * 3),
+            },
+            {"type": "email", "address": "b" * 2000 + "@example.com", "when": ["pipeline.failed"]},
+        ] + [{"type": "email", "address": f"n{i}@example.com", "when": ["pipeline.failed"]} for i in range(100)]
+        with rt.db.transaction() as conn:
+            hook(conn, execution, [("ExecutionComplete", Status.TERMINAL, None)])
+        queued = rows(rt, execution.id)
+        assert len(queued) == MAX_ENTRIES  # the long address is queued too: its key holds a hash of it
+        with rt.db.read() as conn:
+            payload = NotificationStore().payload(conn, queued[1]["id"])
+        assert len(payload["message"]) <= MAX_TEXT_CHARS + 1 and len(payload["customSubject"]) <= MAX_TEXT_CHARS + 1
+        drain(rt.new_outbox(), rt, execution.id, MAX_ENTRIES)
+        first = rows(rt, execution.id)[0]
+        assert first["status"] == "failed" and f"at most {MAX_RECIPIENTS}" in first["lastError"]
+        assert all(not envelope.rcpt_tos[0].startswith("r") for envelope, _ in mail.handler.messages)
+    finally:
+        rt.close()
+
+
+def test_the_engine_hook_writes_nothing_for_executions_without_notifications(tmp_path: Path) -> None:
+    class Refusing(NotificationStore):
+        def add(self, *_: Any, **__: Any) -> int:
+            raise AssertionError("no notification was asked for")
+
+    recorder = OutboxRecorder(NotificationSettings(), store=Refusing())
+    execution = Execution(id="01QUIET", application="demo", name="p", status=Status.SUCCEEDED)
+    stage = Stage(id="s1", ref_id="1", type="wait", name="w", status=Status.SUCCEEDED, context={})
+    rt = make_runtime(tmp_path)
+    try:
+        with rt.db.transaction() as conn:
+            recorder(conn, execution, [("ExecutionComplete", Status.SUCCEEDED, None)])
+            recorder(conn, execution, [("StageComplete", Status.SUCCEEDED, stage)])
     finally:
         rt.close()
