@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gennaker.model.pipeline import FieldError, PipelineValidationError, validate_pipeline
+from gennaker.model.pipeline import MAX_STAGES, FieldError, PipelineValidationError, validate_pipeline
 
 SCHEMA = "v2"
 TEMPLATED_PIPELINE = "templatedPipeline"
@@ -167,12 +167,7 @@ def template_problems(
     pass)."""
     if not isinstance(template, Mapping):
         return [FieldError("", "a pipeline template must be a JSON object")]
-    errors: list[FieldError] = []
-    schema = template.get("schema")
-    if schema != SCHEMA:
-        errors.append(
-            FieldError("schema", f"template schema version is unsupported: expected '{SCHEMA}', got '{schema}'")
-        )
+    errors = _schema_problems("template", template)
     template_id = template.get("id")
     if not isinstance(template_id, str) or not template_id:
         errors.append(FieldError("id", "is required"))
@@ -194,6 +189,13 @@ def template_problems(
     else:
         errors += _template_pipeline_problems(pipeline, stage_types, stage_schemas)
     return errors
+
+
+def _schema_problems(what: str, document: Mapping[str, Any]) -> list[FieldError]:
+    schema = document.get("schema")
+    if schema == SCHEMA:
+        return []
+    return [FieldError("schema", f"{what} schema version is unsupported: expected '{SCHEMA}', got '{schema}'")]
 
 
 def _variable_declaration_problems(variables: Any) -> list[FieldError]:
@@ -290,12 +292,7 @@ def config_problems(config: Any) -> list[FieldError]:
     """What is wrong with a templated pipeline config on its own (§6.2, §6.3 step 4)."""
     if not isinstance(config, Mapping):
         return [FieldError("", "a pipeline config must be a JSON object")]
-    errors: list[FieldError] = []
-    schema = config.get("schema")
-    if schema != SCHEMA:
-        errors.append(
-            FieldError("schema", f"config schema version is unsupported: expected '{SCHEMA}', got '{schema}'")
-        )
+    errors = _schema_problems("config", config)
     if not isinstance(config.get("application"), str) or not config.get("application"):
         errors.append(FieldError("application", "Missing 'application' configuration"))
     template = config.get("template")
@@ -323,6 +320,8 @@ def config_problems(config: Any) -> list[FieldError]:
     stages = config.get("stages", [])
     if not isinstance(stages, list) or not all(isinstance(s, Mapping) for s in stages):
         errors.append(FieldError("stages", "must be a list of stage objects"))
+    elif len(stages) > MAX_STAGES:  # rendering places each stage with a pass over the graph: keep it bounded
+        errors.append(FieldError("stages", f"a pipeline may have at most {MAX_STAGES} stages, not {len(stages)}"))
     else:
         errors += [
             FieldError(f"stages[{i}].inject", problem)

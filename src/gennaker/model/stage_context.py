@@ -162,6 +162,21 @@ class Free(ContextValue):
     form: str = "yaml"
 
 
+def _structure_schema(source: Any, handler: GetCoreSchemaHandler, shape: type, kind: str, what: str) -> CoreSchema:
+    """The annotated type's own schema, reached only by a `shape` value (None and expressions pass)."""
+    inner = handler(source)
+
+    def validate(value: Any, call: Callable[[Any], Any]) -> Any:
+        if value is None or is_expression(value):
+            return value
+        if not isinstance(value, shape):
+            raise _problem(kind, f"must be {what} or an expression, not {_shown(value)}")
+        call(value)
+        return value
+
+    return core_schema.no_info_wrap_validator_function(validate, inner)
+
+
 @dataclass(frozen=True)
 class Object(ContextValue):
     """A JSON object, checked by the annotated model (or any object for `dict[str, Any]`).
@@ -171,17 +186,7 @@ class Object(ContextValue):
     form: str = "yaml"
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        inner = handler(source)
-
-        def validate(value: Any, call: Callable[[Any], Any]) -> Any:
-            if value is None or is_expression(value):
-                return value
-            if not isinstance(value, dict):
-                raise _problem("object", f"must be an object or an expression, not {_shown(value)}")
-            call(value)
-            return value
-
-        return core_schema.no_info_wrap_validator_function(validate, inner)
+        return _structure_schema(source, handler, dict, "object", "an object")
 
 
 @dataclass(frozen=True)
@@ -191,17 +196,7 @@ class Items(ContextValue):
     form: str = "yaml"
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        inner = handler(source)
-
-        def validate(value: Any, call: Callable[[Any], Any]) -> Any:
-            if value is None or is_expression(value):
-                return value
-            if not isinstance(value, list):
-                raise _problem("list", f"must be a list or an expression, not {_shown(value)}")
-            call(value)
-            return value
-
-        return core_schema.no_info_wrap_validator_function(validate, inner)
+        return _structure_schema(source, handler, list, "list", "a list")
 
 
 T = TypeVar("T")

@@ -265,6 +265,13 @@ class RequiredArtifact(ContextModel):
     artifact: ObjectOf[Artifact] = None
 
 
+def _artifact_source_rules(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """A stage whose manifest comes from an artifact (`source: artifact`) must name the artifact."""
+    if present(data, "manifestArtifactId") or present(data, "manifestArtifact"):
+        return []
+    return [(("manifestArtifactId",), "is required when source is artifact (or manifestArtifact)")]
+
+
 class DeployManifestContext(ManifestContext):
     moniker: Annotated[Moniker | None, Object(form="fields")] = None
     namespaceOverride: TextValue = Field(None, title="Namespace override")
@@ -293,8 +300,7 @@ class DeployManifestContext(ManifestContext):
     def rules(cls, data: dict[str, Any]) -> list[tuple[Loc, str]]:
         found = super().rules(data)
         if data.get("source") == "artifact":
-            if not present(data, "manifestArtifactId") and not present(data, "manifestArtifact"):
-                found.append((("manifestArtifactId",), "is required when source is artifact (or manifestArtifact)"))
+            found += _artifact_source_rules(data)
         elif not is_expression(data.get("source")) and not present(data, "manifests") and not present(data, "manifest"):
             found.append((("manifests",), "is required when source is text"))
         return found
@@ -375,8 +381,7 @@ class RunJobContext(ManifestContext):
     def rules(cls, data: dict[str, Any]) -> list[tuple[Loc, str]]:
         found = super().rules(data)
         if data.get("source") == "artifact":
-            if not present(data, "manifestArtifactId") and not present(data, "manifestArtifact"):
-                found.append((("manifestArtifactId",), "is required when source is artifact (or manifestArtifact)"))
+            found += _artifact_source_rules(data)
         elif not present(data, "manifest") and not present(data, "manifests"):
             found.append((("manifest",), "is required (one Job)"))
         if data.get("consumeArtifactSource") == "artifact" and not present(data, "consumeArtifactId"):

@@ -52,7 +52,7 @@ class TemplateStore:
         stored under `<id>` or `<id>:<tag>`."""
         template_id = str(template["id"])
         key = template_key(template_id, tag)
-        if create and self._row(conn, key) is not None:
+        if create and self._has(conn, key):
             raise TemplateConflict(f"A pipeline template with the id {key} already exists")
         content = {k: v for k, v in template.items() if k not in NOT_DIGESTED}
         digest = template_digest(content)
@@ -64,7 +64,7 @@ class TemplateStore:
             latest = {**stored, "tag": "latest"}
             self._put(conn, template_key(template_id, "latest"), template_id, "latest", latest, now, user)
         digest_key = template_key(template_id, digest=digest)
-        if self._row(conn, digest_key) is None:
+        if not self._has(conn, digest_key):
             self._put(conn, digest_key, template_id, None, stored, now, user)
         return main
 
@@ -86,18 +86,19 @@ class TemplateStore:
             "updated_at": now,
             "updated_by": user,
         }
-        if self._row(conn, key) is None:
+        if not self._has(conn, key):
             conn.execute(pipeline_templates.insert().values(key=key, **values))
         else:
             conn.execute(pipeline_templates.update().where(pipeline_templates.c.key == key).values(**values))
 
+    def _has(self, conn: Connection, key: str) -> bool:
+        """Whether a copy is stored under `key` (without reading and decoding it)."""
+        query = sa.select(pipeline_templates.c.key).where(pipeline_templates.c.key == key)
+        return conn.execute(query).first() is not None
+
     def _row(self, conn: Connection, key: str) -> dict[str, Any] | None:
         text = conn.execute(sa.select(pipeline_templates.c.template).where(pipeline_templates.c.key == key)).scalar()
         return codec.loads(text) if text is not None else None
-
-    def stored_copy(self, conn: Connection, key: str) -> dict[str, Any] | None:
-        """One stored copy as kept, with its `tag` and `digest`."""
-        return self._row(conn, key)
 
     def get(
         self, conn: Connection, template_id: str, tag: str | None = None, digest: str | None = None
@@ -115,13 +116,15 @@ class TemplateStore:
         query = sa.select(pipeline_templates.c.key).where(pipeline_templates.c.template_id == template_id).limit(1)
         return conn.execute(query).first() is not None
 
-    def copies(self, conn: Connection, scopes: Collection[str] = ()) -> list[dict[str, Any]]:
-        """Every stored copy (each with its `tag` and `digest`) of the templates in `scopes`."""
-        rows = conn.execute(
-            sa.select(pipeline_templates.c.template).order_by(
-                pipeline_templates.c.template_id, pipeline_templates.c.key
-            )
-        ).scalars()
+    def copies(
+        self, conn: Connection, scopes: Collection[str] = (), template_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every stored copy (each with its `tag` and `digest`) of the templates in `scopes` (of the one
+        template `template_id`, if given)."""
+        query = sa.select(pipeline_templates.c.template)
+        if template_id is not None:
+            query = query.where(pipeline_templates.c.template_id == template_id)
+        rows = conn.execute(query.order_by(pipeline_templates.c.template_id, pipeline_templates.c.key)).scalars()
         return [t for t in (codec.loads(text) for text in rows) if in_scopes(t, scopes)]
 
     def versions(self, conn: Connection, scopes: Collection[str] = ()) -> dict[str, list[dict[str, Any]]]:

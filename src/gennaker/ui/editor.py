@@ -36,6 +36,7 @@ from gennaker.ui.stage_forms import (
     Widget,
     apply_stage_form,
     form_fields,
+    parse_one_yaml,
     schema_for,
     submitted,
     widget,
@@ -135,9 +136,9 @@ def new_item(section: str, kind: str) -> dict[str, Any]:
 def _item_from_yaml(section: str, text: str, index: int) -> dict[str, Any]:
     """One trigger or notification edited as YAML; it must stay a mapping with a type."""
     try:
-        item = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise EditorError(f"{section}[{index}]", f"not valid YAML: {error}") from None
+        item = parse_one_yaml(text, "the YAML")
+    except ValueError as error:  # the message starts "the YAML is not valid YAML" or names a budget
+        raise EditorError(f"{section}[{index}]", str(error)) from None
     if not isinstance(item, dict) or not item.get("type"):
         raise EditorError(f"{section}[{index}]", f"a {section[:-1]} is a mapping with a type")
     return item

@@ -27,6 +27,9 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 from starlette.datastructures import FormData
 
+from gennaker.expressions.compiler import Deadline
+from gennaker.expressions.documents import read_yaml
+from gennaker.expressions.javalike import ExpressionError
 from gennaker.model.stage_context import ContextValue, OneOf
 
 # Widgets shown as a text area; all others are one-line controls.
@@ -223,9 +226,27 @@ def _number(text: str) -> Any:
     return number if math.isfinite(number) else text
 
 
+def parse_yaml(text: str, source: str) -> list[Any]:
+    """Every document of a YAML text a user typed, read with the expression language's budgets (length,
+    depth, time, and size with aliases expanded: a few hundred bytes of aliases must not become gigabytes)."""
+    try:
+        return read_yaml(text, source, Deadline())
+    except ExpressionError as error:
+        raise ValueError(str(error)) from None
+
+
+def parse_one_yaml(text: str, source: str) -> Any:
+    """One YAML document (None for an empty text), read as `parse_yaml` reads them."""
+    documents = parse_yaml(text, source)
+    if len(documents) > 1:
+        raise ValueError(f"{source} holds more than one YAML document")
+    return documents[0] if documents else None
+
+
 def parse(kind: str, text: str, *, flag: bool = False) -> Any:
     """A widget's submitted text as the stage context holds it (the inverse of `widget`). `flag`: the field is
-    a boolean shown as text (it held an expression), so the words true and false are booleans."""
+    a boolean shown as text (it held an expression), so the words true and false are booleans. JSON and YAML
+    are read within budgets (`parse_yaml`)."""
     if kind == "bool":
         return text == "true"
     if not text.strip():
@@ -235,11 +256,14 @@ def parse(kind: str, text: str, *, flag: bool = False) -> Any:
     if flag and text.strip().lower() in ("true", "false"):
         return text.strip().lower() == "true"
     if kind == "json":
-        return json.loads(text)
+        try:
+            return json.loads(text)  # no aliases: as large as the text at most
+        except RecursionError:
+            raise ValueError("the JSON nests too deeply") from None
     if kind == "yaml":
-        return yaml.safe_load(text)
+        return parse_one_yaml(text, "the YAML")
     if kind == "documents":
-        return [d for d in yaml.safe_load_all(text) if d is not None]
+        return [d for d in parse_yaml(text, "the YAML") if d is not None]
     if kind == "choices":
         return [{"value": v.strip()} for v in text.split(",") if v.strip()]
     if kind == "variables":

@@ -363,3 +363,12 @@ def test_planning_leaves_expressions_that_need_the_trigger_to_the_run(evaluate: 
     assert ran["stages"][1]["comments"] == "eu-1"
     with pytest.raises(TemplateError, match="Missing template variable values for the following variables: region"):
         render(config(), tpl, evaluate)  # triggered without the parameter: the expression fails
+
+
+def test_a_config_with_more_stages_than_a_pipeline_may_have_is_refused_before_rendering(evaluate: Evaluate) -> None:
+    chain = [
+        {"refId": str(i), "type": "wait", "requisiteStageRefIds": [str(i - 1) if i else "deploy"]} for i in range(501)
+    ]
+    with pytest.raises(TemplateError) as error:
+        render(config(stages=chain), template(), evaluate)
+    assert problems(error) == ["stages: a pipeline may have at most 500 stages, not 501"]

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from gennaker.model.pipeline import PipelineValidationError, assign_ref_ids
 from gennaker.runtime import Runtime
 from gennaker.store import codec
-from gennaker.ui.stage_forms import form_fields
+from gennaker.ui.stage_forms import form_fields, parse
 from tests.api_support import as_user
 
 ADMIN = as_user("admin")
@@ -360,3 +360,27 @@ def test_any_value_in_any_form_field_survives_opening_and_applying(
     before = store_directly(runtime, {"application": APP, "name": name, "stages": stages})
     page = apply_every_stage_form(api, open_editor(api, name))
     assert codec.dumps(page.draft()) == codec.dumps(before)
+
+
+# -- what a user types is read within budgets -----------------------------------------------------------------
+
+
+def _alias_bomb(levels: int) -> str:
+    """A few hundred bytes of YAML aliases that stand for 10**levels items."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("kind", ["yaml", "documents"])
+def test_yaml_fields_refuse_alias_bombs_and_deep_nesting(kind: str) -> None:
+    with pytest.raises(ValueError, match="aliases expanded"):
+        parse(kind, _alias_bomb(9))
+    with pytest.raises(ValueError, match="nests deeper"):
+        parse(kind, "[" * 5000)
+    assert parse(kind, "a: &a [1]\nb: *a\n") == ({"a": [1], "b": [1]} if kind == "yaml" else [{"a": [1], "b": [1]}])
+
+
+def test_json_fields_refuse_deep_nesting() -> None:
+    with pytest.raises(ValueError, match="nests too deeply"):
+        parse("json", "[" * 100_000)

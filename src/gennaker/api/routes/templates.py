@@ -48,7 +48,7 @@ def _require_write(request: Request, rt: Runtime, who: Any, template_id: str, sc
 def _stored_scopes(rt: Runtime, template_id: str) -> list[str]:
     """The scopes of every stored copy of the template (an update cannot drop them to escape a check)."""
     with rt.db.read() as conn:
-        copies = [t for t in rt.launcher.templates.store.copies(conn) if t.get("id") == template_id]
+        copies = rt.launcher.templates.store.copies(conn, template_id=template_id)
     return [s for t in copies for s in scopes_of(t)]
 
 
