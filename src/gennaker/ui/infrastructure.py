@@ -30,6 +30,7 @@ from gennaker.providers.kubernetes.kinds import full_name
 from gennaker.service.live import changes
 from gennaker.stages.manifest.deploy import deploy_job
 from gennaker.ui.routes import check_csrf, csrf_of, page, sse, templates
+from gennaker.ui.stage_forms import parse_one_yaml
 
 SETTLE_S = 0.3  # how long a burst of watch events may take before the page is rendered again
 router = APIRouter(include_in_schema=False)
@@ -178,10 +179,10 @@ async def edit_manifest(
     text, application = str(form.get("manifest") or ""), str(form.get("application") or "").strip().lower()
     errors: dict[str, str] = {}
     try:
-        manifest = yaml.safe_load(text)
+        manifest = parse_one_yaml(text, "the manifest")  # budgeted: no alias bombs, no deep nesting
         if not isinstance(manifest, dict) or full_name(manifest) != name:
             errors["manifest"] = f"must stay one {name} (kind and name cannot change here)"
-    except (yaml.YAMLError, KeyError) as error:
+    except (ValueError, KeyError) as error:
         errors["manifest"] = f"is not a manifest: {str(error).splitlines()[0]}"
     if not application:
         errors["application"] = "is required (the moniker application the object belongs to)"

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
@@ -34,6 +33,7 @@ from gennaker.runtime import Runtime
 from gennaker.service.evaluation import evaluate_in
 from gennaker.service.live import changes
 from gennaker.ui.graph import layout
+from gennaker.ui.stage_forms import parse_one_yaml
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -423,10 +423,7 @@ def manual_trigger(config: Mapping[str, Any], form: FormData, user: str) -> dict
         trigger = {**base, **{f: str(form.get(f"t.{f}")) for f in wanted if form.get(f"t.{f}")}, "user": user}
     artifacts = str(form.get("artifacts") or "").strip()
     if artifacts:
-        try:
-            loaded = yaml.safe_load(artifacts)
-        except yaml.YAMLError as error:
-            raise ValueError(f"artifacts: not valid YAML: {error}") from None
+        loaded = parse_one_yaml(artifacts, "artifacts")  # budgeted: no alias bombs, no deep nesting
         if not isinstance(loaded, list) or not all(isinstance(a, dict) and a.get("type") for a in loaded):
             raise ValueError("artifacts: a list of artifacts, each with a type")
         trigger["artifacts"] = loaded

@@ -87,3 +87,17 @@ def test_a_manual_start_can_act_as_a_trigger_with_artifacts_and_a_notification(
     assert run["notifications"][-1]["address"] == "dev@example.com"
     bad = api.post("/ui/applications/shop/pipelines/deploy/start", data={"notify": "nobody"}, headers=as_user("dev"))
     assert bad.status_code == 400 and "notify: must be an email address" in bad.text
+
+
+def test_start_form_artifacts_are_read_within_budgets(api: TestClient, runtime: Runtime) -> None:
+    with runtime.db.transaction() as conn:
+        runtime.applications.save(conn, "shop", {"permissions": PERMISSIONS}, "admin")
+    config = {"application": "shop", "name": "p", "stages": [{"refId": "1", "type": "wait", "waitTime": 0}]}
+    assert api.post("/pipelines", json=config, headers=as_user("dev")).status_code == 200
+    # One artifact that passes the shape check and holds 9^9 strings once its aliases are expanded.
+    levels = [f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)]
+    bomb = "\n".join(["- type: embedded/base64", "  a: &a [x, x, x, x, x, x, x, x, x]", *levels])
+    refused = api.post("/ui/applications/shop/pipelines/p/start", data={"artifacts": bomb}, headers=as_user("dev"))
+    assert refused.status_code == 400 and "artifacts" in refused.text
+    with runtime.db.read() as conn:
+        assert runtime.executions.list_json(conn, "shop") == []
