@@ -9,6 +9,7 @@ saved trigger is recorded in the trigger history, and the workers are woken once
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -25,7 +26,7 @@ from gennaker.store.applications import ApplicationStore
 from gennaker.store.database import Database
 from gennaker.store.pipelines import PipelineStore
 from gennaker.store.triggers import FIRED, SKIPPED, TriggerEvent, TriggerStore
-from gennaker.triggers.scheduler import TriggerRefused
+from gennaker.triggers.scheduler import TriggerRefused, start_once
 
 
 class StartRefused(LaunchError):
@@ -110,16 +111,12 @@ class Starts:
         trigger_type = str(trigger.get("type") or "webhook")
         record = TriggerEvent(event_key, str(config["id"]), str(config["application"]), trigger_type, FIRED)
         with self.db.transaction() as conn:
-            if not self.triggers.record(conn, record, now):
-                return None, None
-            try:
-                execution_id = self.by_trigger(conn, config, trigger, caller)
-            except TriggerRefused as refused:
-                self.triggers.mark_skipped(conn, event_key, str(refused))
-                return None, str(refused)
-            self.triggers.attach_execution(conn, event_key, execution_id)
-        self.wakeup().notify()
-        return execution_id, None
+            started = start_once(
+                self.triggers, conn, record, partial(self.by_trigger, conn, config, trigger, caller), now
+            )
+        if started[0] is not None:
+            self.wakeup().notify()
+        return started
 
     def skipped(self, config: Mapping[str, Any], trigger_type: str, event_key: str, reason: str, now: int) -> None:
         """Record an event a pipeline's trigger saw and did not act on (e.g. a caller without EXECUTE)."""
@@ -162,6 +159,7 @@ class Starts:
             return
         outcome = PARENT_OUTCOMES.get(parent.status, "failed")
         parent_json = parent.to_json()
+        caller = str(parent.authentication.get("user"))
         for config in self.pipelines.mentioning(conn, parent.pipeline_config_id):
             if config.get("disabled"):
                 continue
@@ -170,8 +168,6 @@ class Starts:
                     continue
                 event_key = f"pipeline:{parent.id}:{config['id']}:{trigger.get('id') or index}"
                 record = TriggerEvent(event_key, str(config["id"]), str(config["application"]), "pipeline", FIRED)
-                if not self.triggers.record(conn, record, now_ms()):
-                    continue
                 runtime_trigger = {
                     **trigger,
                     "parentExecution": parent_json,
@@ -185,12 +181,8 @@ class Starts:
                     "dryRun": bool(parent.trigger.get("dryRun")),
                     "correlationId": f"{parent.id}_null_{config['id']}_{parent.start_time}",
                 }
-                try:
-                    started = self.by_trigger(conn, config, runtime_trigger, str(parent.authentication.get("user")))
-                except TriggerRefused as refused:
-                    self.triggers.mark_skipped(conn, event_key, str(refused))
-                    continue
-                self.triggers.attach_execution(conn, event_key, started)
+                start = partial(self.by_trigger, conn, config, runtime_trigger, caller)
+                start_once(self.triggers, conn, record, start, now_ms())
 
     # -- ad-hoc tasks ------------------------------------------------------------------------------
     def task(self, application: str, description: str, jobs: list[dict[str, Any]], user: str) -> str:

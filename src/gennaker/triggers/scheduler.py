@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -72,6 +73,23 @@ class Poller(Protocol):
 
 class TriggerRefused(Exception):
     """The trigger's pipeline cannot start (its runAsUser is refused, its config cannot launch)."""
+
+
+def start_once(
+    triggers: TriggerStore, conn: Connection, record: TriggerEvent, start: Callable[[], str], now_ms: int
+) -> tuple[str | None, str | None]:
+    """Record a trigger's event under its key and start its pipeline, in `conn`'s transaction: (execution id,
+    None) when started; (None, reason) when refused, recorded as skipped; (None, None) when the key was taken
+    (another process, or a repeated delivery, has this event)."""
+    if not triggers.record(conn, record, now_ms):
+        return None, None
+    try:
+        execution_id = start()
+    except TriggerRefused as refused:
+        triggers.mark_skipped(conn, record.event_key, str(refused))
+        return None, str(refused)
+    triggers.attach_execution(conn, record.event_key, execution_id)
+    return execution_id, None
 
 
 @dataclass(frozen=True)
@@ -369,21 +387,18 @@ class Scheduler:
         details: dict[str, Any],
         now_ms: int,
     ) -> str | None:
-        """Record the event under its key and start the pipeline, in `conn`'s transaction; None when another
-        process already has the key, or the start was refused (recorded as skipped, with the reason)."""
+        """Record the event and start the pipeline, in `conn`'s transaction (`start_once`); None when another
+        process already has the key, or the start was refused (recorded as skipped, logged once per incident)."""
         record = TriggerEvent(
             event_key, str(config["id"]), str(config["application"]), trigger_type, FIRED, details=details
         )
-        if not self.triggers.record(conn, record, now_ms):
-            return None
-        try:
-            execution_id = self.fire(conn, config, trigger)
-        except TriggerRefused as refused:
-            self.triggers.mark_skipped(conn, event_key, str(refused))
-            if self._refusals.get((str(config["id"]), trigger_type)) != str(refused):  # once per incident
-                log.warning("%s trigger of pipeline %s did not start: %s", trigger_type, config["id"], refused)
-            self._refusals[(str(config["id"]), trigger_type)] = str(refused)
-            return None
-        self._refusals.pop((str(config["id"]), trigger_type), None)
-        self.triggers.attach_execution(conn, event_key, execution_id)
+        execution_id, refused = start_once(
+            self.triggers, conn, record, partial(self.fire, conn, config, trigger), now_ms
+        )
+        incident = (str(config["id"]), trigger_type)
+        if refused is None:
+            self._refusals.pop(incident, None)
+        elif self._refusals.get(incident) != refused:
+            log.warning("%s trigger of pipeline %s did not start: %s", trigger_type, config["id"], refused)
+            self._refusals[incident] = refused
         return execution_id
