@@ -49,7 +49,7 @@ from gennaker.store.notifications import NotificationStore
 from gennaker.store.pipelines import PipelineStore
 from gennaker.store.queue import QueueStore
 from gennaker.triggers import FIRING_TRIGGER_TYPES
-from gennaker.triggers.pollers import pollers_from_config
+from gennaker.triggers.pollers import PollerFactory
 from gennaker.triggers.scheduler import CronTrigger, Scheduler, SchedulerSettings, next_fire_times
 
 
@@ -277,15 +277,8 @@ class Runtime:
             return self.starts.by_trigger(conn, config, trigger, str(config.get("lastModifiedBy") or "anonymous"))
 
         settings = SchedulerSettings.from_config(self.settings.config.get("scheduler"))
-        config = self.settings.config
-        pollers_from_config(config, [])  # a bad docker, helm or outbound section stops startup here
-        return Scheduler(
-            self.db,
-            fire,
-            settings,
-            on_started=self._wake_workers,
-            pollers_for=lambda pipelines: pollers_from_config(config, pipelines),
-        )
+        pollers = PollerFactory(self.settings.config)  # a bad docker, helm, ci or outbound section stops here
+        return Scheduler(self.db, fire, settings, on_started=self._wake_workers, pollers_for=pollers)
 
     def next_fire_times(
         self, config: Mapping[str, Any], count: int = 3
