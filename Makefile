@@ -6,8 +6,9 @@ DATA_DIR ?= $(CURDIR)/.gennaker
 
 .PHONY: up test lint typecheck unit bench lock clean ui ui-check system-packages screenshots
 
-# Real components the slow tests start themselves: OpenLDAP's slapd, Chromium for the browser tests.
-SYSTEM_PACKAGES := slapd ldap-utils chromium docker-registry
+# Real components the slow tests start themselves: OpenLDAP's slapd, Chromium for the browser tests,
+# Prometheus for the canary metric source.
+SYSTEM_PACKAGES := slapd ldap-utils chromium docker-registry prometheus
 system-packages:
 	@if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \

@@ -17,6 +17,8 @@ from gennaker.artifacts.fetchers import OutboundPolicy, public_only_guard
 from gennaker.auth.identity import DefaultPolicy, Identity
 from gennaker.auth.permissions import Permissions
 from gennaker.auth.service import AuthService
+from gennaker.canary.accounts import metrics_accounts
+from gennaker.canary.metrics_source import PrometheusMetricsSource
 from gennaker.engine.contracts import EngineServices, ExpressionEvaluator
 from gennaker.engine.evaluation import PipelineExpressions
 from gennaker.engine.handlers import Handlers
@@ -35,14 +37,17 @@ from gennaker.notifications.config import NotificationSettings
 from gennaker.notifications.outbox import SENT_TYPES, Outbox, OutboxRecorder
 from gennaker.notifications.senders import senders_from_settings
 from gennaker.providers.kubernetes import KubernetesProvider
+from gennaker.service.canary import CanaryConfigs
 from gennaker.service.starts import Starts
 from gennaker.settings import Settings
 from gennaker.stages import core_registry
 from gennaker.stages.bake_manifest import BakeManifestStage, CreateBakeManifestTask
+from gennaker.stages.canary import CanaryAccess, add_canary_stages
 from gennaker.stages.jenkins import jenkins_stage  # Jenkins stage (issue 13)
 from gennaker.stages.manifest import add_manifest_stages
 from gennaker.stages.webhook import add_webhook_stages
 from gennaker.store.applications import ApplicationStore
+from gennaker.store.canary import CanaryStore
 from gennaker.store.database import Database
 from gennaker.store.executions import ExecutionStore
 from gennaker.store.notifications import NotificationStore
@@ -95,8 +100,8 @@ class StoreLookups:
             return found
         return found if self.runtime.permissions.application(user, found, "READ") else None
 
-    def canary_config_id(self, name: str, application: str) -> str | None:
-        return None  # no canary configs exist until canary analysis lands
+    def canary_config_id(self, name: str, application: str, user: str | None) -> str | None:
+        return self.runtime.canary_configs.id_by_name(name, application, user)
 
     def current_user(self) -> str | None:
         return None  # the execution's own user is used
@@ -139,6 +144,18 @@ class Runtime:
         self.queue = QueueStore()
         self.notifications = NotificationStore()
         self.permissions = Permissions(_stored_identities(self.db), DefaultPolicy(settings.default_application_roles))
+        self.canary = CanaryStore()  # canary configs and judgments (issue 14)
+        self.canary_configs = CanaryConfigs(
+            self.db, self.canary, self.applications, self.permissions, settings.enforce_permissions
+        )
+        self.metrics = PrometheusMetricsSource(metrics_accounts(settings.config), public_only_guard(outbound))
+        add_canary_stages(  # kayentaCanary and canaryDeployment (issue 14), metrics read as the execution's user
+            self.registry,
+            CanaryAccess(
+                self.db, self.canary, self.metrics, self.permissions.account if settings.enforce_permissions else None
+            ),
+            self.kubernetes,
+        )
         if settings.enforce_permissions:
             self.kubernetes.account_check = lambda user, account, permission: self.permissions.account(
                 user, account.permissions, permission
@@ -345,5 +362,6 @@ class Runtime:
     def close(self) -> None:
         self.stop_workers()
         self.kubernetes.close()
+        self.metrics.close()
         self.wakeup.close()
         self.db.dispose()

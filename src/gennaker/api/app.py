@@ -15,8 +15,10 @@ from gennaker.api.request_log import RequestLog
 from gennaker.api.routes import applications, infrastructure, live, pipelines, system, tasks, templates, webhooks
 from gennaker.api.routes import auth as auth_routes
 from gennaker.api.routes import builds as build_routes  # Jenkins masters for the editor (issue 13)
+from gennaker.api.routes import canary as canary_routes  # canary configs and judgments (issue 14)
 from gennaker.auth.service import AuthService
 from gennaker.runtime import Runtime
+from gennaker.ui import canary as canary_pages
 from gennaker.ui import editor, login
 from gennaker.ui import infrastructure as infrastructure_pages
 from gennaker.ui import routes as pages
@@ -33,6 +35,7 @@ def create_app(runtime: Runtime, security: Security, *, ui: bool = True, auth: A
     app.add_middleware(RequestBodyLimit, max_bytes=max_request_bytes(runtime.settings.config))
     for module in (system, applications, tasks, pipelines, templates, live, webhooks, infrastructure, build_routes):
         app.include_router(module.router)
+    app.include_router(canary_routes.router)
     if auth is not None:
         app.state.auth = auth
         app.include_router(auth_routes.router)
@@ -43,6 +46,7 @@ def create_app(runtime: Runtime, security: Security, *, ui: bool = True, auth: A
         app.include_router(pages.router)
         app.include_router(editor.router)
         app.include_router(infrastructure_pages.router)
+        app.include_router(canary_pages.router)
         app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     app.add_middleware(RequestLog)  # added last, so it is outermost and sees every answer
     return app

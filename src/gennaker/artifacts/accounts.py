@@ -33,6 +33,8 @@ from pydantic import (
     model_validator,
 )
 
+from gennaker.config_sections import read_secret_file, validation_problems
+
 EMBEDDED_ACCOUNT = "embedded-artifact"
 DOCKER_ACCOUNT = "docker-registry"
 NO_AUTH_HTTP_ACCOUNT = "no-auth-http-account"
@@ -87,12 +89,12 @@ class _Credentials(ArtifactAccount):
             return data
         data = dict(data)
         if data.get("usernamePasswordFile") and not data.get("password"):
-            text = _read_secret(str(data["usernamePasswordFile"]), "usernamePasswordFile")
+            text = read_secret_file(str(data["usernamePasswordFile"]), "usernamePasswordFile")
             if ":" not in text:
                 raise ValueError("usernamePasswordFile must hold `username:password`")
             data["username"], data["password"] = text.split(":", 1)
         if data.get("tokenFile") and not data.get("token") and "tokenFile" in cls.model_fields:
-            data["token"] = _read_secret(str(data["tokenFile"]), "tokenFile")
+            data["token"] = read_secret_file(str(data["tokenFile"]), "tokenFile")
         return data
 
     def basic_auth(self) -> tuple[str, str] | None:
@@ -262,7 +264,7 @@ class GcsAccount(_CloudObjectAccount):
         if value is None:
             return None
         path = str(Path(value).expanduser())
-        text = _read_secret(path, "jsonPath")
+        text = read_secret_file(path, "jsonPath")
         try:
             content = json.loads(text)
         except ValueError:
@@ -371,26 +373,14 @@ def artifact_accounts(section: Mapping[str, Any] | None) -> ArtifactAccounts:
             try:
                 accounts.append(model.model_validate(item))
             except ValidationError as exc:
-                problems.extend(_describe(f"{path}.accounts[{index}]", exc))
+                problems.extend(validation_problems(f"{path}.accounts[{index}]", exc))
     if problems:
         raise ArtifactConfigError("invalid artifact accounts: " + "; ".join(problems))
     return ArtifactAccounts(accounts)
 
 
-def _describe(prefix: str, exc: ValidationError) -> list[str]:
-    result = []
-    for error in exc.errors(include_input=False, include_url=False):
-        where = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        result.append(f"{where}: {message[:1].lower()}{message[1:]}")
-    return result
 
 
-def _read_secret(path: str, key: str) -> str:
-    try:
-        return Path(path).expanduser().read_text().strip()
-    except OSError as exc:
-        raise ValueError(f"cannot read {key} {path}: {exc.strerror}") from None
 
 
 def url_origin(url: str) -> tuple[str, str, int | None]:

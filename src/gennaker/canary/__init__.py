@@ -1,6 +1,7 @@
 """Automated canary analysis compatible with Kayenta (spec/kayenta.md): the NetflixACAJudge-v1.0 judge, the
 Prometheus query builder and response conversion, the pairing of metric sets, and the kayentaCanary stage's
-interval plan and score rules. Everything here is pure (no I/O); fetching and stages live elsewhere.
+interval plan and score rules. These modules are pure (no I/O); `accounts`, `prometheus_client` and
+`metrics_source` read the metrics accounts and fetch from them, and the stages live in `gennaker.stages.canary`.
 
 Modules: `mannwhitney` (R-equivalent confidence interval and estimate), `stats` (percentiles, summaries, effect
 sizes), `transforms` (NaN handling, outlier detectors), `classifier` (per-metric labels), `scoring` (group weights,

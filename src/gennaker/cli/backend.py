@@ -62,6 +62,12 @@ class Backend(Protocol):
     def templates(self, scopes: list[str]) -> list[dict[str, Any]]: ...
     def delete_template(self, template_id: str, tag: str | None, digest: str | None) -> bool: ...
     def plan_pipeline(self, config: dict[str, Any]) -> dict[str, Any]: ...
+    def save_canary_config(self, config: dict[str, Any]) -> str:
+        """Create the canary config, or store the next version of the one with its id; returns the id."""
+        ...
+    def canary_config(self, config_id: str) -> dict[str, Any] | None: ...
+    def canary_configs(self, application: str | None) -> list[dict[str, Any]]: ...
+    def delete_canary_config(self, config_id: str) -> bool: ...
 
 
 class RemoteBackend:
@@ -255,6 +261,29 @@ class RemoteBackend:
     def plan_pipeline(self, config: dict[str, Any]) -> dict[str, Any]:
         planned: dict[str, Any] = self._json("POST", "/v2/pipelineTemplates/plan", json=config)
         return planned
+
+    # -- canary configs (Gate's Kayenta routes) -----------------------------------------------------------
+    def save_canary_config(self, config: dict[str, Any]) -> str:
+        """PUT when the server has the config's id, else POST (as `spin canary canary-config save`)."""
+        config_id = config.get("id")
+        if isinstance(config_id, str) and config_id and self.canary_config(config_id) is not None:
+            answer = self._json("PUT", f"/v2/canaryConfig/{quote(config_id, safe='')}", json=config)
+        else:
+            answer = self._json("POST", "/v2/canaryConfig", json=config)
+        return str(answer["canaryConfigId"])
+
+    def canary_config(self, config_id: str) -> dict[str, Any] | None:
+        response = self._call("GET", f"/v2/canaryConfig/{quote(config_id, safe='')}", missing_ok=True)
+        return response.json() if response is not None else None
+
+    def canary_configs(self, application: str | None) -> list[dict[str, Any]]:
+        params = {"application": application} if application else None
+        found: list[dict[str, Any]] = self._json("GET", "/v2/canaryConfig", params=params)
+        return found
+
+    def delete_canary_config(self, config_id: str) -> bool:
+        path = f"/v2/canaryConfig/{quote(config_id, safe='')}"
+        return self._call("DELETE", path, missing_ok=True) is not None
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pipeline": ("gennaker.cli.pipelines", "app", "Pipeline configs, in Spinnaker's JSON shape."),
     "pipeline-template": ("gennaker.cli.pipeline_templates", "app", "Managed pipeline templates (v2)."),
     "execution": ("gennaker.cli.executions", "app", "Executions: runs of pipelines."),
+    "canary": ("gennaker.cli.canary", "app", "Canary analysis: canary configs in Kayenta's JSON."),
     "trigger": ("gennaker.cli.triggers", "app", "Triggers: try an event against a pipeline's triggers."),
     "expr": ("gennaker.cli.expr", "app", "Pipeline expressions."),
     "user": ("gennaker.cli.users", "users_app", "Local users and their roles."),

@@ -25,7 +25,7 @@ class Lookups(Protocol):
 
     def pipeline_id(self, application: str, name: str, user: str | None) -> str | None: ...
     def application(self, name: str, user: str | None) -> dict[str, Any] | None: ...
-    def canary_config_id(self, name: str, application: str) -> str | None: ...
+    def canary_config_id(self, name: str, application: str, user: str | None) -> str | None: ...
     def current_user(self) -> str | None: ...
 
 
@@ -38,7 +38,7 @@ class NoLookups:
     def application(self, name: str, user: str | None) -> dict[str, Any] | None:
         return None
 
-    def canary_config_id(self, name: str, application: str) -> str | None:
+    def canary_config_id(self, name: str, application: str, user: str | None) -> str | None:
         return None
 
     def current_user(self) -> str | None:
@@ -324,7 +324,7 @@ def function_table(lookups: Lookups, urls: UrlFetcher) -> dict[str, Callable[...
         return found
 
     def canary_config_name_to_id(scope: Scope, name: Any, application: Any) -> str:
-        found = lookups.canary_config_id(to_text(name), to_text(application))
+        found = lookups.canary_config_id(to_text(name), to_text(application), _execution_user(scope))
         if found is None:
             raise ExpressionError(
                 f"Canary config '{to_text(name)}' could not be found in application '{to_text(application)}'"

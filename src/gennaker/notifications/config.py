@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from gennaker.artifacts.accounts import _read_secret
+from gennaker.config_sections import read_secret_file
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8084"
 T = TypeVar("T")
@@ -142,7 +142,7 @@ def _secret(values: Mapping[str, Any], file_key: str, env_key: str, where: str, 
         raise NotificationConfigError(f"{where}: set {file_key} or {env_key}, not both")
     if path:
         try:
-            return _read_secret(path, file_key) or None
+            return read_secret_file(path, file_key) or None
         except ValueError as error:
             raise NotificationConfigError(f"{where}.{file_key}: {error}") from None
     if name:

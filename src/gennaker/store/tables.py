@@ -201,3 +201,46 @@ notifications = sa.Table(
     sa.Column("sent_at", sa.BigInteger),
     sa.Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
 )
+
+# Canary configs (store/canary.py): the newest version of each, in Kayenta's JSON, with what listing and
+# name lookups need as columns; every saved version is also kept in `canary_config_versions`.
+canary_configs = sa.Table(
+    "canary_configs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False, index=True),
+    sa.Column("applications", sa.Text, nullable=False),
+    sa.Column("judge_name", sa.String(256)),
+    sa.Column("config_version", sa.String(256)),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(255)),
+)
+
+canary_config_versions = sa.Table(
+    "canary_config_versions",
+    metadata,
+    sa.Column("config_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(255)),
+)
+
+# One row per canary judgment (one `runCanary` run), with its result, series and config snapshot in `body`.
+canary_judgments = sa.Table(
+    "canary_judgments",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("application", sa.String(255), nullable=False),
+    sa.Column("execution_id", sa.String(64), nullable=False, index=True),
+    sa.Column("stage_id", sa.String(64), nullable=False),
+    sa.Column("config_id", sa.String(64)),
+    sa.Column("run_number", sa.Integer),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("body", sa.Text, nullable=False),
+)

@@ -32,6 +32,7 @@ from gennaker.model.summaries import awaiting_judgment, trigger_summary
 from gennaker.runtime import Runtime
 from gennaker.service.evaluation import evaluate_in
 from gennaker.service.live import changes
+from gennaker.stages.canary.kayenta import stage_report_url
 from gennaker.ui.graph import layout
 from gennaker.ui.stage_forms import parse_one_yaml
 
@@ -63,14 +64,22 @@ def _duration(item: dict[str, Any]) -> str:
     return f"{((end or int(time.time() * 1000)) - start) / 1000:.1f}s"
 
 
-def stage_links(stage: dict[str, Any]) -> list[tuple[str, str]]:
-    """Where a stage leads: its child pipeline, its Jenkins build, the manifests it deployed or changed."""
+def stage_links(stage: dict[str, Any], execution_id: str = "") -> list[tuple[str, str]]:
+    """Where a stage leads: its child pipeline, its canary report, its Jenkins build, the manifests it deployed or
+    changed."""
     context, outputs = stage.get("context") or {}, stage.get("outputs") or {}
     links: list[tuple[str, str]] = []
     if stage.get("type") == "pipeline" and context.get("executionId"):
         links.append(
             (f"child pipeline {context.get('executionName') or ''}".strip(), f"/ui/executions/{context['executionId']}")
         )
+    if stage.get("type") == "kayentaCanary" and execution_id:
+        links.append(("canary report", stage_report_url(execution_id, str(stage["id"]))))
+    judgments = outputs.get("canaryJudgments") or [outputs.get("canaryJudgment") or context.get("canaryJudgment")]
+    for judgment in judgments if isinstance(judgments, list) else []:
+        if isinstance(judgment, dict) and judgment.get("reportUrl"):
+            run = f"run #{judgment['runNumber']}: " if judgment.get("runNumber") else ""
+            links.append((f"canary judgment {run}{judgment.get('score')}", str(judgment["reportUrl"])))
     build = context.get("buildInfo") or {}
     if isinstance(build, dict) and str(build.get("url") or "").startswith(("http://", "https://")):
         links.append((f"Jenkins build #{build.get('number', '')}", str(build["url"])))

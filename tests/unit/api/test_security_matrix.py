@@ -37,6 +37,8 @@ def concrete(path: str, execution_id: str, stage_id: str, config_id: str) -> str
         "execution_id": execution_id,
         "stage_id": stage_id,
         "pipeline_id": config_id,
+        "config_id": "canary-config",
+        "canary_id": "canary-run",
         "task_id": execution_id,
         "version": "1",
         "account": "prod",

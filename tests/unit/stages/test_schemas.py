@@ -49,6 +49,12 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "scaleManifest": {"account": "prod", "manifestName": "deployment web", "replicas": 2},
     "webhook": {"url": "https://hooks.example.com/run"},
     "jenkins": {"master": "ci", "job": "build"},
+    "kayentaCanary": {"canaryConfig": {"canaryConfigId": "c", "lifetimeDuration": "PT1H", "scopes": [{}]}},
+    "canaryDeployment": {
+        "account": "prod",
+        "manifests": [{"kind": "Deployment", "apiVersion": "apps/v1"}],
+        "analysis": {"canaryConfigId": "c", "lifetimeDuration": "PT1H"},
+    },
 }
 TARGET = {"account": "prod", "location": "default", "manifestName": "deployment web"}
 

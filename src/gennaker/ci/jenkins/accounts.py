@@ -19,21 +19,23 @@ files at startup, and never shown by `public()`, reprs or logs. They are sent on
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from gennaker.artifacts.accounts import _read_secret as read_secret_file
+from gennaker.config_sections import (
+    http_base_url,
+    read_write_permissions,
+    required_secret_file,
+    resource_name,
+    validation_problems,
+)
 
 DEFAULT_START_TIMEOUT_S = 15 * 60  # Orca's startJenkinsJob
 DEFAULT_QUEUE_TIMEOUT_S = 2 * 3600  # Orca's waitForJenkinsJobStart
 DEFAULT_MAX_POLL_S = 10.0  # Orca's monitorJenkinsJob backoff
 DEFAULT_REQUEST_TIMEOUT_S = 30.0  # Igor's client.timeout
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_PERMISSIONS = ("READ", "WRITE")
 
 
 class JenkinsConfigError(ValueError):
@@ -67,39 +69,25 @@ class JenkinsMaster(BaseModel):
             if data.get(key) not in (None, "") and data.get(file_key):
                 raise ValueError(f"{key} and {file_key} are mutually exclusive")
             if data.get(file_key):
-                data[key] = _read_secret(str(data[file_key]), file_key)
+                data[key] = required_secret_file(str(data[file_key]), file_key)
         return data
 
     @field_validator("name")
     @classmethod
     def _name_is_a_path_segment(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
-            raise ValueError(f"{value!r} must be letters, digits, '.', '_' or '-' (it appears in URLs)")
-        return value
+        return resource_name(value)
 
     @field_validator("address")
     @classmethod
     def _address_is_an_origin_with_path(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http or https URL such as https://jenkins.example.com")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not hold credentials: use username and password (or passwordFile)")
-        if parts.query or parts.fragment:
-            raise ValueError(f"{value!r} must not have a query or a fragment")
-        try:
-            parts.port  # noqa: B018 - validates the port
-        except ValueError:
-            raise ValueError(f"{value!r} has an invalid port") from None
-        return value.strip().rstrip("/")
+        return http_base_url(
+            value, example="https://jenkins.example.com", credentials="username and password (or passwordFile)"
+        )
 
     @field_validator("permissions")
     @classmethod
     def _known_permissions(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        unknown = sorted(set(value) - set(_PERMISSIONS))
-        if unknown:
-            raise ValueError(f"unknown permission {unknown[0]!r} (a master has READ and WRITE)")
-        return value
+        return read_write_permissions(value, "a master")
 
     @model_validator(mode="after")
     def _credentials_are_complete(self) -> JenkinsMaster:
@@ -215,7 +203,7 @@ def jenkins_masters(config: Mapping[str, Any] | None) -> JenkinsMasters:
         try:
             masters.append(JenkinsMaster.model_validate(item))
         except ValidationError as exc:
-            problems.extend(_describe(f"ci.jenkins.masters[{index}]", exc))
+            problems.extend(validation_problems(f"ci.jenkins.masters[{index}]", exc))
     if problems:
         raise JenkinsConfigError("invalid ci.jenkins: " + "; ".join(problems))
     return JenkinsMasters(
@@ -232,21 +220,3 @@ def _positive(section: Mapping[str, Any], key: str, default: float, problems: li
         problems.append(f"ci.jenkins.{key}: must be a positive number of seconds")
         return default
     return float(value)
-
-
-def _describe(prefix: str, exc: ValidationError) -> list[str]:
-    found = []
-    for error in exc.errors(include_input=False, include_url=False):
-        where = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        found.append(f"{where}: {message[:1].lower()}{message[1:]}")
-    return found
-
-
-def _read_secret(path: str, key: str) -> str:
-    text = read_secret_file(path, key)
-    if not text:
-        raise ValueError(f"{key} {path} is empty")
-    return text

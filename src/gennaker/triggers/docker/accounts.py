@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from gennaker.artifacts.accounts import _HOST_NAME, _describe, _read_secret, url_origin
+from gennaker.artifacts.accounts import _HOST_NAME, url_origin
+from gennaker.config_sections import read_secret_file, validation_problems
 
 SECTION = "providers.dockerRegistry"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -63,7 +64,7 @@ class DockerRegistryAccount(BaseModel):
             if data.get(key):
                 raise ValueError(f"{key} is not supported: give the repositories and `password` or `passwordFile`")
         if data.get("passwordFile") and data.get("password") is None:
-            data["password"] = _read_secret(str(data["passwordFile"]), "passwordFile")
+            data["password"] = read_secret_file(str(data["passwordFile"]), "passwordFile")
         return data
 
     @field_validator("address")
@@ -189,7 +190,7 @@ def docker_registry_accounts(config: Mapping[str, Any] | None) -> list[DockerReg
         try:
             accounts.append(DockerRegistryAccount.model_validate(item))
         except ValidationError as exc:
-            problems.extend(_describe(where, exc))
+            problems.extend(validation_problems(where, exc))
     problems.extend(_duplicates(a.name for a in accounts))
     if problems:
         raise DockerConfigError("invalid Docker registry accounts: " + "; ".join(problems))

@@ -1,0 +1,129 @@
+"""Canary configs and judgments through Gate's Kayenta routes (kayenta.md §1, §3.3): `/v2/canaryConfig` to
+list, read, create, update and delete configs, and `/v2/canary` to read judgments in Kayenta's
+CanaryExecutionStatusResponse shape.
+
+Adapters over `gennaker.service.canary`, which checks configs and permissions: reading needs READ on one of
+a config's applications (404 otherwise), saving and deleting WRITE on each of them (403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Body, Path, Query, Response
+
+from gennaker.api.deps import CallerDep, RuntimeDep, identity_of
+from gennaker.api.errors import ERROR_RESPONSES, ApiError
+from gennaker.service.canary import (
+    CanaryConflict,
+    CanaryForbidden,
+    CanaryNotFound,
+    InvalidCanaryConfig,
+)
+from gennaker.store.canary import iso
+
+router = APIRouter(responses=ERROR_RESPONSES, tags=["canary"])
+CONFIGS = "/v2/canaryConfig"
+JUDGMENTS = "/v2/canary"
+ConfigId = Annotated[str, Path(description="The canary config's id")]
+JudgmentId = Annotated[str, Path(description="The canary judgment's id (Kayenta's canary execution id)")]
+R = TypeVar("R")
+
+
+def _answer(action: Callable[[], R]) -> R:
+    """The service's answer, or its refusal as the API's error."""
+    try:
+        return action()
+    except InvalidCanaryConfig as error:
+        raise ApiError(400, str(error), error.details()) from None
+    except CanaryNotFound as error:
+        raise ApiError(404, str(error)) from None
+    except CanaryForbidden as error:
+        raise ApiError(403, str(error)) from None
+    except CanaryConflict as error:
+        raise ApiError(409, str(error)) from None
+
+
+def status_response(judgment: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored judgment as Kayenta's CanaryExecutionStatusResponse (what Orca's monitor and Deck read)."""
+    created = judgment.get("createdAt")
+    response: dict[str, Any] = {
+        "id": judgment.get("id"),
+        "application": judgment.get("application"),
+        "parentPipelineExecutionId": judgment.get("executionId"),
+        "pipelineId": judgment.get("pipelineId"),
+        "stageId": judgment.get("stageId"),
+        "complete": True,
+        "status": str(judgment.get("status") or "").lower(),
+        "result": {"judgeResult": judgment["result"]} if judgment.get("result") else None,
+        "config": judgment.get("config"),
+        "canaryExecutionRequest": {"scopes": judgment.get("scopes"), "thresholds": judgment.get("thresholds")},
+        "metricSetPairList": judgment.get("metricSetPairs") or [],
+        "metricsAccountName": judgment.get("metricsAccountName"),
+    }
+    if isinstance(created, int):
+        response |= {"buildTimeMillis": created, "buildTimeIso": iso(created)}
+    if judgment.get("error"):
+        error = str(judgment["error"])
+        response["exception"] = {"details": {"error": error, "errors": [error]}}
+    return response
+
+
+# -- configs ---------------------------------------------------------------------------------------------------
+@router.get(CONFIGS)
+def list_configs(
+    rt: RuntimeDep,
+    who: CallerDep,
+    application: Annotated[str | None, Query(description="Only configs shared with this application")] = None,
+) -> list[dict[str, Any]]:
+    """Summaries (`id`, `name`, `applications`, `updatedTimestamp`, …) of the configs the caller may read."""
+    return _answer(lambda: rt.canary_configs.configs(identity_of(who), application or None))
+
+
+@router.get(CONFIGS + "/{config_id}")
+def get_config(config_id: ConfigId, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
+    """The config's newest version, with `id`, the timestamps and Gennaker's `version`."""
+    return _answer(lambda: rt.canary_configs.config(config_id, identity_of(who)))
+
+
+@router.post(CONFIGS)
+def create_config(rt: RuntimeDep, who: CallerDep, body: dict[str, Any] = Body(...)) -> dict[str, str]:
+    """Store a new config (its `id`, or a generated one; 409 if that id exists). Answers `{canaryConfigId}`."""
+    saved = _answer(lambda: rt.canary_configs.create(body, identity_of(who)))
+    return {"canaryConfigId": str(saved["id"])}
+
+
+@router.put(CONFIGS + "/{config_id}")
+def update_config(
+    config_id: ConfigId, rt: RuntimeDep, who: CallerDep, body: dict[str, Any] = Body(...)
+) -> dict[str, str]:
+    """Store the next version of a config (the one before stays readable). Answers `{canaryConfigId}`."""
+    saved = _answer(lambda: rt.canary_configs.update(config_id, body, identity_of(who)))
+    return {"canaryConfigId": str(saved["id"])}
+
+
+@router.delete(CONFIGS + "/{config_id}", status_code=204, response_class=Response)
+def delete_config(config_id: ConfigId, rt: RuntimeDep, who: CallerDep) -> Response:
+    """Delete a config and its versions; judgments keep the copy they were made with."""
+    _answer(lambda: rt.canary_configs.delete(config_id, identity_of(who)))
+    return Response(status_code=204)
+
+
+# -- judgments -------------------------------------------------------------------------------------------------
+@router.get(JUDGMENTS + "/{canary_id}")
+def get_judgment(canary_id: JudgmentId, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
+    """One judgment (one `runCanary` run) in Kayenta's CanaryExecutionStatusResponse shape."""
+    return status_response(_answer(lambda: rt.canary_configs.judgment(canary_id, identity_of(who))))
+
+
+@router.get(JUDGMENTS)
+def list_judgments(
+    rt: RuntimeDep,
+    who: CallerDep,
+    execution_id: Annotated[str, Query(alias="executionId", description="The pipeline execution's id")],
+    stage_id: Annotated[str | None, Query(alias="stageId", description="Only this `runCanary` stage's")] = None,
+) -> list[dict[str, Any]]:
+    """The execution's judgments, by run number, in the shape of `GET /v2/canary/{id}`."""
+    found = _answer(lambda: rt.canary_configs.judgments(execution_id, identity_of(who), stage_id or None))
+    return [status_response(j) for j in found]
