@@ -117,14 +117,14 @@ def interval_overhead_ms(stages: int = 3, intervals: int = 10) -> dict[str, floa
     for _ in range(20):  # what one run's fetch and judgment cost outside the engine
         started = time.perf_counter()
         control, experiment = source.fetch_run("bench", small, {})
-        judge(small, mix_metric_sets(control, experiment), {"pass": 0, "marginal": -1})
+        judge(small, mix_metric_sets(control, experiment), {"pass": 50, "marginal": 10})
         judged.append((time.perf_counter() - started) * 1000)
     run_ms = statistics.median(judged)
     with tempfile.TemporaryDirectory() as tmp:
         rt = Runtime(Settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/bench.db", config={}))
         add_canary_stages(rt.registry, CanaryAccess(rt.db, rt.canary, source))
         with rt.db.transaction() as conn:
-            rt.applications.save(conn, {"name": "bench", "email": "bench@example.com"}, "bench")
+            rt.applications.save(conn, "bench", {"email": "bench@example.com"}, "bench")
             config_id = rt.canary.save_config(conn, canary_config(2) | {"id": None}, "bench", 0)["id"]
         rt.start_workers(1)
         pipeline = {
@@ -148,7 +148,7 @@ def interval_overhead_ms(stages: int = 3, intervals: int = 10) -> dict[str, floa
                                 "step": 60,
                             }
                         ],
-                        "scoreThresholds": {"pass": 0, "marginal": -1},
+                        "scoreThresholds": {"pass": 50, "marginal": 10},
                     },
                 }
             ],

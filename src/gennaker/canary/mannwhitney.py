@@ -14,8 +14,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: `gennaker up` loads this package, and numpy costs 13 MB
+    import numpy as np
 
 __all__ = [
     "DOUBLE_EPSILON",
@@ -80,52 +82,64 @@ def average_ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
 class ShiftedRankSum:
     """The rank-sum statistic of (x - μ) against y, for the many μ a root search tries.
 
-    Both samples are sorted once. For each μ the rank sum of x is n(n+1)/2 plus, over all pairs, 1 for
-    x_i - μ > y_j and 1/2 for x_i - μ = y_j; those counts come from binary searches of the shifted x in the sorted
-    y. Tie groups of the combined sample are y's (fixed), the shifted x's (adjacent in sorted order: rounding
-    keeps the order) and, where a shifted value of multiplicity p meets a y value of multiplicity q, the merged
-    group, which adds 3pq(p+q) to the sum of t³ - t. Every count is an integer or a half, so the statistic is the
-    same float, to the last bit, as ranking the combined sample (`average_ranks`) would give.
+    Both samples are sorted once, and y's distinct values counted. For each μ the rank sum of x is n(n+1)/2 plus,
+    over all pairs, 1 for x_i - μ > y_j and 1/2 for x_i - μ = y_j; those counts come from one binary search of the
+    shifted x among y's distinct values. Tie groups of the combined sample are y's (fixed), the shifted x's
+    (adjacent in sorted order: rounding keeps the order) and, where a shifted value of multiplicity p meets a y
+    value of multiplicity q, the merged group, which adds 3pq(p+q) to the sum of t³ - t. Every count is an integer
+    or a half, so the statistic is the same float, to the last bit, as ranking the combined sample
+    (`average_ranks`) would give. The three root searches of one test share their end points, so each μ's value
+    is kept.
     """
 
     def __init__(self, x: Sequence[float], y: Sequence[float]):
+        import numpy as np  # here, not at the top: `gennaker up` imports this package, and numpy costs 13 MB
+
         self.x = np.sort(np.asarray(x, dtype=np.float64))
-        self.y = np.sort(np.asarray(y, dtype=np.float64))
-        self.y_ties = _tie_sum(_group_sizes(self.y))
+        ordered_y = np.sort(np.asarray(y, dtype=np.float64))
+        values, counts = np.unique(ordered_y, return_counts=True)
+        # A sentinel after the largest value, so that every search result indexes these arrays.
+        self.y_values = np.append(values, np.inf)
+        self.y_counts = np.append(counts, 0)
+        self.y_below = np.concatenate(([0], np.cumsum(counts)))  # how many y are smaller than each distinct value
+        self.n_y = len(ordered_y)
+        self.y_ties = int((counts.astype(np.int64) ** 3 - counts).sum())
+        self._known: dict[float, float] = {}
 
     def statistic(self, mu: float, quantile: float) -> float:
         """The continuity-corrected standardised statistic minus `quantile`; it decreases as μ grows."""
-        n_x, n_y = len(self.x), len(self.y)
+        known = self._known.get(mu)
+        if known is None:
+            known = self._known[mu] = self._standardised(mu)
+        return known - quantile
+
+    def _standardised(self, mu: float) -> float:
+        n_x, n_y = len(self.x), self.n_y
         shifted = self.x - mu
-        below = np.searchsorted(self.y, shifted, side="left")
-        equal = np.searchsorted(self.y, shifted, side="right") - below
-        rank_sum = n_x * (n_x + 1) / 2.0 + (int(below.sum()) + 0.5 * int(equal.sum()))
+        found = self.y_values.searchsorted(shifted)
+        met = self.y_counts[found] * (self.y_values[found] == shifted)  # y values equal to each shifted x
+        rank_sum = n_x * (n_x + 1) / 2.0 + (int(self.y_below[found].sum()) + 0.5 * int(met.sum()))
         dz = rank_sum - n_x * (n_x + 1) / 2.0 - n_x * n_y / 2.0
-        starts = _group_starts(shifted)
-        sizes = np.diff(np.append(starts, n_x))
-        met = equal[starts]
-        ties = float(self.y_ties + _tie_sum(sizes) + int((3 * sizes * met * (sizes + met)).sum()))
+        ties = self.y_ties + _shifted_ties(shifted, met)
         total = n_x + n_y
-        sigma = math.sqrt((n_x * n_y / 12.0) * ((total + 1) - ties / (total * (total - 1))))
+        sigma = math.sqrt((n_x * n_y / 12.0) * ((total + 1) - float(ties) / (total * (total - 1))))
         if sigma == 0.0:
             raise AllTiedError()
         correction = 0.5 * _sign(dz)
-        return (dz - correction) / sigma - quantile
+        return (dz - correction) / sigma
 
 
-def _group_starts(ordered: np.ndarray) -> np.ndarray:
-    """The index where each run of equal values of a sorted array begins."""
-    if len(ordered) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
+def _shifted_ties(shifted: np.ndarray, met: np.ndarray) -> int:
+    """Σ(t³ - t) over the groups of equal shifted x values, plus 3pq(p+q) where a group of p meets q equal y."""
+    repeated = shifted[1:] == shifted[:-1]
+    if not repeated.any():  # every shifted value is distinct: p = 1
+        return int((3 * met * (1 + met)).sum())
+    import numpy as np
 
-
-def _group_sizes(ordered: np.ndarray) -> np.ndarray:
-    return np.diff(np.append(_group_starts(ordered), len(ordered)))
-
-
-def _tie_sum(sizes: np.ndarray) -> int:
-    return int((sizes.astype(np.int64) ** 3 - sizes).sum())
+    starts = np.concatenate(([0], (~repeated).nonzero()[0] + 1))
+    sizes = np.diff(np.append(starts, len(shifted)))
+    q = met[starts]
+    return int((sizes**3 - sizes + 3 * sizes * q * (sizes + q)).sum())
 
 
 def wilcoxon_diff(x: Sequence[float], y: Sequence[float], mu: float, quantile: float) -> float:

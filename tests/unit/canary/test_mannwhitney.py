@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gennaker.canary.mannwhitney import (
     AllTiedError,
@@ -93,3 +95,31 @@ def test_the_normal_quantile_is_symmetric() -> None:
     assert normal_quantile(0.5) == 0.0
     assert normal_quantile(0.025) == pytest.approx(-1.959963984540054, abs=1e-12)
     assert normal_quantile(0.975) == pytest.approx(-normal_quantile(0.025), abs=1e-15)
+
+
+def ranked_statistic(x: list[float], y: list[float], mu: float, quantile: float) -> float:
+    """The statistic by ranking the combined sample, as R does: the reference for ShiftedRankSum."""
+    n_x, n_y = len(x), len(y)
+    ranks, tie_sizes = average_ranks([value - mu for value in x] + y)
+    dz = math.fsum(ranks[:n_x]) - n_x * (n_x + 1) / 2.0 - n_x * n_y / 2.0
+    ties = float(sum(t * t * t - t for t in tie_sizes))
+    total = n_x + n_y
+    sigma = math.sqrt((n_x * n_y / 12.0) * ((total + 1) - ties / (total * (total - 1))))
+    return (dz - 0.5 * (1.0 if dz > 0 else -1.0 if dz < 0 else 0.0)) / sigma - quantile
+
+
+@given(
+    x=st.lists(st.integers(-5, 5).map(float) | st.floats(-1e6, 1e6), min_size=1, max_size=40),
+    y=st.lists(st.integers(-5, 5).map(float) | st.floats(-1e6, 1e6), min_size=1, max_size=40),
+    mu=st.integers(-6, 6).map(float) | st.floats(-2e6, 2e6),
+)
+def test_the_statistic_from_binary_searches_is_the_ranked_one_to_the_last_bit(
+    x: list[float], y: list[float], mu: float
+) -> None:
+    try:
+        expected = ranked_statistic(x, y, mu, 1.5)
+    except ZeroDivisionError:
+        with pytest.raises(AllTiedError):
+            wilcoxon_diff(x, y, mu, 1.5)
+        return
+    assert wilcoxon_diff(x, y, mu, 1.5) == expected
