@@ -1,6 +1,7 @@
 """Canary configs and judgments through Gate's Kayenta routes (kayenta.md §1, §3.3): `/v2/canaryConfig` to
-list, read, create, update and delete configs, and `/v2/canary` to read judgments in Kayenta's
-CanaryExecutionStatusResponse shape.
+list, read, create, update and delete configs, `/v2/canary` to read judgments in Kayenta's
+CanaryExecutionStatusResponse shape, and `/v2/canaries/...` for the config editor: the metrics accounts the
+caller may read, the judges, and a Prometheus account's metric names.
 
 Adapters over `gennaker.service.canary`, which checks configs and permissions: reading needs READ on one of
 a config's applications (404 otherwise), saving and deleting WRITE on each of them (403).
@@ -15,6 +16,11 @@ from fastapi import APIRouter, Body, Path, Query, Response
 
 from gennaker.api.deps import CallerDep, RuntimeDep, identity_of
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
+from gennaker.auth.identity import account_allows
+from gennaker.canary.accounts import MetricsAccountError
+from gennaker.canary.judge import JUDGE_NAME
+from gennaker.canary.metrics_source import MetricsSourceError
+from gennaker.canary.prometheus_client import PrometheusError
 from gennaker.service.canary import (
     CanaryConflict,
     CanaryForbidden,
@@ -26,6 +32,8 @@ from gennaker.store.canary import iso
 router = APIRouter(responses=ERROR_RESPONSES, tags=["canary"])
 CONFIGS = "/v2/canaryConfig"
 JUDGMENTS = "/v2/canary"
+CANARIES = "/v2/canaries"
+MAX_METRIC_NAMES = 1000
 ConfigId = Annotated[str, Path(description="The canary config's id")]
 JudgmentId = Annotated[str, Path(description="The canary judgment's id (Kayenta's canary execution id)")]
 R = TypeVar("R")
@@ -127,3 +135,39 @@ def list_judgments(
     """The execution's judgments, by run number, in the shape of `GET /v2/canary/{id}`."""
     found = _answer(lambda: rt.canary_configs.judgments(execution_id, identity_of(who), stage_id or None))
     return [status_response(j) for j in found]
+
+
+# -- metrics accounts, judges, metric names (Deck's canary config editor) -------------------------------------
+@router.get(CANARIES + "/credentials")
+def list_metrics_accounts(rt: RuntimeDep, who: CallerDep) -> list[dict[str, Any]]:
+    """The metrics accounts the caller may READ, as Kayenta lists its credentials (never a secret)."""
+    identity = identity_of(who)
+    return [a.public() for a in rt.metrics.accounts if account_allows(identity, a.permissions, "READ")]
+
+
+@router.get(CANARIES + "/judges")
+def list_judges(who: CallerDep) -> list[dict[str, Any]]:
+    """The judges a config may name: NetflixACAJudge-v1.0 only (to signed-in callers, as every route)."""
+    return [{"name": JUDGE_NAME, "visible": True}]
+
+
+@router.get(CANARIES + "/metadata/metricsService")
+def list_metric_names(
+    rt: RuntimeDep,
+    who: CallerDep,
+    account: Annotated[str | None, Query(alias="metricsAccountName", description="Default: the default one")] = None,
+    contains: Annotated[str | None, Query(alias="filter", max_length=200, description="Part of the name")] = None,
+) -> list[dict[str, str]]:
+    """Metric names of a Prometheus account for the metric picker (cached for a minute), at most 1,000."""
+    try:
+        found = rt.metrics.accounts.resolve(account or None)
+    except MetricsAccountError as error:
+        raise ApiError(404, str(error)) from None
+    if not account_allows(identity_of(who), found.permissions, "READ"):
+        raise ApiError(404, f"metrics account '{found.name}' is not configured")
+    try:
+        names = rt.metrics.client(found.name).metric_names()
+    except (PrometheusError, MetricsSourceError) as error:
+        raise ApiError(502, str(error)) from None
+    wanted = (contains or "").lower()
+    return [{"name": name} for name in names if wanted in name.lower()][:MAX_METRIC_NAMES]
