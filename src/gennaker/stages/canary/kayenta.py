@@ -27,7 +27,15 @@ from gennaker.canary.intervals import (
     plan_intervals,
     request_thresholds,
 )
-from gennaker.engine.contracts import StageDefinition, StageFailure, SyntheticStage, Task, TaskContext, TaskResult
+from gennaker.engine.contracts import (
+    StageDefinition,
+    StageFailure,
+    SyntheticStage,
+    Task,
+    TaskContext,
+    TaskResult,
+    exception_details,
+)
 from gennaker.model.execution import Execution, Stage
 from gennaker.model.status import Status
 from gennaker.stages.canary.schema import KayentaCanaryContext, RunCanaryIntervalsContext
@@ -138,12 +146,9 @@ class AggregateCanaryResultsTask(Task):
         }
         if result.status is StageStatus.SUCCEEDED:
             return TaskResult(Status.SUCCEEDED, dict(outputs), outputs)
-        failed = TaskResult.terminal(result.message, **outputs)
-        failed.outputs = outputs
-        return failed
+        return TaskResult(Status.TERMINAL, {**outputs, "exception": exception_details(result.message)}, outputs)
 
 
 def _has_score(stage: Stage) -> bool:
-    return isinstance(stage.context.get("canaryScore"), int | float) and not isinstance(
-        stage.context.get("canaryScore"), bool
-    )
+    score = stage.context.get("canaryScore")
+    return isinstance(score, int | float) and not isinstance(score, bool)
