@@ -1,7 +1,8 @@
 """The UI in a real browser (Debian's Chromium driven by Playwright) against `gennaker up` (issue 7, item 4):
 sign in, create an application, save a pipeline in the editor, start it with parameters, watch it run live,
 judge it, see it succeed; a failing pipeline shows its reason at the top; a user without EXECUTE sees no Start
-button and is refused when forcing it; the infrastructure page shows what a deploy made.
+button and is refused when forcing it; the infrastructure page shows what a deploy made; a canary's report charts
+its baseline and canary series.
 
 Screenshots of the main pages go to $GENNAKER_SCREENSHOTS when set (`make screenshots` → docs/img).
 """
@@ -13,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +24,8 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD, CHROMIUM, running_server
 from tests.emulators.kube import KubeEmulator
+from tests.prometheus_support import MetricsService, Prometheus
+from tests.prometheus_support import available as prometheus_available
 
 pytestmark = [
     pytest.mark.slow,
@@ -210,3 +214,102 @@ def test_failure_reason_on_top_and_no_start_for_viewers(
     forced = viewer.goto(f"{url}/ui/applications/shop/pipelines/broken/start")
     assert forced is not None and forced.status == 403
     expect(viewer.locator("body")).to_contain_text("lacks EXECUTE permission")
+
+
+def test_canary_report_charts_baseline_and_canary(tmp_path: Path, browser: object) -> None:
+    """A retrospective kayentaCanary over the last minute of a real Prometheus scraping a healthy baseline and a
+    degraded canary: the execution links to the report, which charts both series per metric."""
+    if not prometheus_available():
+        pytest.skip("the prometheus binary is not installed (make system-packages)")
+    baseline, canary = MetricsService("healthy", seed=1), MetricsService("degraded", seed=2)
+    with baseline, canary:
+        targets = {"baseline": ({"pod": "web-baseline-x1"}, baseline), "canary": ({"pod": "web-canary-x2"}, canary)}
+        (tmp_path / "prometheus").mkdir()
+        with Prometheus(tmp_path / "prometheus", targets) as prometheus:
+            prometheus.wait_for_samples(8)
+            accounts = [{"name": "metrics", "endpoint": {"baseUrl": prometheus.url}}]
+            config = tmp_path / "gennaker.yaml"
+            config.write_text(
+                yaml.safe_dump(
+                    {
+                        "canary": {
+                            "serviceIntegrations": [{"name": "prometheus", "enabled": True, "accounts": accounts}]
+                        },
+                        "outbound": {"allowNetworks": ["127.0.0.0/8"]},
+                    }
+                )
+            )
+            with running_server(tmp_path, GENNAKER_CONFIG=str(config)) as (url, _):
+                admin = httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD))
+                created = admin.post("/v2/canaryConfig", json=CANARY_CONFIG)
+                assert created.status_code == 200, created.text
+                assert (
+                    admin.post("/pipelines", json=canary_pipeline(created.json()["canaryConfigId"])).status_code == 200
+                )
+                execution_id = admin.post("/pipelines/shop/canary", json={}).json()["id"]
+
+                page = sign_in(browser, url, "admin", ADMIN_PASSWORD)
+                page.goto(f"{url}/ui/executions/{execution_id}")
+                expect(page.locator(".summary .status")).to_have_text("TERMINAL", timeout=30_000)
+                page.click("text=canary report")
+                expect(page.locator("h1")).to_contain_text("Canary")
+                expect(page.locator("svg.chart")).to_have_count(1)
+                shot(page, "canary-runs")
+                page.click("td a:has-text('report')")
+                expect(page.locator("section.canary-metric")).to_have_count(2)
+                expect(page.locator("svg.chart")).to_have_count(2)
+                expect(page.locator("section.canary-metric", has_text="latency")).to_contain_text("High")
+                shot(page, "canary-report")
+
+
+CANARY_CONFIG = {
+    "name": "golden-signals",
+    "applications": ["shop"],
+    "judge": {"name": "NetflixACAJudge-v1.0", "judgeConfigurations": {}},
+    "metrics": [
+        {
+            "name": "latency",
+            "groups": ["latency"],
+            "scopeName": "default",
+            "query": {
+                "type": "prometheus",
+                "customInlineTemplate": 'PromQL:avg(http_request_latency_seconds{pod=~"${scope}-.*"})',
+            },
+            "analysisConfigurations": {"canary": {"direction": "increase", "critical": True}},
+        },
+        {
+            "name": "error rate",
+            "groups": ["errors"],
+            "scopeName": "default",
+            "query": {
+                "type": "prometheus",
+                "customInlineTemplate": 'PromQL:sum(rate(http_requests_total{code="500",pod=~"${scope}-.*"}[5s]))',
+            },
+            "analysisConfigurations": {"canary": {"direction": "increase", "nanStrategy": "replace"}},
+        },
+    ],
+    "classifier": {"groupWeights": {"latency": 50, "errors": 50}},
+}
+
+
+def canary_pipeline(config_id: str) -> dict[str, object]:
+    """A retrospective canary over the last minute: one judgment, at once."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    scope = {
+        "controlScope": "web-baseline",
+        "experimentScope": "web-canary",
+        "startTimeIso": (now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
+        "endTimeIso": now.isoformat().replace("+00:00", "Z"),
+        "step": 1,
+    }
+    stage = {
+        "refId": "1",
+        "type": "kayentaCanary",
+        "name": "Canary",
+        "canaryConfig": {
+            "canaryConfigId": config_id,
+            "scopes": [scope],
+            "scoreThresholds": {"marginal": 50, "pass": 75},
+        },
+    }
+    return {"application": "shop", "name": "canary", "stages": [stage]}
