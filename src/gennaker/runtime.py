@@ -39,6 +39,7 @@ from gennaker.notifications.senders import senders_from_settings
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.service.canary import CanaryConfigs
 from gennaker.service.starts import Starts
+from gennaker.service.wiring import Services
 from gennaker.settings import Settings
 from gennaker.stages import core_registry
 from gennaker.stages.bake_manifest import BakeManifestStage, CreateBakeManifestTask
@@ -185,6 +186,7 @@ class Runtime:
         )
         self.handlers = Handlers(self.registry, self.services, self.executions, self.queue)
         self.operations = Operations(self.db, self.executions, self.queue, self.registry, self.wakeup)
+        self.service = Services(self)  # what the API, the pages and the local CLI call (issue 15)
         self._workers: list[tuple[Worker, threading.Thread]] = []
         # Metrics hooks, set by the API when it serves /metrics.
         self.on_batch_handled: Callable[[float], None] | None = None

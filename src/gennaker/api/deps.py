@@ -1,4 +1,5 @@
-"""Request dependencies: the runtime, the authenticated caller, and permission checks.
+"""Request dependencies: the runtime, the authenticated caller (and the actor the service judges it as), and
+the permission checks of the routes not yet moved to the service (accounts and live infrastructure).
 
 Authentication and authorization are injected when the app is built (`create_app`), so every route
 declares what it needs and the policy lives in one place.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
@@ -17,6 +19,7 @@ from gennaker.auth.identity import Identity, account_allows
 from gennaker.providers.kubernetes import KubeClient, KubernetesAccount, KubernetesError, UnknownAccountError
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.runtime import Runtime
+from gennaker.service.access import Actor
 
 
 class Caller(Protocol):
@@ -66,14 +69,25 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
+def actor(request: Request, who: Caller) -> Actor:
+    """The caller as the service sees it: the app's security policy decides what it may do to an
+    application, the account rules what it may do to a provider account."""
+    security: Security = request.app.state.security
+    identity = identity_of(who)
+    return Actor(identity, partial(security.application_allows, who), partial(account_allows, identity))
+
+
+def acting(request: Request, who: CallerDep) -> Actor:
+    """The authenticated caller as the service's actor (a route's `who: ActorDep`)."""
+    return actor(request, who)
+
+
+ActorDep = Annotated[Actor, Depends(acting)]
+
+
 def execution_for(request: Request, rt: Runtime, who: Caller, execution_id: str, permission: str) -> dict[str, Any]:
     """The execution's JSON, if `who` has `permission` on its application (404 / 403 otherwise)."""
-    with rt.db.read() as conn:
-        execution = rt.executions.get_json(conn, execution_id)
-    if execution is None:
-        raise ApiError(404, f"execution {execution_id} not found")
-    require_application(request, rt, who, execution["application"], permission)
-    return execution
+    return rt.service.executions.get(execution_id, actor(request, who), permission)
 
 
 def require_application(
@@ -81,24 +95,7 @@ def require_application(
 ) -> dict[str, Any] | None:
     """Refuse with 403 (or 404 for READ, not to reveal names) unless `who` has `permission` on the app;
     returns its attributes (None when it does not exist and the caller may see it anyway, e.g. an admin)."""
-    with rt.db.read() as conn:
-        attributes = rt.applications.get(conn, application)
-    security: Security = request.app.state.security
-    if not security.application_allows(who, attributes, permission):
-        if permission == "READ":
-            raise ApiError(404, f"application '{application.lower()}' not found")
-        raise ApiError(403, f"{who.username} lacks {permission} permission on application '{application.lower()}'")
-    return attributes
-
-
-def existing_application(
-    request: Request, rt: Runtime, who: Caller, application: str, permission: str
-) -> dict[str, Any]:
-    """The application's attributes, if it exists and `who` has `permission` on it (404 / 403 otherwise)."""
-    attributes = require_application(request, rt, who, application, permission)
-    if attributes is None:
-        raise ApiError(404, f"application '{application.lower()}' not found")
-    return attributes
+    return rt.service.applications.require(application, actor(request, who), permission)
 
 
 def permitted_accounts(rt: Runtime, who: Caller, permission: str) -> list[KubernetesAccount]:

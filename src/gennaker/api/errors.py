@@ -16,6 +16,8 @@ from starlette.routing import Match
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.pipeline import PipelineValidationError
+from gennaker.service.errors import Conflict, Forbidden, Invalid, ServiceError
+from gennaker.service.errors import NotFound as Missing
 
 
 class ProblemDetail(BaseModel):
@@ -42,6 +44,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "Not allowed in the current state"),
     )
 }
+
+
+# The service's refusals by kind (gennaker/service/errors.py).
+SERVICE_STATUSES: tuple[tuple[type[ServiceError], int], ...] = (
+    (Missing, 404),
+    (Forbidden, 403),
+    (Invalid, 400),
+    (Conflict, 409),
+)
 
 
 class ApiError(Exception):
@@ -107,6 +118,11 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         first = details[0] if details else {"field": "body", "problem": "invalid"}
         return _respond(400, f"{first['field']}: {first['problem']}", details)
+
+    @app.exception_handler(ServiceError)
+    async def refused(_: Request, exc: ServiceError) -> JSONResponse:
+        status = next((code for kind, code in SERVICE_STATUSES if isinstance(exc, kind)), 400)
+        return _respond(status, str(exc), exc.details())
 
     @app.exception_handler(PipelineValidationError)
     async def invalid_pipeline(_: Request, exc: PipelineValidationError) -> JSONResponse:

@@ -12,7 +12,6 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gennaker.model.execution import now_ms
 from gennaker.runtime import Runtime
 
 
@@ -21,19 +20,17 @@ class EngineCollector(Collector):
         self.runtime = runtime
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with self.runtime.db.read() as conn:
-            counts = self.runtime.executions.status_counts(conn)
-            queue = self.runtime.queue.stats(conn, now_ms())
+        figures = self.runtime.service.system.engine_figures()
         executions = GaugeMetricFamily("gennaker_executions", "Stored executions by status", labels=["status"])
-        for status, count in sorted(counts.items()):
+        for status, count in sorted(figures.executions_by_status.items()):
             executions.add_metric([status], count)
         yield executions
-        yield GaugeMetricFamily("gennaker_queue_depth", "Messages in the engine queue", value=queue["depth"])
-        yield GaugeMetricFamily("gennaker_queue_due", "Messages due now", value=queue["due"])
+        yield GaugeMetricFamily("gennaker_queue_depth", "Messages in the engine queue", value=figures.queue_depth)
+        yield GaugeMetricFamily("gennaker_queue_due", "Messages due now", value=figures.queue_due)
         yield GaugeMetricFamily(
             "gennaker_queue_oldest_due_age_seconds",
             "Age of the oldest due message",
-            value=queue["oldest_due_age_ms"] / 1000,
+            value=figures.oldest_due_age_ms / 1000,
         )
 
 

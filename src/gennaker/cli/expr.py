@@ -8,10 +8,12 @@ from typing import Any
 
 import typer
 
-from gennaker.cli.common import errors, fail, print_json, reports_errors, runtime
+from gennaker.cli.common import current_user, errors, fail, print_json, reports_errors
+from gennaker.cli.local import LocalBackend
 from gennaker.engine.operations import find_stage
 from gennaker.expressions import Expressions, execution_root, has_errors, plain_root, stage_root
 from gennaker.model.execution import Execution
+from gennaker.settings import Settings
 
 app = typer.Typer(help="Pipeline expressions.", no_args_is_help=True)
 
@@ -54,10 +56,12 @@ def evaluate_cases(cases: list[Any]) -> list[dict[str, Any]]:
 
 
 def _execution_root(execution_id: str, stage_ref: str | None) -> Any:
-    rt = runtime()
-    with rt.db.read() as conn:
-        data = rt.executions.get_json(conn, execution_id)
-    rt.close()
+    """The root of an execution (or of one of its stages) on the local database."""
+    local = LocalBackend(Settings.from_env(), current_user())
+    try:
+        data = local.execution(execution_id)
+    finally:
+        local.close()
     if data is None:
         raise ValueError(f"execution {execution_id} not found")
     if stage_ref is None:

@@ -19,6 +19,7 @@ from gennaker.engine.contracts import StageFailure
 from gennaker.engine.launcher import Launcher, LaunchError
 from gennaker.engine.wakeup import Wakeup
 from gennaker.model.execution import Execution, Stage, now_ms
+from gennaker.model.ids import new_id
 from gennaker.model.pipeline import FieldError
 from gennaker.model.status import Status
 from gennaker.stages.find_artifact_from_execution import execution_artifacts
@@ -191,6 +192,26 @@ class Starts:
             task_id = self.launcher.start_orchestration(conn, application, description, jobs, user)
         self.wakeup().notify()
         return task_id
+
+    def recorded_task(self, application: str, description: str, stages: list[Stage], user: str, started: int) -> str:
+        """An ad-hoc task whose jobs already ran in the request (application changes): recorded as a finished
+        ORCHESTRATION, TERMINAL if a job failed, so its page shows what was done, by whom, and why a job failed."""
+        failed = any(stage.status is Status.TERMINAL for stage in stages)
+        task = Execution(
+            id=new_id(),
+            application=application,
+            name=description,
+            type="ORCHESTRATION",
+            status=Status.TERMINAL if failed else Status.SUCCEEDED,
+            start_time=started,
+            end_time=now_ms(),
+            authentication={"user": user, "allowedAccounts": []},
+            trigger={"type": "manual", "user": user},
+            stages=stages,
+        )
+        with self.db.transaction() as conn:
+            self.launcher.executions.insert(conn, task)
+        return task.id
 
 
 # How a parent's end reads in a `pipeline` trigger's `status` list (Orca's DependentPipelineExecutionListener).

@@ -8,6 +8,7 @@ field they name. History shows each version's diff against the one before, and r
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import re
@@ -22,12 +23,13 @@ from jinja2.utils import htmlsafe_json_dumps
 from pydantic import BaseModel
 from starlette.datastructures import FormData
 
-from gennaker.api.deps import Caller, CallerDep, RuntimeDep, require_application
+from gennaker.api.deps import Caller, CallerDep, RuntimeDep, actor
 from gennaker.api.errors import ApiError
 from gennaker.api.security import session_csrf
 from gennaker.model.compatibility import SPINNAKER_NOTIFICATIONS
-from gennaker.model.pipeline import TRIGGER_REQUIRED_FIELDS, PipelineValidationError
+from gennaker.model.pipeline import TRIGGER_REQUIRED_FIELDS
 from gennaker.runtime import Runtime
+from gennaker.service.errors import Invalid
 from gennaker.ui.graph import layout
 from gennaker.ui.routes import check_csrf, page, templates
 from gennaker.ui.stage_forms import (
@@ -232,7 +234,7 @@ def _editor(
         "types": sorted(rt.registry.stage_types - {"checkPrecondition", "restrictExecutionDuringTimeWindow"}),
         "errors": _errors_by_stage(errors),
         # What the pipeline names but Gennaker will not act on, marked on its stage, trigger or notification.
-        "warnings": _errors_by_stage({w.path: w.reason for w in rt.pipeline_warnings(draft)}),
+        "warnings": _errors_by_stage({w.path: w.reason for w in rt.service.pipelines.warnings(draft)}),
         "saved": saved,
         "item_types": ITEM_TYPES,
         "item_yaml": {
@@ -248,17 +250,9 @@ def _editor(
     return page(request, "editor.html", who, **context)
 
 
-def _stored(rt: Runtime, application: str, name: str) -> dict[str, Any]:
-    with rt.db.read() as conn:
-        config = rt.pipelines.get_by_name(conn, application, name)
-    if config is None:
-        raise ApiError(404, f"pipeline '{name}' not found in application '{application.lower()}'")
-    return config
-
-
 @router.get("/ui/applications/{application}/pipelines/new", response_class=HTMLResponse)
 def new_pipeline(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> Response:
-    require_application(request, rt, who, application, "WRITE")
+    rt.service.applications.require(application, actor(request, who), "WRITE")
     draft = {
         "application": application.lower(),
         "name": "",
@@ -273,8 +267,8 @@ def new_pipeline(request: Request, application: str, rt: RuntimeDep, who: Caller
 
 @router.get("/ui/applications/{application}/pipelines/{name}/edit", response_class=HTMLResponse)
 def edit_pipeline(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> Response:
-    require_application(request, rt, who, application, "WRITE")
-    return _editor(request, rt, who, _stored(rt, application, name), {})
+    config = rt.service.pipelines.config(application, name, actor(request, who), "WRITE")
+    return _editor(request, rt, who, config, {})
 
 
 @router.post("/ui/applications/{application}/pipelines/edit", response_class=HTMLResponse)
@@ -282,7 +276,8 @@ async def editor_action(request: Request, application: str, rt: RuntimeDep, who:
     """Apply one action to the posted draft; `save` validates and stores it."""
     form = await request.form()
     check_csrf(request, form)
-    require_application(request, rt, who, application, "WRITE")
+    acting, pipelines = actor(request, who), rt.service.pipelines
+    await asyncio.to_thread(rt.service.applications.require, application, acting, "WRITE")
     try:
         draft = json.loads(str(form.get("draft") or "{}"))
     except json.JSONDecodeError:
@@ -294,22 +289,21 @@ async def editor_action(request: Request, application: str, rt: RuntimeDep, who:
         field = exc.field if isinstance(exc, EditorError) else "stage"
         return _editor(request, rt, who, draft, {field: str(exc)})
     if form.get("action") != "save":
-        found = rt.pipeline_problems(draft) if any(draft.get(k) for k in ("stages", *ITEM_TYPES)) else []
+        found = pipelines.problems(draft) if any(draft.get(k) for k in ("stages", *ITEM_TYPES)) else []
         shown = [e for e in found if e.field.startswith(("stages", *ITEM_TYPES))]
         return _editor(request, rt, who, draft, {e.field: e.problem for e in shown})
     try:
-        saved = rt.save_pipeline(draft, who.username)
-    except PipelineValidationError as exc:
-        return _editor(request, rt, who, draft, {e.field: e.problem for e in exc.errors})
+        saved = await asyncio.to_thread(pipelines.save, draft, acting)
+    except Invalid as exc:
+        return _editor(request, rt, who, draft, dict(exc.problems))
     return _editor(request, rt, who, saved, {}, saved=True)
 
 
 @router.get("/ui/applications/{application}/pipelines/{name}/history", response_class=HTMLResponse)
 def history_page(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> Response:
-    require_application(request, rt, who, application, "READ")
-    config = _stored(rt, application, name)
-    with rt.db.read() as conn:
-        versions = rt.pipelines.history(conn, config["id"])
+    acting, pipelines = actor(request, who), rt.service.pipelines
+    config = pipelines.config(application, name, acting)
+    versions = pipelines.history(config["id"], acting)
     for newer, older in zip(versions, [*versions[1:], None], strict=True):
         newer["diff"] = diff(older["config"] if older else {}, newer["config"])
     return page(request, "history.html", who, config=config, versions=versions)
@@ -318,13 +312,11 @@ def history_page(request: Request, application: str, name: str, rt: RuntimeDep, 
 @router.get("/ui/applications/{application}/pipelines/{name}/triggers", response_class=HTMLResponse)
 def trigger_history_page(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> Response:
     """What the pipeline's triggers saw: each event started an execution or was skipped, and why."""
-    require_application(request, rt, who, application, "READ")
-    config = _stored(rt, application, name)
-    with rt.db.read() as conn:
-        events = rt.starts.triggers.history(conn, config["id"])
-    return page(
-        request, "trigger_history.html", who, config=config, events=events, next_fires=rt.next_fire_times(config)
-    )
+    acting, pipelines = actor(request, who), rt.service.pipelines
+    config = pipelines.config(application, name, acting)
+    events = pipelines.trigger_history(config["id"], acting)
+    next_fires = pipelines.next_fire_times(config)
+    return page(request, "trigger_history.html", who, config=config, events=events, next_fires=next_fires)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -343,10 +335,7 @@ async def restore(
 ) -> Response:
     form = await request.form()
     check_csrf(request, form)
-    require_application(request, rt, who, application, "WRITE")
-    config = _stored(rt, application, name)
-    with rt.db.transaction() as conn:
-        restored = rt.pipelines.restore(conn, config["id"], version, who.username)
-    if restored is None:
-        raise ApiError(404, f"pipeline {application}/{name} has no version {version}")
+    acting, pipelines = actor(request, who), rt.service.pipelines
+    config = await asyncio.to_thread(pipelines.config, application, name, acting, "WRITE")
+    await asyncio.to_thread(pipelines.restore, config["id"], version, acting)
     return RedirectResponse(f"/ui/applications/{application}/pipelines/{name}/history", status_code=303)

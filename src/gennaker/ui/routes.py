@@ -1,4 +1,4 @@
-"""The pages. Every page and action goes through the same caller and permission checks as the API.
+"""The pages: adapters over `gennaker.service`, with the same caller and permission checks as the API.
 
 Forms carry the CSRF token of the caller's session (`gennaker.api.security.csrf_token`): another site can
 make a browser post a form, and even plant cookies, but cannot know that token.
@@ -18,20 +18,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from sqlalchemy.engine import Connection
 from starlette.datastructures import FormData
 
-from gennaker.api.deps import Caller, CallerDep, RuntimeDep, execution_for, existing_application, require_application
+from gennaker.api.deps import Caller, CallerDep, RuntimeDep, actor
 from gennaker.api.errors import ApiError
 from gennaker.api.security import CSRF_HEADER, require_csrf, session_csrf, set_csrf_cookie
-from gennaker.engine.launcher import LaunchError
-from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.pipeline import application_name_problem
 from gennaker.model.status import Status
 from gennaker.model.summaries import awaiting_judgment, trigger_summary
-from gennaker.runtime import Runtime
-from gennaker.service.evaluation import evaluate_in
-from gennaker.service.live import changes
+from gennaker.service.access import Actor
+from gennaker.service.errors import Conflict, Invalid, NotFound
+from gennaker.service.executions import Detail, Executions
 from gennaker.stages.canary.kayenta import stage_report_url
 from gennaker.ui.graph import layout
 from gennaker.ui.stage_forms import parse_one_yaml
@@ -39,7 +36,6 @@ from gennaker.ui.stage_forms import parse_one_yaml
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 RECENT_ROWS = 10  # executions per pipeline on the application page
-RUNNING_SCAN = 200  # running executions per application read to count those waiting for judgment
 
 
 def _when(ms: int | None) -> str:
@@ -122,10 +118,6 @@ def check_csrf(request: Request, form: FormData) -> None:
     require_csrf(session_csrf(request), str(form.get("csrf") or request.headers.get(CSRF_HEADER) or ""), "form")
 
 
-def _allows(request: Request, who: Caller, attributes: dict[str, Any] | None, permission: str) -> bool:
-    return bool(request.app.state.security.application_allows(who, attributes, permission))
-
-
 @router.get("/")
 def home() -> RedirectResponse:
     return RedirectResponse("/ui/applications", status_code=303)
@@ -134,18 +126,12 @@ def home() -> RedirectResponse:
 @router.get("/ui/applications", response_class=HTMLResponse)
 def applications_page(request: Request, rt: RuntimeDep, who: CallerDep, q: str = "") -> HTMLResponse:
     wanted = q.strip().lower()
-    with rt.db.read() as conn:
-        apps = [a for a in rt.applications.all(conn) if _allows(request, who, a, "READ")]
-        shown = [a for a in apps if wanted in a["name"] or wanted in (a.get("email") or "").lower()]
-        executable = [a["name"] for a in shown if _allows(request, who, a, "EXECUTE")]
-        waiting = {name: _waiting_judgments(rt, conn, name) for name in executable}
+    acting = actor(request, who)
+    apps = rt.service.applications.visible(acting)
+    shown = [a for a in apps if wanted in a["name"] or wanted in (a.get("email") or "").lower()]
+    executable = [a["name"] for a in shown if acting.application(a, "EXECUTE")]
+    waiting = rt.service.executions.waiting_judgments(executable, acting)
     return page(request, "applications.html", who, applications=shown, query=q, waiting=waiting)
-
-
-def _waiting_judgments(rt: Runtime, conn: Connection, application: str) -> int:
-    """Running executions of the application that wait for a manual judgment."""
-    running = rt.executions.list_json(conn, application, statuses=[Status.RUNNING.value], limit=RUNNING_SCAN)
-    return sum(1 for execution in running if awaiting_judgment(execution))
 
 
 ROLE_LISTS = ("READ", "WRITE", "EXECUTE")
@@ -165,24 +151,13 @@ def _application_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
     return attributes, errors
 
 
-def _save_application(
-    request: Request,
-    rt: Runtime,
-    who: Caller,
-    name: str,
-    current: dict[str, Any] | None,
-    attributes: dict[str, Any],
-    errors: dict[str, str],
-    form: FormData,
+def _refused_form(
+    request: Request, who: Caller, current: dict[str, Any] | None, errors: dict[str, str], form: FormData
 ) -> Response:
-    """Store the form's attributes and go to the application, or show the form again with its errors."""
-    if errors:
-        refused = page(request, "application_form.html", who, application=current, errors=errors, values=dict(form))
-        refused.status_code = 400
-        return refused
-    with rt.db.transaction() as conn:
-        rt.applications.save(conn, name, attributes, who.username)
-    return RedirectResponse(f"/ui/applications/{name}", status_code=303)
+    """The application form again, with its errors."""
+    refused = page(request, "application_form.html", who, application=current, errors=errors, values=dict(form))
+    refused.status_code = 400
+    return refused
 
 
 @router.get("/ui/applications/new", response_class=HTMLResponse)
@@ -199,34 +174,37 @@ async def create_application(request: Request, rt: RuntimeDep, who: CallerDep) -
     problem = application_name_problem(name)
     if problem:
         errors["name"] = problem
-    with rt.db.read() as conn:
-        if not errors.get("name") and rt.applications.get(conn, name) is not None:
-            errors["name"] = f"application '{name}' already exists"
-    return _save_application(request, rt, who, name, None, attributes, errors, form)
+    if errors:
+        return _refused_form(request, who, None, errors, form)
+    try:
+        await asyncio.to_thread(rt.service.applications.create, name, attributes, actor(request, who))
+    except Conflict as exc:
+        return _refused_form(request, who, None, {"name": str(exc)}, form)
+    return RedirectResponse(f"/ui/applications/{name}", status_code=303)
 
 
 @router.get("/ui/applications/{application}", response_class=HTMLResponse)
 def application_page(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    attributes = existing_application(request, rt, who, application, "READ")
-    with rt.db.read() as conn:
-        can_execute = _allows(request, who, attributes, "EXECUTE")
-        pipelines = [
-            {
-                "config": config,
-                "executions": executions,
-                "can_execute": can_execute,
-                "warnings": rt.pipeline_warnings(config),
-                "next_fires": rt.next_fire_times(config),
-            }
-            for config, executions in _recent_by_pipeline(rt, conn, application)
-        ]
-    can_write = _allows(request, who, attributes, "WRITE")
+    acting = actor(request, who)
+    attributes = rt.service.applications.get(application, acting)
+    can_execute = acting.application(attributes, "EXECUTE")
+    pipelines = [
+        {
+            "config": config,
+            "executions": executions,
+            "can_execute": can_execute,
+            "warnings": rt.service.pipelines.warnings(config),
+            "next_fires": rt.service.pipelines.next_fire_times(config),
+        }
+        for config, executions in rt.service.executions.recent_by_pipeline(application, acting, RECENT_ROWS)
+    ]
+    can_write = acting.application(attributes, "WRITE")
     return page(request, "application.html", who, application=attributes, pipelines=pipelines, can_write=can_write)
 
 
 @router.get("/ui/applications/{application}/edit", response_class=HTMLResponse)
 def edit_application_page(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    attributes = existing_application(request, rt, who, application, "WRITE")
+    attributes = rt.service.applications.get(application, actor(request, who), "WRITE")
     permissions = attributes.get("permissions") or {}
     values = {"email": attributes.get("email") or "", "description": attributes.get("description") or ""}
     values.update({f"permissions.{p}": ", ".join(permissions.get(p) or []) for p in ROLE_LISTS})
@@ -237,22 +215,24 @@ def edit_application_page(request: Request, application: str, rt: RuntimeDep, wh
 async def update_application(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> Response:
     form = await request.form()
     check_csrf(request, form)
-    current = existing_application(request, rt, who, application, "WRITE")
+    acting = actor(request, who)
+    current = await asyncio.to_thread(rt.service.applications.get, application, acting, "WRITE")
     attributes, errors = _application_form(form)
-    return _save_application(request, rt, who, application.lower(), current, attributes, errors, form)
+    if errors:
+        return _refused_form(request, who, current, errors, form)
+    await asyncio.to_thread(rt.service.applications.update, application, attributes, acting)
+    return RedirectResponse(f"/ui/applications/{application.lower()}", status_code=303)
 
 
-def _detail_context(request: Request, rt: Runtime, who: Caller, execution: dict[str, Any]) -> dict[str, Any]:
-    with rt.db.read() as conn:
-        attributes = rt.applications.get(conn, execution["application"])
-        notifications = rt.notifications.for_execution(conn, execution["id"])
+def _detail_context(detail: Detail) -> dict[str, Any]:
+    execution = detail.execution
     return {
         "execution": execution,
-        "notifications": notifications,
+        "notifications": detail.notifications,
         "waiting": awaiting_judgment(execution),
         "graph": layout(execution["stages"]),
         "failure": failing_leaf(execution),
-        "can_execute": _allows(request, who, attributes, "EXECUTE"),
+        "can_execute": detail.can_execute,
     }
 
 
@@ -273,8 +253,8 @@ def failing_leaf(execution: dict[str, Any]) -> dict[str, str] | None:
 
 @router.get("/ui/executions/{execution_id}", response_class=HTMLResponse)
 def execution_page(request: Request, execution_id: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    execution = execution_for(request, rt, who, execution_id, "READ")
-    return page(request, "execution.html", who, **_detail_context(request, rt, who, execution))
+    detail = rt.service.executions.detail(execution_id, actor(request, who))
+    return page(request, "execution.html", who, **_detail_context(detail))
 
 
 def sse(fragment: str, event: str = "execution") -> str:
@@ -285,18 +265,21 @@ def sse(fragment: str, event: str = "execution") -> str:
 @router.get("/ui/executions/{execution_id}/stream")
 def execution_stream(request: Request, execution_id: str, rt: RuntimeDep, who: CallerDep) -> StreamingResponse:
     """The execution's detail, re-rendered whenever it changes, swapped in place by htmx."""
-    execution_for(request, rt, who, execution_id, "READ")
-    detail = templates.env.get_template("_execution_detail.html")
+    acting, executions = actor(request, who), rt.service.executions
+    executions.get(execution_id, acting)
+    fragment = templates.env.get_template("_execution_detail.html")
     csrf = csrf_of(request)
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt.wakeup.subscribe, request.is_disconnected):
+        async for ids in executions.changes(request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
             elif execution_id in ids or not ids:  # and once subscribed: what changed since the page was made
-                execution = await asyncio.to_thread(execution_for, request, rt, who, execution_id, "READ")
-                context = _detail_context(request, rt, who, execution)
-                yield sse(detail.render(oob=True, csrf=csrf, **context))
+                try:
+                    detail = await asyncio.to_thread(executions.detail, execution_id, acting)
+                except NotFound:
+                    return
+                yield sse(fragment.render(oob=True, csrf=csrf, **_detail_context(detail)))
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -304,23 +287,25 @@ def execution_stream(request: Request, execution_id: str, rt: RuntimeDep, who: C
 @router.get("/ui/applications/{application}/stream")
 def application_stream(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> StreamingResponse:
     """Only the rows of executions that changed, each replacing itself by id (or added to its pipeline)."""
-    require_application(request, rt, who, application, "READ")
+    acting, executions = actor(request, who), rt.service.executions
+    rt.service.applications.require(application, acting, "READ")
     row = templates.env.get_template("_execution_row.html")
-    wanted = application.lower()
 
     async def stream() -> AsyncIterator[str]:
-        async for ids in changes(rt.wakeup.subscribe, request.is_disconnected):
+        async for ids in executions.changes(request.is_disconnected):
             if ids is None:
                 yield ": keep-alive\n\n"
                 continue
-            if not ids:  # subscribed: rows that may have moved on since the page was made replace themselves
-                for execution in await asyncio.to_thread(_active_rows, rt, wanted):
-                    yield sse(row.render(execution=execution, oob=True))
-                continue
-            for execution_id in sorted(ids):
-                with rt.db.read() as conn:
-                    changed = rt.executions.get_json(conn, execution_id)
-                if changed and changed["application"] == wanted and changed["type"] == "PIPELINE":
+            try:
+                if not ids:  # subscribed: rows that may have moved on since the page was made replace themselves
+                    for execution in await asyncio.to_thread(_active_rows, executions, application, acting):
+                        yield sse(row.render(execution=execution, oob=True))
+                    continue
+                found = await asyncio.to_thread(executions.of_application, ids, application, acting)
+            except NotFound:
+                return
+            for changed in found:
+                if changed["type"] == "PIPELINE":
                     html = row.render(execution=changed, oob=True)
                     # A new execution has no row yet: add it at the top of its pipeline's table.
                     table = f"executions-{changed['pipelineConfigId']}"
@@ -333,20 +318,9 @@ def application_stream(request: Request, application: str, rt: RuntimeDep, who: 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def _recent_by_pipeline(
-    rt: Runtime, conn: Connection, application: str
-) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Each pipeline config of the application with its newest executions, as the application page shows them."""
-    return [
-        (config, rt.executions.list_json(conn, application, pipeline_config_ids=[config["id"]], limit=RECENT_ROWS))
-        for config in rt.pipelines.for_application(conn, application)
-    ]
-
-
-def _active_rows(rt: Runtime, application: str) -> list[dict[str, Any]]:
+def _active_rows(executions: Executions, application: str, who: Actor) -> list[dict[str, Any]]:
     """The running executions among those the application page shows."""
-    with rt.db.read() as conn:
-        shown = [e for _, executions in _recent_by_pipeline(rt, conn, application) for e in executions]
+    shown = [e for _, found in executions.recent_by_pipeline(application, who, RECENT_ROWS) for e in found]
     return [e for e in shown if not Status(e["status"]).is_complete]
 
 
@@ -354,15 +328,10 @@ def _active_rows(rt: Runtime, application: str) -> list[dict[str, Any]]:
 async def judge(request: Request, execution_id: str, stage_id: str, rt: RuntimeDep, who: CallerDep) -> Response:
     form = await request.form()
     check_csrf(request, form)
-    await asyncio.to_thread(execution_for, request, rt, who, execution_id, "EXECUTE")
     judgment = str(form.get("judgment") or "")
-    chosen = form.get("input")
-    try:
-        await asyncio.to_thread(
-            rt.operations.judge, execution_id, stage_id, judgment, str(chosen) if chosen else None, who.username
-        )
-    except OperationError as exc:
-        raise ApiError(409, str(exc)) from None
+    chosen = str(form.get("input") or "") or None
+    judge = rt.service.executions.judge
+    await asyncio.to_thread(judge, execution_id, stage_id, judgment, chosen, actor(request, who))
     return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
 
 
@@ -373,10 +342,11 @@ def playground(
     """Evaluate `${…}` against any past execution (and stage) the caller may read."""
     answer = None
     if execution and expression:
-        found = execution_for(request, rt, who, execution.strip(), "READ")
+        acting, executions = actor(request, who), rt.service.executions
+        executions.get(execution.strip(), acting)  # an execution the caller may not read is not found
         try:
-            answer = evaluate_in(rt.expressions, found, stage.strip() or None, expression)
-        except NotFound as exc:
+            answer = executions.evaluate(execution.strip(), stage.strip() or None, expression, acting)
+        except NotFound as exc:  # no such stage
             answer = {"result": None, "detail": {"stage": [{"description": str(exc), "level": "ERROR"}]}}
     return page(request, "playground.html", who, execution=execution, stage=stage, expression=expression, answer=answer)
 
@@ -397,19 +367,17 @@ async def act(request: Request, execution_id: str, action: str, rt: RuntimeDep, 
     """Cancel, pause, resume, or restart a stage (`stage` form field), each confirmed in the page first."""
     form = await request.form()
     check_csrf(request, form)
-    await asyncio.to_thread(execution_for, request, rt, who, execution_id, "EXECUTE")
+    acting, executions = actor(request, who), rt.service.executions
+    await asyncio.to_thread(executions.get, execution_id, acting, "EXECUTE")
     operations = {
-        "cancel": lambda: rt.operations.cancel(execution_id, who.username, "canceled from the UI"),
-        "pause": lambda: rt.operations.pause(execution_id, who.username),
-        "resume": lambda: rt.operations.resume(execution_id, who.username),
-        "restart": lambda: rt.operations.restart_stage(execution_id, str(form.get("stage") or ""), who.username),
+        "cancel": lambda: executions.cancel(execution_id, acting, "canceled from the UI"),
+        "pause": lambda: executions.pause(execution_id, acting),
+        "resume": lambda: executions.resume(execution_id, acting),
+        "restart": lambda: executions.restart_stage(execution_id, str(form.get("stage") or ""), acting),
     }
     if action not in operations:
         raise ApiError(404, f"unknown action {action}")
-    try:
-        await asyncio.to_thread(operations[action])
-    except (OperationError, NotFound) as exc:
-        raise ApiError(409 if isinstance(exc, OperationError) else 404, str(exc)) from None
+    await asyncio.to_thread(operations[action])
     return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
 
 
@@ -448,11 +416,7 @@ def manual_trigger(config: Mapping[str, Any], form: FormData, user: str) -> dict
 
 @router.get("/ui/applications/{application}/pipelines/{name}/start", response_class=HTMLResponse)
 def start_form(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    require_application(request, rt, who, application, "EXECUTE")
-    with rt.db.read() as conn:
-        config = rt.pipelines.get_by_name(conn, application, name)
-    if config is None:
-        raise ApiError(404, f"pipeline '{name}' not found in application '{application.lower()}'")
+    config = rt.service.pipelines.config(application, name, actor(request, who), "EXECUTE")
     return page(request, "start.html", who, config=config, errors={}, **START_FIELDS)
 
 
@@ -460,22 +424,23 @@ def start_form(request: Request, application: str, name: str, rt: RuntimeDep, wh
 async def start(request: Request, application: str, name: str, rt: RuntimeDep, who: CallerDep) -> Response:
     form = await request.form()
     check_csrf(request, form)
-    require_application(request, rt, who, application, "EXECUTE")
+    acting, pipelines = actor(request, who), rt.service.pipelines
+    config = await asyncio.to_thread(pipelines.config, application, name, acting, "EXECUTE")
     parameters = {str(k)[2:]: str(v) for k, v in form.items() if str(k).startswith("p.")}
-    with rt.db.read() as conn:
-        config = rt.pipelines.get_by_name(conn, application, name) or {}
     try:
         trigger = manual_trigger(config, form, who.username)
     except ValueError as exc:
-        refused = page(request, "start.html", who, config=config, errors={"": str(exc)}, **START_FIELDS)
-        refused.status_code = 400
-        return refused
+        return _refused_start(request, who, config, {"": str(exc)})
     trigger["parameters"] = parameters
     try:
-        execution_id = await asyncio.to_thread(rt.start_pipeline, application, name, trigger, who.username)
-    except LaunchError as exc:
-        errors = {e.field: e.problem for e in exc.errors} or {"": str(exc)}
-        refused = page(request, "start.html", who, config=config, errors=errors, **START_FIELDS)
-        refused.status_code = 400
-        return refused
+        execution_id = await asyncio.to_thread(pipelines.start, application, str(config["id"]), trigger, acting)
+    except Invalid as exc:
+        return _refused_start(request, who, config, dict(exc.problems) or {"": str(exc)})
     return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
+
+
+def _refused_start(request: Request, who: Caller, config: dict[str, Any], errors: dict[str, str]) -> Response:
+    """The start form again, with what is wrong."""
+    refused = page(request, "start.html", who, config=config, errors=errors, **START_FIELDS)
+    refused.status_code = 400
+    return refused

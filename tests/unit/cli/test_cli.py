@@ -40,6 +40,12 @@ def test_application_commands(cli: CliRunner) -> None:
     assert "application 'shop' not found" in missing.stderr
 
 
+def test_a_first_read_on_a_new_machine_makes_the_database(cli: CliRunner, tmp_path: Path) -> None:
+    assert not (tmp_path / "data").exists()
+    assert "NAME" in run(cli, "application", "list")
+    assert (tmp_path / "data").is_dir()
+
+
 def test_pipeline_save_from_yaml_creates_the_application_and_keeps_history(cli: CliRunner, tmp_path: Path) -> None:
     file = tmp_path / "p.yaml"
     file.write_text("application: yamlapp\nname: deploy\nstages:\n  - {refId: '1', type: wait, waitTime: 1}\n")

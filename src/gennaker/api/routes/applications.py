@@ -1,4 +1,5 @@
-"""Applications (gate.md §1.2): reads here; changes go through tasks (`routes/tasks.py`)."""
+"""Applications (gate.md §1.2): reads here; changes go through tasks (`routes/tasks.py`). Adapters over
+`gennaker.service`: the service checks READ and reads; these shape Gate's answers."""
 
 from __future__ import annotations
 
@@ -7,47 +8,32 @@ import binascii
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from gennaker.api.deps import (
-    CallerDep,
-    RuntimeDep,
-    csv_values,
-    existing_application,
-    readable_accounts,
-    require_application,
-)
+from gennaker.api.deps import ActorDep, CallerDep, RuntimeDep, csv_values, readable_accounts
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.model.search import trigger_matches
+from gennaker.service.executions import MAX_TIME_MS, Search
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["applications"])
-MAX_TIME_MS = 2**63 - 1  # epoch milliseconds as the database stores them (a signed 64-bit integer)
 
 
 @router.get("/applications")
 def list_applications(
-    request: Request, rt: RuntimeDep, who: CallerDep, owner: str | None = None, account: str | None = None
+    rt: RuntimeDep, who: ActorDep, owner: str | None = None, account: str | None = None
 ) -> list[dict[str, Any]]:
-    security = request.app.state.security
-    with rt.db.read() as conn:
-        apps = rt.applications.all(conn)
-    visible = [a for a in apps if security.application_allows(who, a, "READ")]
-    if owner:
-        visible = [a for a in visible if (a.get("email") or "").lower() == owner.lower()]
-    if account:
-        visible = [a for a in visible if account.lower() in str(a.get("accounts") or "").lower().split(",")]
-    return visible
+    return rt.service.applications.visible(who, owner, account)
 
 
 @router.get("/applications/{application}")
 def get_application(
-    request: Request, application: str, rt: RuntimeDep, who: CallerDep, expand: bool = True
+    application: str, rt: RuntimeDep, caller: CallerDep, who: ActorDep, expand: bool = True
 ) -> dict[str, Any]:
     """The application's attributes and, with `expand`, its clusters per account (Gate's shape)."""
-    attributes = existing_application(request, rt, who, application, "READ")
+    attributes = rt.service.applications.get(application, who)
     clusters: dict[str, list[dict[str, Any]]] = {}
     if expand:
-        view = rt.kubernetes.infrastructure.clusters(application.lower(), readable_accounts(rt, who))
+        view = rt.kubernetes.infrastructure.clusters(application.lower(), readable_accounts(rt, caller))
         clusters = {
             account: [
                 {
@@ -64,52 +50,32 @@ def get_application(
 
 
 @router.get("/applications/{application}/pipelineConfigs")
-def list_pipeline_configs(request: Request, application: str, rt: RuntimeDep, who: CallerDep) -> list[dict[str, Any]]:
-    require_application(request, rt, who, application, "READ")
-    with rt.db.read() as conn:
-        return rt.pipelines.for_application(conn, application)
+def list_pipeline_configs(application: str, rt: RuntimeDep, who: ActorDep) -> list[dict[str, Any]]:
+    return rt.service.pipelines.configs(application, who)
 
 
 @router.get("/applications/{application}/pipelineConfigs/{name_or_id}")
-def get_pipeline_config(
-    request: Request, application: str, name_or_id: str, rt: RuntimeDep, who: CallerDep
-) -> dict[str, Any]:
-    require_application(request, rt, who, application, "READ")
-    with rt.db.read() as conn:
-        config = rt.pipelines.get_by_name(conn, application, name_or_id) or rt.pipelines.get(conn, name_or_id)
-    if config is None or config["application"] != application.lower():
-        raise ApiError(404, f"pipeline config '{name_or_id}' not found in application '{application.lower()}'")
-    return config
+def get_pipeline_config(application: str, name_or_id: str, rt: RuntimeDep, who: ActorDep) -> dict[str, Any]:
+    return rt.service.pipelines.config(application, name_or_id, who)
 
 
 @router.get("/applications/{application}/pipelines")
 def list_executions(
-    request: Request,
     application: str,
     rt: RuntimeDep,
-    who: CallerDep,
+    who: ActorDep,
     limit: int = Query(10, ge=1, le=1000, description="Executions per pipeline config"),
     statuses: str | None = Query(None, description="Comma-separated statuses"),
 ) -> list[dict[str, Any]]:
     """The newest executions of each of the application's pipelines (Gate's limit is per config)."""
-    require_application(request, rt, who, application, "READ")
-    wanted = csv_values(statuses, upper=True)
-    with rt.db.read() as conn:
-        configs = rt.pipelines.for_application(conn, application)
-        found: list[dict[str, Any]] = []
-        for config in configs:
-            found += rt.executions.list_json(
-                conn, application, statuses=wanted, pipeline_config_ids=[config["id"]], limit=limit
-            )
-    return sorted(found, key=lambda e: e["buildTime"], reverse=True)
+    return rt.service.executions.per_pipeline(application, who, csv_values(statuses, upper=True), limit)
 
 
 @router.get("/applications/{application}/executions/search")
 def search_executions(
-    request: Request,
     application: str,
     rt: RuntimeDep,
-    who: CallerDep,
+    who: ActorDep,
     triggerTypes: str | None = Query(None, description="Comma-separated trigger types"),
     pipelineName: str | None = None,
     eventId: str | None = None,
@@ -125,11 +91,7 @@ def search_executions(
     """Gate's execution search: newest first (oldest first with `reverse`); `*` searches every application
     the caller may read. Without `expand`, stages carry no context or outputs."""
     wanted_trigger = _decoded_trigger(trigger)
-    security = request.app.state.security
-    if application != "*":
-        require_application(request, rt, who, application, "READ")
     types = set(csv_values(triggerTypes))
-    wanted = csv_values(statuses, upper=True)
 
     def matches(header: dict[str, Any]) -> bool:
         found = header.get("trigger") or {}
@@ -140,31 +102,16 @@ def search_executions(
             and (wanted_trigger is None or trigger_matches(wanted_trigger, found))
         )
 
-    with rt.db.read() as conn:
-        readable: dict[str, bool] = {}
-
-        def visible(header: dict[str, Any]) -> bool:
-            name = header["application"]
-            if name not in readable:
-                readable[name] = security.application_allows(who, rt.applications.get(conn, name), "READ")
-            return readable[name]
-
-        headers = rt.executions.headers(
-            conn,
-            None if application == "*" else application,
-            statuses=wanted,
-            since_ms=triggerTimeStartBoundary,
-            until_ms=triggerTimeEndBoundary,
-        )
-        found: list[dict[str, Any]] = []
-        for header in headers:
-            if header.get("type", "PIPELINE") == "PIPELINE" and matches(header) and visible(header):
-                found.append(header)
-                if not reverse and len(found) >= startIndex + size:
-                    break  # newest first: the page is complete
-        if reverse:
-            found.reverse()
-        page = rt.executions.with_stages(conn, found[startIndex : startIndex + size])
+    search = Search(
+        matches,
+        csv_values(statuses, upper=True),
+        triggerTimeStartBoundary,
+        triggerTimeEndBoundary,
+        startIndex,
+        size,
+        reverse,
+    )
+    page = rt.service.executions.search(None if application == "*" else application, who, search)
     if not expand:
         for execution in page:
             execution["stages"] = [

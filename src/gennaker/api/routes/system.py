@@ -15,8 +15,7 @@ router = APIRouter(responses=ERROR_RESPONSES, tags=["system"])
 
 @router.get("/health")
 def health(rt: RuntimeDep) -> dict[str, Any]:
-    with rt.db.read() as conn:
-        conn.exec_driver_sql("SELECT 1")
+    rt.service.system.check_database()
     return {"status": "UP"}
 
 
