@@ -50,6 +50,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/bake.py --json
 	$(PY) bench/ui.py --json
 	$(PY) bench/cli.py --json
+	$(PY) bench/startup.py --json
 	$(PY) bench/triggers.py --json
 	$(PY) bench/jenkins.py --json
 

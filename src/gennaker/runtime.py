@@ -117,7 +117,7 @@ class Runtime:
     ):
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, synchronous=settings.sqlite_synchronous)
         self.db.migrate()
         self.kubernetes = KubernetesProvider.from_config((settings.config.get("providers") or {}).get("kubernetes"))
         self.artifact_accounts = artifact_accounts(settings.config.get("artifacts") or {})

@@ -31,6 +31,8 @@ class Settings:
     enforce_permissions: bool = False
     # Roles allowed on applications that set no permissions (admins always are).
     default_application_roles: frozenset[str] = frozenset()
+    # SQLite's `synchronous` pragma: NORMAL survives a process crash, FULL also a power loss (docs/operations.md).
+    sqlite_synchronous: str = "NORMAL"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +47,9 @@ class Settings:
         roles = frozenset(
             r.strip().lower() for r in env.get("GENNAKER_DEFAULT_APPLICATION_ROLES", "").split(",") if r.strip()
         )
+        synchronous = (env.get("GENNAKER_SQLITE_SYNCHRONOUS") or "NORMAL").strip().upper()
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ConfigError(f"GENNAKER_SQLITE_SYNCHRONOUS: must be NORMAL or FULL, not {synchronous!r}")
         return cls(
             data_dir=data_dir,
             database_url=url,
@@ -52,6 +57,7 @@ class Settings:
             config=config,
             engine=engine,
             default_application_roles=roles,
+            sqlite_synchronous=synchronous,
         )
 
 

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from gennaker.auth.external import AuthConfigError, CredentialCache, PasswordBackend
-from gennaker.auth.ldap import LdapAuthenticator, LdapConfig
 from gennaker.auth.oidc import OidcConfig, OidcLogin
 from gennaker.auth.service import (
     FAILURE_WINDOW_S,
@@ -69,6 +68,8 @@ def auth_service(db: Database, config: Mapping[str, Any]) -> AuthService:
     backends: list[PasswordBackend] = []
     cache_seconds = float(DEFAULT_CACHE_SECONDS)
     if _enabled(ldap, "auth.ldap"):
+        from gennaker.auth.ldap import LdapAuthenticator, LdapConfig  # ldap3 is loaded only when LDAP is used
+
         backends.append(LdapAuthenticator(LdapConfig.from_config(ldap)))
         cache_seconds = _seconds(ldap, "cacheSeconds", DEFAULT_CACHE_SECONDS, "auth.ldap")
     local_seconds = _seconds(_section(config, "auth", "local"), "cacheSeconds", DEFAULT_CACHE_SECONDS, "auth.local")

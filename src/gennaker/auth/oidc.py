@@ -22,14 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import OAuth2Client
-from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
-from joserfc.jwk import KeySet
+
+if TYPE_CHECKING:  # authlib and joserfc (13 MB with cryptography) are imported when OIDC is used, not at start-up
+    from authlib.integrations.httpx_client import OAuth2Client
+    from joserfc.jwk import KeySet
 
 from gennaker.auth.external import AuthConfigError, GroupRoles, valid_external_name
 from gennaker.auth.identity import Identity
@@ -202,6 +201,9 @@ class OidcLogin:
         return provider
 
     def _key_set(self, provider: Provider, refresh: bool = False) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         with self._lock:
             # Refetched on demand (a key the cached set lacks), at most once a minute.
             if self._keys and (not refresh or self._keys[0] > self._clock() - 60):
@@ -217,6 +219,8 @@ class OidcLogin:
 
     # -- the flow ----------------------------------------------------------------------------------
     def _client(self, provider: Provider, redirect_uri: str) -> OAuth2Client:
+        from authlib.integrations.httpx_client import OAuth2Client
+
         method = "none"
         if self.config.client_secret:
             supported = provider.token_auth_methods
@@ -270,6 +274,8 @@ class OidcLogin:
 
     def finish(self, params: Mapping[str, str], cookie: str | None) -> OidcResult:
         """The signed-in identity from the callback's query parameters and the flow's cookie."""
+        from authlib.integrations.base_client import OAuthError
+
         flow = self._unsign(cookie)
         if flow is None:
             raise OidcError("Your sign-in attempt expired or was started in another browser; please sign in again.")
@@ -302,6 +308,9 @@ class OidcLogin:
 
     def validate(self, id_token: str, nonce: str, provider: Provider | None = None) -> dict[str, Any]:
         """The ID token's claims, if its signature, issuer, audience, expiry and nonce are right."""
+        from joserfc import jwt
+        from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
+
         provider = provider or self.provider()
         try:
             decoded = jwt.decode(id_token, self._key_set(provider), algorithms=list(provider.algorithms))

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,8 +38,6 @@ SESSION_TTL_MS = 12 * 3600 * 1000
 # Default limits on failed sign-ins (`auth.throttle`, docs/security.md).
 FAILURES_PER_USER, FAILURES_PER_ADDRESS, FAILURE_WINDOW_S = 10, 50, 300.0
 _hasher = PasswordHasher()
-# Verifying against this keeps unknown users as slow as known ones (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 # An external user's record (LDAP, OIDC) has this prefix and its source instead of a password hash: it is
 # never a valid argon2 hash, so no password matches it locally.
 _EXTERNAL = "!"
@@ -156,6 +155,13 @@ def _identity(row: sa.Row[Any]) -> Identity:
     )
 
 
+@cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps unknown users as slow as known ones (no user enumeration by timing). Made on
+    first use: an argon2 hash costs a tenth of a second, which every process start would otherwise pay."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 def _verifies(stored: str, password: str) -> bool:
     try:
         return _hasher.verify(stored, password)
@@ -257,7 +263,7 @@ class AuthService:
                 return self._check_local(row, password)
         elif self.password_backends:
             return self._authenticate_external(username, password)
-        _verifies(_DUMMY_HASH, password)  # as slow as a real check: no user enumeration by timing
+        _verifies(_dummy_hash(), password)  # as slow as a real check: no user enumeration by timing
         return None
 
     def _check_local(self, row: sa.Row[Any], password: str) -> Identity | None:

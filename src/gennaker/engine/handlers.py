@@ -1,7 +1,8 @@
 """Message handlers: each reads the state, changes it, and pushes the next messages (orca.md §2.3-§2.9).
 
 Every handler first checks that the state still calls for it (a task still RUNNING, a stage still
-NOT_STARTED, ...), so a message delivered twice changes nothing the second time.
+NOT_STARTED, ...), so a message delivered twice changes nothing the second time. The stage a message names
+is written back after it; a handler that changes other stages says so (`Unit.touch`, `Unit.touch_all`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from gennaker.engine.cache import ExecutionCache
 from gennaker.engine.contracts import (
     EngineServices,
     StageFailure,
@@ -51,6 +53,8 @@ class Handlers:
         self.services = services
         self.executions = executions
         self.queue = queue
+        # Executions kept decoded between transactions, shared by this process's workers.
+        self.cache = ExecutionCache(executions)
         self._table: dict[Kind, Callable[[Unit, Message, Execution], None]] = {
             Kind.START_EXECUTION: self.start_execution,
             Kind.START_STAGE: self.start_stage,
@@ -82,6 +86,8 @@ class Handlers:
             if execution is None:
                 log.warning("dropping %s for unknown execution %s", current.kind, current.execution_id)
                 continue
+            if current.stage_id is not None:
+                unit.touch(execution, execution.stage(current.stage_id))
             self._table[current.kind](unit, current, execution)
 
     def runs_outside(self, execution: Execution, message: Message) -> bool:
@@ -186,6 +192,7 @@ class Handlers:
 
     def _cancel_running_tasks(self, unit: Unit, execution: Execution) -> None:
         """Stop what still runs under a halted or cancelled execution, calling each task's cancel hook."""
+        unit.touch_all(execution)
         for stage in execution.stages:
             if stage.status is Status.PAUSED:
                 stage.status = Status.RUNNING
@@ -233,7 +240,9 @@ class Handlers:
 
     def start_waiting_executions(self, unit: Unit, message: Message, execution: Execution) -> None:
         config_id = message.data["pipelineConfigId"]
-        self.executions.lock_config(unit.conn, config_id)
+        # Shared with other finishing executions, exclusive of starts deciding to park (which then see this
+        # execution finished, or park before this looks).
+        self.executions.lock_config(unit.conn, config_id, shared=True)
         parked = self.queue.parked(unit.conn, config_id)
         if not parked:
             return
@@ -241,20 +250,23 @@ class Handlers:
             chosen, dropped = parked[-1], parked[:-1]
         else:
             chosen, dropped = parked[0], []
-        self.queue.unpark(unit.conn, [entry_id for entry_id, _, _ in [chosen, *dropped]])
-        for _, execution_id, payload in dropped:
-            if payload.get("kind") == Kind.START_EXECUTION:
+        # Two executions finishing together may both pick an entry: only the one that removes it acts on it.
+        removed = self.queue.unpark(unit.conn, [entry_id for entry_id, _, _ in [chosen, *dropped]])
+        for entry_id, execution_id, payload in dropped:
+            if entry_id in removed and payload.get("kind") == Kind.START_EXECUTION:
                 unit.push(
                     Message(Kind.CANCEL_EXECUTION, execution_id, data={"user": "spinnaker", "reason": SUPERSEDED})
                 )
-        _, execution_id, payload = chosen
-        kind = Kind(payload.pop("kind"))
-        unit.push(Message.from_payload(kind, execution_id, payload))
+        entry_id, execution_id, payload = chosen
+        if entry_id in removed:
+            kind = Kind(payload.pop("kind"))
+            unit.push(Message.from_payload(kind, execution_id, payload))
 
     def resume_execution(self, unit: Unit, message: Message, execution: Execution) -> None:
         if execution.status is not Status.RUNNING:
             return
         paused_ms = int(message.data.get("pausedMs", 0))
+        unit.touch_all(execution)
         for stage in execution.stages:
             if stage.status is Status.PAUSED:
                 stage.status = Status.RUNNING
@@ -514,6 +526,7 @@ class Handlers:
             return
         stage.status, stage.end_time = Status.SKIPPED, unit.now
         if manual:
+            unit.touch_all(execution)
             for child in execution.descendants(stage):
                 if not child.status.is_complete:
                     child.status, child.end_time = Status.SKIPPED, unit.now
@@ -561,6 +574,7 @@ class Handlers:
             self.queue.park(unit.conn, execution.pipeline_config_id or "", execution.id, payload)
             return
         previous = stage.context.get("exception")
+        unit.touch_all(execution)
         self._reset(execution, stage)
         stage.context["restartDetails"] = {
             "restartedBy": message.data.get("user"),
@@ -773,6 +787,7 @@ class Handlers:
             return
         stage, task = located
         task.status = Status.PAUSED
+        unit.touch(execution, *execution.ancestors_of_parent(stage))
         for owner in [stage, *execution.ancestors_of_parent(stage)]:
             if owner.status is Status.RUNNING:
                 owner.status = Status.PAUSED

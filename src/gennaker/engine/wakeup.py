@@ -14,8 +14,10 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:  # psycopg (10 MB) is imported by PostgresWakeup only: SQLite deployments never load it
+    import psycopg
 
 log = logging.getLogger(__name__)
 CHANNEL = "gennaker_queue"
@@ -63,6 +65,10 @@ class Wakeup:
         with self._changed:
             self._generation += 1
             self._changed.notify_all()
+
+    def wake_local(self) -> None:
+        """Wake this process's idle workers only (other processes were told another way, or need not be)."""
+        self._bump()
 
     def generation(self) -> int:
         """Take this before looking for work; `wait` returns at once if a wake-up came since."""
@@ -141,6 +147,8 @@ class PostgresWakeup(Wakeup):
 
     def notify(self) -> int:
         """Wake this process and, through NOTIFY, every other worker process."""
+        import psycopg
+
         self._bump()
         with self._send_lock:
             if self._sender is None or self._sender.closed:
@@ -159,6 +167,8 @@ class PostgresWakeup(Wakeup):
         return True  # scale-out deployments run their workers as separate processes
 
     def _listen(self) -> None:
+        import psycopg
+
         if self._conn is not None:
             return
         self._conn = psycopg.connect(self._dsn, autocommit=True)
@@ -167,6 +177,8 @@ class PostgresWakeup(Wakeup):
         threading.Thread(target=self._receive_notifies, name="wakeup-listen", daemon=True).start()
 
     def _receive_notifies(self) -> None:
+        import psycopg
+
         assert self._conn is not None
         try:
             for notice in self._conn.notifies():

@@ -1,10 +1,13 @@
 """The worker: takes due messages from the queue and runs their handlers.
 
 One pass takes a batch of due messages in a single transaction, handles them (and the messages they lead
-to, inline), deletes them and commits. Runs of external tasks are leased instead and run on a thread pool;
-their results are applied in a second transaction that first checks the lease still holds. A handler that
-raises rolls back its batch; the batch is then retried one message at a time, and a message that keeps
-failing becomes dead and is turned into a terminating message (orca.md §2.10).
+to, inline), deletes them and commits. Runs of external tasks are leased instead and run on a thread pool:
+a run produced while a task thread is free is written already leased to this worker (`Claim`), so it costs
+no transaction of its own. Results are applied in a second transaction that first checks the lease still
+holds, together with whatever other results finished meanwhile (one commit for all), and that same
+transaction starts what they lead to. A handler that raises rolls back its batch; the batch is then retried
+one message at a time, and a message that keeps failing becomes dead and is turned into a terminating
+message (orca.md §2.10).
 """
 
 from __future__ import annotations
@@ -13,17 +16,18 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gennaker.engine.cache import ExecutionCache
 from gennaker.engine.contracts import TaskContext
 from gennaker.engine.handlers import Handlers, result_to_json
 from gennaker.engine.messages import Kind, Message
-from gennaker.engine.unit import Unit
+from gennaker.engine.unit import Claim, Unit
 from gennaker.engine.wakeup import Wakeup
 from gennaker.model.execution import Execution, Stage, Task, now_ms
 from gennaker.model.status import Status
@@ -44,6 +48,10 @@ MAX_RESTART_PAUSE_S = 30.0
 HEALTHY_RUN_S = 60.0
 
 
+# An external task run leased to this worker, with its execution and stage when this process has them.
+Run = tuple[QueuedMessage, tuple[Execution, Stage] | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a committed unit means for others: new work due (wake workers) and executions that changed."""
@@ -52,10 +60,13 @@ class Outcome:
     changed: frozenset[str]
     completed_stages: tuple[tuple[str, str, float], ...] = ()
     handled: int = 0  # queued messages taken off the queue (not counting the inline ones they led to)
+    started: tuple[Run, ...] = ()  # external task runs leased to this worker in the unit
+    delayed: bool = False  # messages due later were queued: idle workers must look at when
 
 
 NOTHING = Outcome(False, frozenset())
 StageObserver = Callable[[str, str, float], None]
+Result = tuple[QueuedMessage, Message]  # an external task run and the message carrying its result
 
 
 class Worker:
@@ -76,13 +87,18 @@ class Worker:
         self.wakeup = wakeup
         self.executions: ExecutionStore = handlers.executions
         self.queue: QueueStore = handlers.queue
+        self.cache: ExecutionCache = handlers.cache
         self.batch_size = batch_size
         self.lease_ms = lease_ms
         self._pool = ThreadPoolExecutor(max_workers=external_threads, thread_name_prefix="task")
         self._capacity = external_threads
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
+        self._results: list[Result] = []  # results waiting to be applied
+        self._results_lock = threading.Lock()
+        self._applying = False  # a task thread is applying results; others leave theirs to it
         self._contended = False
+        self._starved = False  # an external run found no free task thread: look for it when one frees
         self._stopping = threading.Event()
         self._on_handled = on_handled
         self._on_stage_complete = on_stage_complete
@@ -130,7 +146,7 @@ class Worker:
 
     def run_once(self) -> int:
         """Handle one batch of due messages; returns how many were taken."""
-        token = uuid.uuid4().hex
+        claim = self._claim()
         started = time.perf_counter()
         try:
             with self.db.transaction() as conn:
@@ -139,39 +155,105 @@ class Worker:
                 # Lease only what the task threads can start now: a lease must not expire in a backlog.
                 free = self._capacity - self._in_flight
                 external = self.queue.due(conn, now, free, external=True) if free > 0 else []
+                if len(external) >= free:  # more may be due than task threads are free
+                    self._starved = True
                 if not internal and not external:
                     return 0
-                for message in external:
-                    self.queue.lease(conn, message.id, token, now + self.lease_ms)
-                outcome = self._handle(conn, internal) if internal else NOTHING
+                external = [message for message in external if self._book(claim)]
+                self.queue.lease(conn, external, claim.token, now + self.lease_ms)
+                runs = self._with_snapshots(conn, external)
+                outcome = self._handle(conn, internal, claim) if internal else NOTHING
         except Exception:
+            self._release(claim.taken)
             log.exception("batch failed; retrying its messages one at a time")
             return self._one_by_one()
         self._after_commit(outcome, outcome.handled, started)
         self._contended = outcome.handled < len(internal)
-        with self._in_flight_lock:
-            self._in_flight += len(external)
-        for message in external:
-            self._pool.submit(self._run_external, message, token)
+        self._start([*runs, *outcome.started])
         return outcome.handled + len(external)
 
-    def _handle(self, conn: Connection, messages: list[QueuedMessage], *, inline: bool = True) -> Outcome:
+    def _with_snapshots(self, conn: Connection, leased: list[QueuedMessage]) -> list[Run]:
+        """The leased runs with their executions as kept by this process, where no other transaction holds
+        them now (the others are read by the task thread)."""
+        available = self.executions.lock_available(conn, {m.execution_id for m in leased})
+        runs: list[Run] = []
+        for queued in leased:
+            header = available.get(queued.execution_id)
+            loaded = self.cache.load(conn, queued.execution_id, header) if header is not None else None
+            stage_id = str(queued.payload.get("stageId"))
+            snapshot = self.cache.snapshot(loaded, stage_id) if loaded and stage_id in loaded.stage_docs else None
+            runs.append((queued, snapshot))
+        return runs
+
+    def _handle(
+        self, conn: Connection, messages: list[QueuedMessage], claim: Claim | None, *, inline: bool = True
+    ) -> Outcome:
         """Handle the messages whose executions no other worker is busy with; leave the rest for later."""
         available = self.executions.lock_available(conn, {m.execution_id for m in messages})
         messages = [m for m in messages if m.execution_id in available]
-        unit = Unit(
+        headers = {execution_id: header for execution_id, header in available.items() if header is not None}
+        unit = self._unit(conn, available, claim, inline=inline, headers=headers)
+        try:
+            for queued in messages:
+                self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
+            self.queue.delete(conn, [m.id for m in messages])
+            return replace(self._flush(conn, unit), handled=len(messages))
+        except BaseException:
+            unit.discard()
+            raise
+
+    def _unit(
+        self,
+        conn: Connection,
+        locked: Collection[str],
+        claim: Claim | None,
+        *,
+        inline: bool = True,
+        headers: dict[str, str] | None = None,
+        polls: dict[tuple[str, str | None, str | None], int] | None = None,
+    ) -> Unit:
+        return Unit(
             conn,
             self.executions,
             self.queue,
-            available,
+            locked,
             self._external_flagged,
             inline=inline,
             on_events=self.handlers.services.on_events,
+            claim=claim,
+            cache=self.cache,
+            tracked=True,
+            headers=headers,
+            polls=polls,
         )
-        for queued in messages:
-            self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
-        self.queue.delete(conn, [m.id for m in messages])
-        return replace(self._flush(conn, unit), handled=len(messages))
+
+    # -- task threads ----------------------------------------------------------------------------------
+    def _claim(self) -> Claim:
+        return Claim(lambda: self._reserve(1), uuid.uuid4().hex, self.lease_ms)
+
+    def _book(self, claim: Claim) -> bool:
+        if not self._reserve(1):
+            return False
+        claim.taken += 1
+        return True
+
+    def _reserve(self, count: int) -> bool:
+        """Book task threads for runs about to be leased; False when not enough are free."""
+        with self._in_flight_lock:
+            if self._in_flight + count > self._capacity:
+                self._starved = True
+                return False
+            self._in_flight += count
+            return True
+
+    def _release(self, count: int) -> None:
+        if count:
+            with self._in_flight_lock:
+                self._in_flight -= count
+
+    def _start(self, runs: list[Run]) -> None:
+        for queued, execution in runs:
+            self._pool.submit(self._run_external, queued, execution)
 
     def _external_flagged(self, execution: Execution, message: Message) -> bool:
         """Route runs of external tasks through the queue, marked so a worker leases them."""
@@ -182,15 +264,20 @@ class Worker:
 
     def _flush(self, conn: Connection, unit: Unit) -> Outcome:
         """Write the unit; announce new work and changed executions to other processes (sent at commit)."""
-        outcome = Outcome(unit.flush(), frozenset(unit.changed), tuple(unit.completed_stages), 1)
+        wake = unit.flush()
+        outcome = Outcome(
+            wake, frozenset(unit.changed), tuple(unit.completed_stages), 1, tuple(unit.started), unit.delayed
+        )
         for sql in (self.wakeup.notify_sql() if outcome.wake else None, self.wakeup.changed_sql(outcome.changed)):
             if sql:
                 conn.execute(text(sql))
         return outcome
 
     def _after_commit(self, outcome: Outcome, handled: int, started: float) -> None:
-        if outcome.wake:
-            self.wakeup.notify()
+        if outcome.wake:  # other processes were told by the transaction itself where the database can
+            self.wakeup.wake_local() if self.wakeup.notify_sql() else self.wakeup.notify()
+        elif outcome.delayed:  # this process's idle workers may be sleeping past the new due time
+            self.wakeup.wake_local()
         if self.wakeup.changed_sql(outcome.changed) is None:  # no NOTIFY carried them: tell this process
             self.wakeup.publish_changes(outcome.changed)
         if self._on_handled and handled:
@@ -207,7 +294,7 @@ class Worker:
                 with self.db.transaction() as conn:
                     claimed = self.queue.still_due(conn, message.id, now_ms())
                     # Without inline chains, so a failure is pinned on the message that causes it.
-                    outcome = self._handle(conn, claimed, inline=False) if claimed else NOTHING
+                    outcome = self._handle(conn, claimed, None, inline=False) if claimed else NOTHING
                 self._after_commit(outcome, len(claimed), time.perf_counter())
             except Exception:
                 log.exception("message %s (%s) failed", message.id, message.kind)
@@ -225,58 +312,105 @@ class Worker:
         self.wakeup.notify()
 
     # -- external tasks ------------------------------------------------------------------------------
-    def _run_external(self, queued: QueuedMessage, token: str) -> None:
+    def _run_external(self, queued: QueuedMessage, snapshot: tuple[Execution, Stage] | None) -> None:
+        """Run the task on the execution as it was committed (read now when the run came off the queue)."""
+        message = Message.from_payload(queued.kind, queued.execution_id, queued.payload)
         try:
-            message = Message.from_payload(queued.kind, queued.execution_id, queued.payload)
-            with self.db.read() as conn:
-                loaded = self.executions.load(conn, queued.execution_id)
-            if loaded is not None:
-                execution = loaded.execution
-                stage = execution.stage(message.stage_id or "")
-                task = stage.task(message.task_id or "") if stage else None
-                if (
-                    stage is not None
-                    and task is not None
-                    and task.status is Status.RUNNING
-                    and self._may_run(execution, stage, task)
-                ):
-                    if not stage.is_synthetic:
-                        self.handlers.services.expressions.evaluate_stage(execution, stage)
-                    context = TaskContext(execution, stage, now_ms(), self.handlers.services)
-                    message.data["result"] = result_to_json(self.handlers.execute_task(context, task))
-            self._apply(queued, token, message)
-        except Exception:
+            execution: Execution | None
+            stage: Stage | None
+            if snapshot is not None:
+                execution, stage = snapshot
+            else:
+                with self.db.read() as conn:
+                    loaded = self.executions.load(conn, queued.execution_id)
+                execution = loaded.execution if loaded is not None else None
+                stage = execution.stage(message.stage_id or "") if execution is not None else None
+            task = stage.task(message.task_id or "") if stage is not None else None
+            if (
+                execution is not None
+                and stage is not None
+                and task is not None
+                and task.status is Status.RUNNING
+                and self._may_run(execution, stage, task)
+            ):
+                if not stage.is_synthetic:
+                    self.handlers.services.expressions.evaluate_stage(execution, stage)
+                context = TaskContext(execution, stage, now_ms(), self.handlers.services)
+                message.data["result"] = result_to_json(self.handlers.execute_task(context, task))
+        except Exception:  # left leased: the run is retried once the lease runs out
             log.exception("external task message %s failed", queued.id)
+            return
         finally:
-            with self._in_flight_lock:
-                self._in_flight -= 1
-            self.wakeup.notify()  # a task thread is free again
+            self._release(1)
+            if self._starved:  # runs wait in the queue for a free task thread: this one is
+                self._starved = False
+                self.wakeup.wake_local()
+        self._deliver((queued, message))
 
     def _may_run(self, execution: Execution, stage: Stage, task: Task) -> bool:
         if execution.canceled or execution.status is not Status.RUNNING or stage.context.get("manualSkip"):
             return False
         return self.handlers.timeout(now_ms(), execution, stage, task) is None
 
-    def _apply(self, queued: QueuedMessage, token: str, message: Message) -> None:
-        started = time.perf_counter()
-        with self.db.transaction() as conn:
-            if self.queue.get_claimed(conn, queued.id, token) is None:
-                log.info("lease on message %s was lost; dropping its result", queued.id)
+    def _deliver(self, result: Result) -> None:
+        """Queue a result for applying; the first task thread to find no one applying applies every result
+        that arrives until none is left, so results that finish together share one transaction."""
+        with self._results_lock:
+            self._results.append(result)
+            if self._applying:
                 return
-            self.executions.lock(conn, [queued.execution_id])
-            unit = Unit(
-                conn,
-                self.executions,
-                self.queue,
-                [queued.execution_id],
-                self._external_flagged,
-                on_events=self.handlers.services.on_events,
-            )
-            message.data.pop("external", None)
-            self.handlers.handle(unit, message)
-            self.queue.delete(conn, [queued.id])
-            outcome = self._flush(conn, unit)
-        self._after_commit(outcome, 1, started)
+            self._applying = True
+        while True:
+            with self._results_lock:
+                batch, self._results = self._results, []
+                if not batch:
+                    self._applying = False
+                    return
+            self._apply(batch)
+
+    def _apply(self, batch: list[Result]) -> None:
+        try:
+            self._apply_together(batch)
+            return
+        except Exception:
+            if len(batch) == 1:  # left leased: the run is retried once the lease runs out
+                log.exception("applying the result of message %s failed", batch[0][0].id)
+                return
+            log.exception("applying %d results failed; applying them one at a time", len(batch))
+        for result in batch:
+            self._apply([result])
+
+    def _apply_together(self, batch: list[Result]) -> None:
+        claim = self._claim()
+        started = time.perf_counter()
+        try:
+            with self.db.transaction() as conn:
+                held = self.queue.still_held(conn, [queued for queued, _ in batch])
+                for queued, _ in batch:
+                    if queued.id not in held:
+                        log.info("lease on message %s was lost; dropping its result", queued.id)
+                live = [(queued, message) for queued, message in batch if queued.id in held]
+                if not live:
+                    return
+                execution_ids = {queued.execution_id for queued, _ in live}
+                headers = self.executions.lock(conn, execution_ids)
+                polls = {(m.execution_id, m.stage_id, m.task_id): queued.id for queued, m in live}
+                unit = self._unit(conn, execution_ids, claim, headers=headers, polls=polls)
+                try:
+                    for _, message in live:
+                        message.data.pop("external", None)
+                        self.handlers.handle(unit, message)
+                    kept = {row for row, _ in unit.repolled}
+                    self.queue.delete(conn, [queued.id for queued, _ in live if queued.id not in kept])
+                    outcome = self._flush(conn, unit)
+                except BaseException:
+                    unit.discard()
+                    raise
+        except Exception:
+            self._release(claim.taken)
+            raise
+        self._after_commit(outcome, len(live), started)
+        self._start(list(outcome.started))
 
 
 def dead_letter_replacement(message: QueuedMessage) -> tuple[str, str, dict[str, object], int]:

@@ -17,7 +17,7 @@ from typing import Any
 from lark import Token, Tree
 from lark.exceptions import LarkError
 
-from gennaker.expressions.grammar import PARSER
+from gennaker.expressions.grammar import parser
 from gennaker.expressions.javalike import (
     CLOCK,
     CLOCKED_METHODS,
@@ -635,7 +635,7 @@ def compile_expression(text: str) -> Compiled:
     if _nesting(text) > MAX_NESTING:
         raise ExpressionError(f"expression nests deeper than {MAX_NESTING} levels", "SpelParseException")
     try:
-        tree = PARSER.parse(text)
+        tree = parser().parse(text)
     except LarkError as exc:
         raise ExpressionError(
             f"EL1041E: cannot parse expression: {str(exc).splitlines()[0]}", "SpelParseException"

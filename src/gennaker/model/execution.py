@@ -142,6 +142,30 @@ class Stage:
         )
 
 
+class StageIndex:
+    """Lookups over an execution's stages by id, parent and requisite, so finding a stage's children,
+    upstream or downstream stages does not scan the whole list. Built for one list of stages of a given
+    length: appending to the list or replacing it makes a new index (stages never change their place in
+    the graph once created)."""
+
+    __slots__ = ("by_id", "by_ref", "children", "graphs", "length", "needed_by", "source")
+
+    def __init__(self, stages: list[Stage]):
+        self.source, self.length = stages, len(stages)
+        self.by_id: dict[str, Stage] = {}
+        self.children: dict[str | None, list[Stage]] = {}  # parent id (None: top level) -> stages, in order
+        self.graphs: dict[tuple[str | None, str | None], list[Stage]] = {}  # (parent id, owner) -> stages
+        self.needed_by: dict[tuple[str | None, str], list[Stage]] = {}  # (parent id, requisite ref) -> stages
+        self.by_ref: dict[tuple[str | None, str], list[Stage]] = {}  # (parent id, ref id) -> stages
+        for stage in stages:
+            self.by_id.setdefault(stage.id, stage)
+            self.children.setdefault(stage.parent_stage_id, []).append(stage)
+            self.graphs.setdefault((stage.parent_stage_id, stage.synthetic_stage_owner), []).append(stage)
+            self.by_ref.setdefault((stage.parent_stage_id, stage.ref_id), []).append(stage)
+            for ref in stage.requisite_stage_ref_ids:
+                self.needed_by.setdefault((stage.parent_stage_id, ref), []).append(stage)
+
+
 @dataclass(slots=True)
 class Execution:
     id: str
@@ -168,38 +192,52 @@ class Execution:
     initial_config: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     stages: list[Stage] = field(default_factory=list)
+    _index: StageIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- lookups -------------------------------------------------------------------------------
+    def index(self) -> StageIndex:
+        """The lookup index of the current stage list (rebuilt after stages are added or removed)."""
+        index = self._index
+        if index is None or index.source is not self.stages or index.length != len(self.stages):
+            index = self._index = StageIndex(self.stages)
+        return index
+
     def stage(self, stage_id: str) -> Stage | None:
-        return next((s for s in self.stages if s.id == stage_id), None)
+        return self.index().by_id.get(stage_id)
 
     def stage_by_ref(self, ref_id: str) -> Stage | None:
-        return next((s for s in self.stages if s.ref_id == ref_id and not s.is_synthetic), None)
+        return next((s for s in self.index().children.get(None, []) if s.ref_id == ref_id), None)
 
     def top_level_stages(self) -> list[Stage]:
-        return [s for s in self.stages if s.parent_stage_id is None]
+        return list(self.index().children.get(None, []))
 
     def children(self, parent: Stage, owner: str | None = None) -> list[Stage]:
-        return [
-            s
-            for s in self.stages
-            if s.parent_stage_id == parent.id and (owner is None or s.synthetic_stage_owner == owner)
-        ]
+        index = self.index()
+        if owner is None:
+            return list(index.children.get(parent.id, []))
+        return list(index.graphs.get((parent.id, owner), []))
 
     def siblings(self, stage: Stage) -> list[Stage]:
         """Stages in the same graph as `stage`: top-level ones, or the same parent's same-owner children."""
         if stage.parent_stage_id is None:
             return self.top_level_stages()
-        parent = self.stage(stage.parent_stage_id)
-        assert parent is not None
-        return self.children(parent, stage.synthetic_stage_owner)
+        if stage.synthetic_stage_owner is None:
+            return list(self.index().children.get(stage.parent_stage_id, []))
+        return list(self.index().graphs.get((stage.parent_stage_id, stage.synthetic_stage_owner), []))
 
     def upstream(self, stage: Stage) -> list[Stage]:
         wanted = set(stage.requisite_stage_ref_ids)
-        return [s for s in self.siblings(stage) if s.ref_id in wanted]
+        if not wanted:
+            return []
+        by_ref = self.index().by_ref
+        owner = stage.synthetic_stage_owner if stage.parent_stage_id is not None else None
+        found = [s for ref in wanted for s in by_ref.get((stage.parent_stage_id, ref), [])]
+        return [s for s in found if owner is None or s.synthetic_stage_owner == owner]
 
     def downstream(self, stage: Stage) -> list[Stage]:
-        return [s for s in self.siblings(stage) if stage.ref_id in s.requisite_stage_ref_ids]
+        needing = self.index().needed_by.get((stage.parent_stage_id, stage.ref_id), [])
+        owner = stage.synthetic_stage_owner if stage.parent_stage_id is not None else None
+        return [s for s in needing if owner is None or s.synthetic_stage_owner == owner]
 
     def ancestors_of_parent(self, stage: Stage) -> Iterator[Stage]:
         current = stage
@@ -230,10 +268,11 @@ class Execution:
 
     def descendants(self, stage: Stage) -> list[Stage]:
         """All synthetic stages under `stage`, at any depth."""
+        children = self.index().children
         out: list[Stage] = []
         frontier = [stage.id]
         while frontier:
-            kids = [s for s in self.stages if s.parent_stage_id in frontier]
+            kids = [kid for parent in frontier for kid in children.get(parent, [])]
             out.extend(kids)
             frontier = [k.id for k in kids]
         return out

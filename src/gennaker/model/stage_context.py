@@ -226,7 +226,7 @@ def present(data: dict[str, Any], *path: str) -> bool:
 class ContextModel(BaseModel):
     """A part of a stage context: unknown keys are kept; `rules` adds checks spanning several keys."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     @classmethod
     def rules(cls, data: dict[str, Any]) -> list[tuple[Loc, str]]:

@@ -3,6 +3,10 @@
 SQLite allows one writer at a time, so write transactions start with BEGIN IMMEDIATE (the lock is taken
 up front instead of failing on upgrade) behind a process-wide lock so threads queue in Python rather
 than spinning on SQLITE_BUSY. Reads go through a second engine and never block on writers (WAL).
+
+SQLite durability is `synchronous=NORMAL` by default: in WAL mode a commit survives a crash of the process
+but the last commits may be lost on a power failure or an OS crash; `FULL` syncs the log at every commit
+and survives those too, at the cost of one fsync per write transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from gennaker.store import revisions
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+SYNCHRONOUS = ("NORMAL", "FULL")
 
 
 def normalise_url(url: str) -> str:
@@ -29,9 +36,12 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, synchronous: str = "NORMAL"):
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        self.synchronous = synchronous
         self._write_lock = threading.RLock() if self.is_sqlite else None
         if self.is_sqlite:
             self.writer = self._sqlite_engine(immediate=True)
@@ -48,7 +58,7 @@ class Database:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={self.synchronous}")
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.close()
 
@@ -79,7 +89,10 @@ class Database:
             return sa.inspect(conn).has_table("executions")
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+        """Bring the schema to the newest Alembic revision (Alembic is loaded only when there is work to do)."""
+        with self.read() as conn:
+            if revisions.at_head(conn, MIGRATIONS / "versions"):
+                return
         from alembic import command  # imported here: commands that only read never load Alembic
         from alembic.config import Config
 

@@ -1,8 +1,13 @@
-"""Executions and their stages. Each stage is its own row so a handler rewrites only what it changed."""
+"""Executions and their stages. Each stage is its own row so a handler rewrites only what it changed.
+
+Every save that changes an execution stores its header with a new revision (`_revision`, never shown), so a
+process that kept the execution decoded can tell, from the header alone, whether it is still current.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import re
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,23 +20,76 @@ from gennaker.store import codec
 from gennaker.store.tables import execution_events, executions, stages
 
 ACTIVE = (Status.RUNNING.value, Status.PAUSED.value)
+REVISION = "_revision"
+
+# Statements of every transition, built once (SQLAlchemy then reuses their compiled form without work).
+_HEADER = sa.select(executions.c.header).where(executions.c.id == sa.bindparam("id"))
+_HEADER_LOCKED = _HEADER.with_for_update()
+_STAGES = (
+    sa.select(stages.c.id, stages.c.position, stages.c.doc)
+    .where(stages.c.execution_id == sa.bindparam("id"))
+    .order_by(stages.c.position)
+)
+_IN = executions.c.id.in_(sa.bindparam("ids", expanding=True))
+_IDS = sa.select(executions.c.id).where(_IN)
+_HEADERS = sa.select(executions.c.id, executions.c.header).where(_IN).order_by(executions.c.id)
+_LOCK = _HEADERS.with_for_update()
+_LOCK_FREE = _HEADERS.with_for_update(skip_locked=True)
+_UPDATE_HEADER = executions.update().where(executions.c.id == sa.bindparam("b_id"))
+_UPDATE_STAGE = (
+    stages.update()
+    .where(stages.c.id == sa.bindparam("b_id"))
+    .values(position=sa.bindparam("position"), status=sa.bindparam("status"), doc=sa.bindparam("doc"))
+)
+_INSERT_STAGES = stages.insert()
+_DELETE_STAGES = stages.delete().where(stages.c.id.in_(sa.bindparam("ids", expanding=True)))
+_INSERT_EVENTS = execution_events.insert()
+_REVISION_TAIL = re.compile(r',"_revision":(\d+)\}$')
 
 
 @dataclass(slots=True)
 class Loaded:
-    """An execution plus the stored text of each part, so `save` can skip what did not change."""
+    """An execution plus the stored text of each part, so `save` can skip what did not change: `header` as
+    stored (with its revision), `body` the header without it."""
 
     execution: Execution
     header: str
     stage_docs: dict[str, tuple[int, str]] = field(default_factory=dict)
+    body: str = ""
+    revision: int = 0
+    # The stage list `stage_docs` was last matched with, and its length: while both hold, no stage was added,
+    # removed or moved, and only touched stages need a look.
+    shape: tuple[list[Stage], int] | None = None
+    # Stages rewritten since `rewritten` was last cleared (by whoever keeps copies of the stored documents).
+    rewritten: set[str] = field(default_factory=set)
+
+
+def stamped(body: str, revision: int) -> str:
+    """The stored header: the header's JSON object with its revision as the last key."""
+    return f'{body[:-1]},"{REVISION}":{revision}}}'
+
+
+def split_header(header: str) -> tuple[str, int]:
+    """(header without its revision, revision) of a stored header."""
+    tail = _REVISION_TAIL.search(header)
+    if tail is None:
+        return header, 0
+    return header[: tail.start()] + "}", int(tail.group(1))
+
+
+def header_data(header: str) -> dict[str, Any]:
+    data: dict[str, Any] = codec.loads(header)
+    data.pop(REVISION, None)
+    return data
 
 
 class ExecutionStore:
     def insert(self, conn: Connection, execution: Execution, correlation_id: str | None = None) -> Loaded:
-        header = codec.dumps(execution.header_json())
+        body = codec.dumps(execution.header_json())
+        header = stamped(body, 0)
         conn.execute(executions.insert().values(correlation_id=correlation_id, header=header, **_indexed(execution)))
-        loaded = Loaded(execution, header)
-        self._write_stages(conn, loaded)
+        loaded = Loaded(execution, header, body=body)
+        self._write_stages(conn, loaded, None)
         return loaded
 
     def insert_many(self, conn: Connection, batch: list[Execution]) -> None:
@@ -53,97 +111,120 @@ class ExecutionStore:
         )
 
     def load(self, conn: Connection, execution_id: str, *, for_update: bool = False) -> Loaded | None:
-        query = sa.select(executions.c.header).where(executions.c.id == execution_id)
-        if for_update and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        header = conn.execute(query).scalar()
-        if header is None:
-            return None
-        rows = conn.execute(
-            sa.select(stages.c.id, stages.c.position, stages.c.doc)
-            .where(stages.c.execution_id == execution_id)
-            .order_by(stages.c.position)
-        ).all()
-        data = codec.loads(header)
+        header = self.header(conn, execution_id, for_update=for_update)
+        return None if header is None else self.load_stages(conn, execution_id, header)
+
+    def header(self, conn: Connection, execution_id: str, *, for_update: bool = False) -> str | None:
+        """The stored header text (its revision included), or None for an unknown execution."""
+        query = _HEADER_LOCKED if for_update and conn.dialect.name == "postgresql" else _HEADER
+        header: str | None = conn.execute(query, {"id": execution_id}).scalar()
+        return header
+
+    def load_stages(self, conn: Connection, execution_id: str, header: str) -> Loaded:
+        """The execution whose stored header is `header`, with its stages."""
+        rows = conn.execute(_STAGES, {"id": execution_id}).all()
+        data = header_data(header)
         data["stages"] = [codec.loads(r.doc) for r in rows]
-        return Loaded(Execution.from_json(data), header, {r.id: (r.position, r.doc) for r in rows})
+        body, revision = split_header(header)
+        docs = {r.id: (r.position, r.doc) for r in rows}
+        execution = Execution.from_json(data)
+        return Loaded(execution, header, docs, body, revision, (execution.stages, len(execution.stages)))
 
-    def lock(self, conn: Connection, execution_ids: Collection[str]) -> None:
-        """Take row locks on several executions in id order (a fixed order cannot deadlock)."""
-        if conn.dialect.name == "postgresql" and execution_ids:
-            conn.execute(
-                sa.select(executions.c.id)
-                .where(executions.c.id.in_(sorted(execution_ids)))
-                .order_by(executions.c.id)
-                .with_for_update()
-            ).all()
+    def lock(self, conn: Connection, execution_ids: Collection[str]) -> dict[str, str]:
+        """Take row locks on several executions in id order (a fixed order cannot deadlock); returns their
+        stored headers (SQLite's single writer needs no row locks: the headers are read)."""
+        if not execution_ids:
+            return {}
+        query = _LOCK if conn.dialect.name == "postgresql" else _HEADERS
+        return {row.id: row.header for row in conn.execute(query, {"ids": sorted(execution_ids)})}
 
-    def lock_available(self, conn: Connection, execution_ids: Collection[str]) -> set[str]:
-        """Lock those of the executions no other transaction holds; returns the ids this one may handle.
+    def lock_available(self, conn: Connection, execution_ids: Collection[str]) -> dict[str, str | None]:
+        """Lock those of the executions no other transaction holds; returns the ids this one may handle, with
+        their stored headers.
 
-        Ids of executions that do not exist are returned too (their messages are dropped by the handlers).
-        """
+        Ids of executions that do not exist are returned too, without a header (their messages are dropped
+        by the handlers)."""
         ids = set(execution_ids)
-        if conn.dialect.name != "postgresql" or not ids:
-            return ids
-        locked = conn.execute(
-            sa.select(executions.c.id)
-            .where(executions.c.id.in_(sorted(ids)))
-            .order_by(executions.c.id)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-        available = set(locked)
-        existing = set(conn.execute(sa.select(executions.c.id).where(executions.c.id.in_(sorted(ids)))).scalars())
-        return available | (ids - existing)
+        if not ids:
+            return {}
+        if conn.dialect.name != "postgresql":
+            return {**dict.fromkeys(ids), **self.lock(conn, ids)}
+        locked = conn.execute(_LOCK_FREE, {"ids": sorted(ids)})
+        available: dict[str, str | None] = {row.id: row.header for row in locked}
+        if len(available) < len(ids):
+            existing = set(conn.execute(_IDS, {"ids": sorted(ids)}).scalars())
+            available.update(dict.fromkeys(ids - existing))
+        return available
 
-    def lock_config(self, conn: Connection, pipeline_config_id: str) -> None:
-        """Serialise concurrency decisions for one pipeline config (a transaction-scoped advisory lock)."""
+    def lock_config(self, conn: Connection, pipeline_config_id: str, *, shared: bool = False) -> None:
+        """Serialise concurrency decisions for one pipeline config (a transaction-scoped advisory lock). Starts
+        that may park take it alone; finishing executions, which only look for parked ones, share it."""
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": pipeline_config_id})
+            function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+            conn.execute(sa.text(f"SELECT {function}(hashtext(:key))"), {"key": pipeline_config_id})
 
-    def save(self, conn: Connection, loaded: Loaded) -> bool:
-        """Write what changed since loading; returns whether anything did."""
-        execution = loaded.execution
-        header = codec.dumps(execution.header_json())
-        changed = header != loaded.header
-        if changed:
-            conn.execute(
-                executions.update().where(executions.c.id == execution.id).values(header=header, **_indexed(execution))
-            )
-            loaded.header = header
-        return self._write_stages(conn, loaded) or changed
+    def save(self, conn: Connection, loaded: Loaded, touched: Collection[str] | None = None) -> bool:
+        """Write what changed since loading, under a new revision; returns whether anything did.
 
-    def _write_stages(self, conn: Connection, loaded: Loaded) -> bool:
+        With `touched`, only those stages (and stages added, removed or moved) are compared with what was
+        loaded: the caller vouches that no other stage changed."""
+        return bool(self.save_many(conn, [(loaded, touched)]))
+
+    def save_many(self, conn: Connection, items: Iterable[tuple[Loaded, Collection[str] | None]]) -> list[str]:
+        """`save` for several executions with one statement per kind of write; returns the ids that changed."""
+        writes = _Writes()
+        changed = []
+        for loaded, touched in items:
+            execution = loaded.execution
+            body = codec.dumps(execution.header_json())
+            if not self._stage_writes(loaded, touched, writes) and body == loaded.body:
+                continue
+            loaded.revision += 1
+            loaded.header, loaded.body = stamped(body, loaded.revision), body
+            values = _indexed(execution)
+            writes.headers.append({**values, "b_id": values.pop("id"), "header": loaded.header})
+            changed.append(execution.id)
+        writes.run(conn)
+        return changed
+
+    def _write_stages(self, conn: Connection, loaded: Loaded, touched: Collection[str] | None) -> bool:
+        writes = _Writes()
+        self._stage_writes(loaded, touched, writes)
+        writes.run(conn)
+        return writes.any()
+
+    @staticmethod
+    def _stage_writes(loaded: Loaded, touched: Collection[str] | None, writes: _Writes) -> bool:
+        """Add the rows of the execution's changed stages to `writes`; returns whether there were any."""
         execution = loaded.execution
-        current_ids = set()
-        inserts, updates = [], []
-        for position, stage in enumerate(execution.stages):
-            current_ids.add(stage.id)
+        stage_docs = loaded.stage_docs
+        before = writes.count()
+        shape = loaded.shape
+        unmoved = shape is not None and shape[0] is execution.stages and shape[1] == len(execution.stages)
+        candidates: Iterable[tuple[int, Stage]] = enumerate(execution.stages)
+        if touched is not None and unmoved:
+            candidates = [(stage_docs[stage_id][0], execution.index().by_id[stage_id]) for stage_id in touched]
+        for position, stage in candidates:
+            previous = stage_docs.get(stage.id)
+            if touched is not None and previous is not None and previous[0] == position and stage.id not in touched:
+                continue
             doc = codec.dumps(stage.to_json())
-            previous = loaded.stage_docs.get(stage.id)
             if previous == (position, doc):
                 continue
             row = {"position": position, "status": stage.status.value, "doc": doc}
             if previous is None:
-                inserts.append({"id": stage.id, "execution_id": execution.id, **row})
+                writes.inserts.append({"id": stage.id, "execution_id": execution.id, **row})
             else:
-                updates.append({"b_id": stage.id, **row})
-            loaded.stage_docs[stage.id] = (position, doc)
-        if inserts:
-            conn.execute(stages.insert(), inserts)
-        if updates:
-            conn.execute(
-                stages.update()
-                .where(stages.c.id == sa.bindparam("b_id"))
-                .values(position=sa.bindparam("position"), status=sa.bindparam("status"), doc=sa.bindparam("doc")),
-                updates,
-            )
-        removed = [stage_id for stage_id in loaded.stage_docs if stage_id not in current_ids]
-        if removed:
-            conn.execute(stages.delete().where(stages.c.id.in_(removed)))
-            for stage_id in removed:
-                del loaded.stage_docs[stage_id]
-        return bool(inserts or updates or removed)
+                writes.updates.append({"b_id": stage.id, **row})
+            stage_docs[stage.id] = (position, doc)
+            loaded.rewritten.add(stage.id)
+        if len(stage_docs) != len(execution.stages):
+            current_ids = {stage.id for stage in execution.stages}
+            for stage_id in [stage_id for stage_id in stage_docs if stage_id not in current_ids]:
+                writes.removed.append(stage_id)
+                del stage_docs[stage_id]
+        loaded.shape = (execution.stages, len(execution.stages))
+        return writes.count() > before
 
     # -- reads for the API and CLI --------------------------------------------------------------
     def get_json(self, conn: Connection, execution_id: str) -> dict[str, Any] | None:
@@ -166,7 +247,7 @@ class ExecutionStore:
         if pipeline_config_ids:
             query = query.where(executions.c.pipeline_config_id.in_(list(pipeline_config_ids)))
         rows = conn.execute(query.order_by(executions.c.build_time.desc(), executions.c.id.desc()).limit(limit)).all()
-        return self.with_stages(conn, [codec.loads(r.header) for r in rows])
+        return self.with_stages(conn, [header_data(r.header) for r in rows])
 
     def headers(
         self,
@@ -192,7 +273,7 @@ class ExecutionStore:
             newest_first = page.order_by(executions.c.build_time.desc(), executions.c.id.desc())
             rows = conn.execute(newest_first.limit(chunk)).all()
             for row in rows:
-                yield codec.loads(row.header)
+                yield header_data(row.header)
             if len(rows) < chunk:
                 return
             cursor = (rows[-1].build_time, rows[-1].id)
@@ -237,7 +318,7 @@ class ExecutionStore:
     # -- the event journal (one row per state transition) ----------------------------------------
     def record_events(self, conn: Connection, events: list[dict[str, Any]]) -> None:
         if events:
-            conn.execute(execution_events.insert(), events)
+            conn.execute(_INSERT_EVENTS, events)
 
     def events(self, conn: Connection, execution_id: str) -> list[dict[str, Any]]:
         rows = conn.execute(
@@ -246,6 +327,32 @@ class ExecutionStore:
             .order_by(execution_events.c.id)
         )
         return [dict(r._mapping) for r in rows]
+
+
+@dataclass(slots=True)
+class _Writes:
+    """Rows to write for one or more executions, sent as one statement per kind."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    headers: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self) -> int:
+        return len(self.inserts) + len(self.updates) + len(self.removed)
+
+    def any(self) -> bool:
+        return self.count() > 0
+
+    def run(self, conn: Connection) -> None:
+        if self.inserts:
+            conn.execute(_INSERT_STAGES, self.inserts)
+        if self.updates:
+            conn.execute(_UPDATE_STAGE, self.updates)
+        if self.removed:
+            conn.execute(_DELETE_STAGES, {"ids": self.removed})
+        if self.headers:
+            conn.execute(_UPDATE_HEADER, self.headers)
 
 
 def _indexed(execution: Execution) -> dict[str, Any]:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from gennaker.store import codec
+from gennaker.store import codec, dialects
 from gennaker.store.tables import notifications
 
 PENDING, SENT, FAILED, DROPPED = "pending", "sent", "failed", "dropped"
@@ -49,11 +48,10 @@ class NotificationStore:
     def add(self, conn: Connection, rows: Iterable[NewNotification], now: int, due_at: int | None = None) -> int:
         """Queue notifications (due at `due_at`, default now), skipping keys already queued; returns how many
         were new."""
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         added = 0
         for row in rows:
             statement = (
-                dialect.insert(notifications)
+                dialects.insert(conn, notifications)
                 .values(
                     idempotency_key=row.idempotency_key,
                     execution_id=row.execution_id,

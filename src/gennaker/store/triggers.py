@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from gennaker.store import codec
+from gennaker.store import codec, dialects
 from gennaker.store.tables import poller_state, trigger_events
 
 FIRED, SKIPPED = "fired", "skipped"
@@ -53,9 +52,8 @@ class TriggerStore:
             "details": codec.dumps(event.details or {}),
             "created_at": now,
         }
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         statement = (
-            dialect.insert(trigger_events)
+            dialects.insert(conn, trigger_events)
             .values(**row)
             .on_conflict_do_nothing(index_elements=["event_key"])
             .returning(trigger_events.c.id)
@@ -109,9 +107,8 @@ class TriggerStore:
 
     def try_lease(self, conn: Connection, key: str, owner: str, now: int, ttl_ms: int) -> bool:
         """Take (or keep) the lease on a poller for `ttl_ms`; False while another owner holds it."""
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(
-            dialect.insert(poller_state)
+            dialects.insert(conn, poller_state)
             .values(key=key, state=None, updated_at=now)
             .on_conflict_do_nothing(index_elements=["key"])
         )

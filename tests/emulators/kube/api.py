@@ -66,8 +66,11 @@ class Api:
     ) -> list[Obj]:
         labels = parse_label_selector(label_selector)
         fields = parse_field_selector(field_selector, rt.kind)
-        objs = self.store.list(rt.key, namespace if rt.namespaced else None)
-        return [self._present(rt, o) for o in objs if labels_match(labels, o) and fields(o)]
+        equalities = {req.key: req.values[0] for req in labels if req.op == "="}
+        selected = self.store.list(
+            rt.key, namespace if rt.namespaced else None, lambda o: labels_match(labels, o) and fields(o), equalities
+        )
+        return [self._present(rt, o) for o in selected]
 
     # Create --------------------------------------------------------------------------------------------------------
 

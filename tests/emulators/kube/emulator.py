@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qs
 
 import yaml
 
@@ -134,7 +135,13 @@ class KubeEmulator:
     @property
     def requests(self) -> list[tuple[str, str]]:
         """(method, path) of every HTTP request served since start or the last `reset_request_log()`."""
-        return list(self._server.requests) if self._server is not None else []
+        return [(method, path) for method, path, _ in self.request_log]
+
+    @property
+    def request_log(self) -> list[tuple[str, str, dict[str, list[str]]]]:
+        """(method, path, query parameters) of every HTTP request, to check what a client asked for (selectors)."""
+        served = list(self._server.requests) if self._server is not None else []
+        return [(method, path, parse_qs(query, keep_blank_values=True)) for method, path, query in served]
 
     @property
     def request_count(self) -> int:

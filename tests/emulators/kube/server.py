@@ -27,15 +27,15 @@ class KubeHTTPServer(ThreadingHTTPServer):
         self.stopping = False
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str, str]] = []  # (method, path, query string)
 
     @property
     def port(self) -> int:
         return int(self.server_address[1])
 
-    def record(self, method: str, path: str) -> None:
+    def record(self, method: str, path: str, query: str) -> None:
         with self._lock:
-            self.requests.append((method, path))
+            self.requests.append((method, path, query))
 
     def track(self, conn: socket.socket, add: bool) -> None:
         with self._lock:
@@ -104,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
-        self.server.record(method, url.path)
+        self.server.record(method, url.path, url.query)
         body = self._read_body()
         headers = {key.lower(): value for key, value in self.headers.items()}
         req = Request(method, url.path, parse_qs(url.query, keep_blank_values=True), headers, body)

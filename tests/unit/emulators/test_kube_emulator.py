@@ -219,6 +219,28 @@ def test_set_based_selectors_over_http(kube: KubeEmulator, client: Client) -> No
                      params={"labelSelector": "env in (a"}).status_code == 400
 
 
+def test_equality_selectors_follow_relabels_and_deletes(kube: KubeEmulator, client: Client) -> None:
+    """Equality selectors are answered from a label index: it must follow every write, in every namespace."""
+    for name, namespace in (("a", "default"), ("b", "default"), ("c", "other")):
+        kube.put_object({"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": name, "namespace": namespace, "labels": {"env": "prod", "tier": "web"}}})
+
+    def names(namespace: str | None, **labels: str) -> list[str]:
+        found = client.list(ConfigMap, namespace=namespace or ALL_NS, labels=labels)
+        return sorted(cm.metadata.name for cm in found)
+
+    assert names(None, env="prod") == ["a", "b", "c"]
+    assert names("default", env="prod", tier="web") == ["a", "b"]
+    client.patch(ConfigMap, "a", {"metadata": {"labels": {"env": "qa"}}}, namespace="default")
+    client.delete(ConfigMap, "b", namespace="default")
+    assert names(None, env="prod") == ["c"]
+    assert names("default", env="qa", tier="web") == ["a"]
+    assert names("default", env="qa", tier="db") == []
+    client.patch(ConfigMap, "a", {"metadata": {"labels": {"env": None}}}, namespace="default")
+    assert names("default", env="qa") == []
+    assert names("default", tier="web") == ["a"]
+
+
 # Patching ----------------------------------------------------------------------------------------------------------
 
 
@@ -567,6 +589,10 @@ def test_direct_access_request_log_and_clean_shutdown(tmp_path: Path) -> None:
         c.get(Deployment, "seed", namespace="x")
         assert kube.request_count == 1
         assert kube.requests == [("GET", "/apis/apps/v1/namespaces/x/deployments/seed")]
+        kube.reset_request_log()
+        assert [rs.metadata.labels["a"] for rs in c.list(ReplicaSet, namespace="x", labels={"a": "b"})] == ["b"]
+        assert not list(c.list(ReplicaSet, namespace="x", labels={"a": "c"}))
+        assert [query for _, _, query in kube.request_log] == [{"labelSelector": ["a=b"]}, {"labelSelector": ["a=c"]}]
         stream_ended = threading.Event()
 
         def watch_forever() -> None:

@@ -204,7 +204,7 @@ class Deployer:
             moniker.pop("cluster")
         self._traffic(manifest, info, request)
         versioned = bool(base_name) and self._versioned(manifest, info, request)
-        live_versions = artifact_versions(self.client, manifest, base_name) if versioned else None
+        live_versions = self._live_versions(manifest, base_name, str(moniker["app"])) if versioned else None
         self._use_source_capacity(manifest, info, live_versions)
         version = self._version(manifest, info, request, moniker, live_versions) if live_versions is not None else None
         if version is not None:
@@ -245,6 +245,20 @@ class Deployer:
         annotations = mf.metadata(manifest).setdefault("annotations", {})
         annotations.pop(mf.LAST_APPLIED, None)
         annotations[mf.LAST_APPLIED] = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+
+    def _live_versions(self, manifest: dict[str, Any], base_name: str, app: str) -> list[dict[str, Any]]:
+        """The artifact's live versions, found by the app label the deploy writes, then checked by name: an object
+        the label misses (deployed under another app label, or by a tool that writes no labels) may hold the next
+        version's name, and then the whole namespace is read, as Spinnaker does, rather than overwrite it."""
+        label = mf.app_label(manifest, app)
+        found = artifact_versions(self.client, manifest, base_name, label)
+        if label is None:
+            return found
+        following = max((v for item in found if (v := mf.version_number(item)) is not None), default=-1) + 1
+        name = f"{base_name}-{_version_text(following)}"
+        if self.client.get(manifest["apiVersion"], manifest["kind"], mf.namespace(manifest), name) is None:
+            return found
+        return artifact_versions(self.client, manifest, base_name, None)
 
     def _version(
         self,
@@ -354,5 +368,9 @@ def _artifact(manifest: dict[str, Any], info: KindInfo, base_name: str, version:
         "type": f"kubernetes/{info.name}",
         "name": base_name,
         "location": mf.namespace(manifest) or "",
-        "version": f"v{version:03d}" if version is not None else "",
+        "version": _version_text(version) if version is not None else "",
     }
+
+
+def _version_text(version: int) -> str:
+    return f"v{version:03d}"

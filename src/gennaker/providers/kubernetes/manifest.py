@@ -7,6 +7,7 @@ own cluster name in YAML. They go on the object and on its pod template, so pods
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MONIKER = "moniker.spinnaker.io/"
@@ -18,6 +19,7 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 APP_NAME = "app.kubernetes.io/name"
 REVISION = "deployment.kubernetes.io/revision"
 MONIKER_FIELDS = ("application", "cluster", "stack", "detail", "sequence")
+LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 
 
 def metadata(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +86,13 @@ def label(manifest: dict[str, Any], values: dict[str, str], *, overwrite: bool, 
             if overwrite or key not in existing:
                 existing[key] = value
         meta["labels"] = existing
+
+
+def app_label(manifest: dict[str, Any], app: str | None = None) -> str | None:
+    """The `app.kubernetes.io/name` label the object carries once deployed (its own value wins, else the moniker
+    app), when it is a value a label selector can name; objects are found by it rather than by reading a namespace."""
+    value = labels_of(manifest).get(APP_NAME, app)
+    return value if isinstance(value, str) and value and LABEL_VALUE.fullmatch(value) else None
 
 
 def write_moniker(

@@ -67,12 +67,16 @@ class ManifestOperations:
             raise OperationError(f"account '{self.account}': {manifest_name} not found in namespace '{location}'")
         return found
 
-    def cluster(self, location: str, kind: str, app: str, cluster: str) -> list[dict[str, Any]]:
-        """The objects of one moniker cluster, oldest first (creation time, then version)."""
+    def cluster(
+        self, location: str, kind: str, app: str, cluster: str, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The objects of one moniker cluster, oldest first (creation time, then version). The moniker lives in
+        annotations, which the API server cannot select by; `labels` narrows the list on the server when the
+        caller knows a label every object of the cluster carries."""
         api_version, real_kind = self.kind_address(kind)
         items = [
             item
-            for item in self.client.list_objects(api_version, real_kind, location)
+            for item in self.client.list_objects(api_version, real_kind, location, labels=labels)
             if mf.annotations_of(item).get(mf.MONIKER + "application") == app
             and mf.annotations_of(item).get(mf.MONIKER + "cluster") == cluster
         ]
@@ -134,10 +138,13 @@ class ManifestOperations:
         return [p for p in pods if any(r.get("uid") == uid for r in mf.metadata(p).get("ownerReferences") or [])]
 
     def owned(self, owner: dict[str, Any], api_version: str, kind: str) -> list[dict[str, Any]]:
+        """What `owner` controls. Its ReplicaSets, pods and revisions carry its selector's labels (the API server
+        refuses a template that does not match the selector), so only those are listed."""
         uid = mf.metadata(owner).get("uid")
+        match_labels = ((owner.get("spec") or {}).get("selector") or {}).get("matchLabels") or None
         return [
             item
-            for item in self.client.list_objects(api_version, kind, mf.namespace(owner))
+            for item in self.client.list_objects(api_version, kind, mf.namespace(owner), labels=match_labels)
             if any(ref.get("uid") == uid for ref in mf.metadata(item).get("ownerReferences") or [])
         ]
 
@@ -292,7 +299,8 @@ class ManifestOperations:
             if history is None or not history.isdigit():
                 continue
             base = mf.annotations_of(manifest).get(mf.ARTIFACT + "name") or mf.name(manifest)
-            versions = artifact_versions(self.client, manifest, base)
+            # Versions the app label misses (it changed, or a tool wrote none) are kept: never one too many deleted.
+            versions = artifact_versions(self.client, manifest, base, mf.app_label(manifest))
             for old in versions[: max(0, len(versions) - int(history))]:
                 if mf.name(old) == mf.name(manifest):
                     continue
@@ -313,7 +321,8 @@ class ManifestOperations:
                 continue
             cluster = mf.annotations_of(manifest).get(mf.MONIKER + "cluster") or ""
             location = mf.namespace(manifest) or ""
-            for old in self.cluster(location, "replicaSet", app, cluster):
+            label = mf.app_label(manifest)
+            for old in self.cluster(location, "replicaSet", app, cluster, {mf.APP_NAME: label} if label else None):
                 if mf.name(old) == mf.name(manifest):
                     continue
                 step = {"manifestName": full_name(old), "location": location}
@@ -327,10 +336,14 @@ class ManifestOperations:
         return disables + deletes
 
 
-def artifact_versions(client: KubeClient, manifest: dict[str, Any], base_name: str) -> list[dict[str, Any]]:
+def artifact_versions(
+    client: KubeClient, manifest: dict[str, Any], base_name: str, app_label: str | None
+) -> list[dict[str, Any]]:
     """The live versions of an artifact (`base_name-vNNN` objects of the manifest's kind and namespace), oldest
-    first by creation time."""
-    live = client.list_objects(manifest["apiVersion"], manifest["kind"], mf.namespace(manifest))
+    first by creation time. Versions carry the `app.kubernetes.io/name` label (kubernetes.md §1.6): selecting by
+    it makes the cost follow the application's own objects, not the namespace; None reads the whole namespace."""
+    labels = {mf.APP_NAME: app_label} if app_label else None
+    live = client.list_objects(manifest["apiVersion"], manifest["kind"], mf.namespace(manifest), labels=labels)
     return sorted((i for i in live if mf.annotations_of(i).get(mf.ARTIFACT + "name") == base_name), key=_age_key)
 
 

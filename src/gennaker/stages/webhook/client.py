@@ -19,6 +19,7 @@ import ipaddress
 import json
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -114,6 +115,13 @@ class WebhookClient:
         self.outbound = outbound or OutboundPolicy()
         self.resolver = resolver or system_resolver
         self.transport = transport
+        self._tls: ssl.SSLContext | None = None  # built on first use: loading the CA bundle takes tens of ms
+
+    def tls(self) -> ssl.SSLContext:
+        """The verifying TLS context every request shares (a client per request would load the CAs again)."""
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        return self._tls
 
     # -- where a request may go ----------------------------------------------------------------------
     def check(self, method: str, url: str) -> Target:
@@ -180,6 +188,7 @@ class WebhookClient:
             with (
                 httpx.Client(
                     transport=self.transport,
+                    verify=self.tls(),
                     timeout=httpx.Timeout(read, connect=connect, pool=connect),
                     follow_redirects=False,
                     trust_env=False,

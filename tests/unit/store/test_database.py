@@ -1,0 +1,39 @@
+"""SQLite durability: WAL with synchronous NORMAL by default, FULL on request, anything else refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gennaker.settings import ConfigError, Settings
+from gennaker.store.database import Database
+
+# PRAGMA synchronous answers a number: 1 is NORMAL, 2 is FULL.
+PRAGMA_VALUES = {"NORMAL": 1, "FULL": 2}
+
+
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
+def test_sqlite_runs_wal_with_the_chosen_synchronous(tmp_path: Path, synchronous: str) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'g.db'}", synchronous=synchronous)
+    try:
+        with db.transaction() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == PRAGMA_VALUES[synchronous]
+        with db.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == PRAGMA_VALUES[synchronous]
+    finally:
+        db.dispose()
+
+
+def test_an_unknown_synchronous_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        Database(f"sqlite:///{tmp_path / 'g.db'}", synchronous="OFF")
+
+
+def test_settings_read_the_synchronous_setting(tmp_path: Path) -> None:
+    base = {"GENNAKER_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(base).sqlite_synchronous == "NORMAL"
+    assert Settings.from_env({**base, "GENNAKER_SQLITE_SYNCHRONOUS": "full"}).sqlite_synchronous == "FULL"
+    with pytest.raises(ConfigError, match="GENNAKER_SQLITE_SYNCHRONOUS"):
+        Settings.from_env({**base, "GENNAKER_SQLITE_SYNCHRONOUS": "OFF"})
