@@ -225,3 +225,11 @@ def test_an_event_stream_subscribes_before_it_reads_what_it_sends_first(
             if line.startswith("data: "):
                 break
     assert order[:3] == ["read", "subscribe", "read"]  # the permission check, then subscribe, then the snapshot
+
+
+def test_listing_by_ids_has_a_budget(api: TestClient) -> None:
+    many = ",".join(f"id{i}" for i in range(101))
+    refused = api.get("/executions", params={"pipelineConfigIds": many}, headers=as_user("dev"))
+    assert refused.status_code == 400
+    assert refused.json()["details"] == [{"field": "pipelineConfigIds", "problem": "at most 100 ids, not 101"}]
+    assert api.get("/executions", params={"executionIds": many[:-6]}, headers=as_user("dev")).status_code == 200
