@@ -15,17 +15,9 @@ from gennaker.api.errors import ApiError
 from gennaker.canary.intervals import request_thresholds
 from gennaker.service.canary import CanaryNotFound
 from gennaker.ui.charts import score_chart, series_chart
-from gennaker.ui.routes import page, templates
+from gennaker.ui.routes import page
 
 router = APIRouter(include_in_schema=False)
-
-
-def _number(value: Any) -> str:
-    """A statistic as people read it: 4 significant digits ("NaN" and the like as they are)."""
-    return f"{value:.4g}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
-
-
-templates.env.filters["number"] = _number
 
 
 def _threshold(thresholds: Mapping[str, Any] | None, key: str) -> float | None:

@@ -90,10 +90,16 @@ def stage_links(stage: dict[str, Any], execution_id: str = "") -> list[tuple[str
     return links
 
 
+def _number(value: Any) -> str:
+    """A statistic as people read it: 4 significant digits ("NaN" and the like as they are)."""
+    return f"{value:.4g}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
 _markdown = MarkdownIt("commonmark", {"html": False})
 templates.env.filters["when"] = _when
 templates.env.filters["duration"] = _duration
 templates.env.filters["age"] = _age
+templates.env.filters["number"] = _number
 templates.env.filters["markdown"] = lambda text: Markup(_markdown.render(str(text)))
 templates.env.globals["stage_links"] = stage_links
 templates.env.globals["trigger_summary"] = trigger_summary
