@@ -252,8 +252,12 @@ class Worker:
                 self._in_flight -= count
 
     def _start(self, runs: list[Run]) -> None:
-        for queued, execution in runs:
-            self._pool.submit(self._run_external, queued, execution)
+        for index, (queued, execution) in enumerate(runs):
+            try:
+                self._pool.submit(self._run_external, queued, execution)
+            except RuntimeError:  # `stop` shut the pool down meanwhile: the leases expire and are redelivered
+                self._release(len(runs) - index)
+                return
 
     def _external_flagged(self, execution: Execution, message: Message) -> bool:
         """Route runs of external tasks through the queue, marked so a worker leases them."""

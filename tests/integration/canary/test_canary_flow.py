@@ -159,7 +159,7 @@ def image(kube: KubeEmulator, namespace: str, name: str) -> str | None:
 
 def judging(rt: Runtime, execution_id: str) -> bool:
     found = execution(rt, execution_id)
-    assert found["status"] == "RUNNING", found["stages"][0]["context"].get("exception")
+    assert found["status"] in ("NOT_STARTED", "RUNNING"), found["stages"][0]["context"].get("exception")
     return any(s["refId"] == "approve" and s["status"] == "RUNNING" for s in found["stages"])
 
 
