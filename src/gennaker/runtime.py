@@ -36,6 +36,7 @@ from gennaker.model.pipeline_templates import is_templated
 from gennaker.notifications.config import NotificationSettings
 from gennaker.notifications.outbox import SENT_TYPES, Outbox, OutboxRecorder
 from gennaker.notifications.senders import senders_from_settings
+from gennaker.providers.base import Providers
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.service.canary import CanaryConfigs
 from gennaker.service.starts import Starts
@@ -119,7 +120,9 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.database_url, synchronous=settings.sqlite_synchronous)
         self.db.migrate()
+        # Deployment targets: each provider built from its section, in `providers`, its stages registered below.
         self.kubernetes = KubernetesProvider.from_config((settings.config.get("providers") or {}).get("kubernetes"))
+        self.providers = Providers([self.kubernetes])
         self.artifact_accounts = artifact_accounts(settings.config.get("artifacts") or {})
         outbound = OutboundPolicy.from_config(settings.config.get("outbound"))
         self.fetch_artifact = ArtifactFetcher(
@@ -363,7 +366,7 @@ class Runtime:
 
     def close(self) -> None:
         self.stop_workers()
-        self.kubernetes.close()
+        self.providers.close()
         self.metrics.close()
         self.wakeup.close()
         self.db.dispose()

@@ -16,7 +16,7 @@ from starlette.routing import Match
 from gennaker.engine.launcher import LaunchError
 from gennaker.engine.operations import NotFound, OperationError
 from gennaker.model.pipeline import PipelineValidationError
-from gennaker.service.errors import Conflict, Forbidden, Invalid, ServiceError
+from gennaker.service.errors import Conflict, Forbidden, Invalid, ServiceError, Unavailable
 from gennaker.service.errors import NotFound as Missing
 
 
@@ -42,6 +42,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "Permission denied"),
         (404, "Not found"),
         (409, "Not allowed in the current state"),
+        (502, "A deployment target failed or could not be reached"),
     )
 }
 
@@ -52,6 +53,7 @@ SERVICE_STATUSES: tuple[tuple[type[ServiceError], int], ...] = (
     (Forbidden, 403),
     (Invalid, 400),
     (Conflict, 409),
+    (Unavailable, 502),
 )
 
 

@@ -216,10 +216,11 @@ class LocalBackend:
 
         jenkins = jenkins_access(self.rt.registry)  # Jenkins masters too (issue 13)
         masters = [master.public() for master in jenkins.masters] if jenkins else []
-        return [account.public() for account in self.rt.kubernetes.accounts] + masters
+        return [account.public() for account in self.service.infrastructure.accounts(self.user)] + masters
 
     def server_groups(self, application: str) -> list[dict[str, Any]]:
-        return self.rt.kubernetes.infrastructure.server_groups(application)
+        with _refusals():
+            return self.service.infrastructure.view(application, self.user).server_groups()
 
     def run_task(self, application: str, description: str, job: dict[str, Any]) -> str:
         with _refusals():

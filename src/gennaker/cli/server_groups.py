@@ -13,8 +13,8 @@ from rich.table import Table
 
 from gennaker.cli.common import backend, console, fail, print_json, reports_errors
 from gennaker.cli.live import failure_reason, follow
+from gennaker.providers.kubernetes.jobs import change_job, deploy_job
 from gennaker.providers.kubernetes.kinds import full_name
-from gennaker.stages.manifest.deploy import deploy_job
 
 app = typer.Typer(help="Server groups and other live Kubernetes objects.", no_args_is_help=True)
 ACCOUNT = typer.Option(..., "--account", "-a", help="Kubernetes account")
@@ -54,16 +54,7 @@ def manifest_name(target: str) -> str:
 
 def _run(application: str, stage_type: str, account: str, namespace: str, target: str, **extra: Any) -> None:
     name = manifest_name(target)
-    job = {
-        "type": stage_type,
-        "cloudProvider": "kubernetes",
-        "account": account,
-        "location": namespace,
-        "manifestName": name,
-        "app": application,
-        **extra,
-    }
-    _run_job(application, stage_type, name, job)
+    _run_job(application, stage_type, name, {**change_job(stage_type, account, namespace, name, application), **extra})
 
 
 def _run_job(application: str, stage_type: str, name: str, job: dict[str, Any]) -> None:

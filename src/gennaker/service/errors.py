@@ -1,4 +1,4 @@
-"""What the service refuses, by kind: the API answers 404, 403, 400 (with `details`) and 409; the pages show
+"""What the service refuses, by kind: the API answers 404, 403, 400 (with `details`), 409 and 502; the pages show
 the message or the field; the local CLI prints it on one line."""
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ class Forbidden(ServiceError, PermissionError):
 
 class Conflict(ServiceError):
     """Not possible in the current state (a name taken, an execution already finished)."""
+
+
+class Unavailable(ServiceError):
+    """A deployment target (or another system the request needs) failed or could not be reached."""
 
 
 class Invalid(ServiceError, ValueError):

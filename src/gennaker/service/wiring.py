@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gennaker.service.access import Access
 from gennaker.service.applications import Applications
 from gennaker.service.executions import Executions
+from gennaker.service.infrastructure import Infrastructure
 from gennaker.service.pipelines import PipelineRules, Pipelines
 from gennaker.service.system import System
 from gennaker.service.tasks import Tasks
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from gennaker.engine.registry import Registry
     from gennaker.engine.wakeup import Wakeup
     from gennaker.expressions import Expressions
-    from gennaker.providers.kubernetes import KubernetesProvider
+    from gennaker.providers.base import Providers
     from gennaker.service.starts import Starts
     from gennaker.settings import Settings
     from gennaker.store.applications import ApplicationStore
@@ -70,7 +71,7 @@ class Parts(PipelineRules, Protocol):
     @property
     def wakeup(self) -> Wakeup: ...
     @property
-    def kubernetes(self) -> KubernetesProvider: ...
+    def providers(self) -> Providers: ...
 
 
 class Services:
@@ -94,10 +95,11 @@ class Services:
         self.tasks = Tasks(
             parts.db, self.access, self.applications, lambda: parts.starts, lambda name: _account(parts, name)
         )
+        self.infrastructure = Infrastructure(parts.providers, self.access, self.applications, self.tasks)
         self.webhooks = Webhooks(parts.db, parts.pipelines, self.access, lambda: parts.starts)
         self.system = System(parts.db, parts.executions, parts.queue)
 
 
 def _account(parts: Parts, name: str) -> Mapping[str, Any] | None:
-    """A Kubernetes account's permissions (LookupError for an account that is not configured)."""
-    return parts.kubernetes.accounts.get(name).permissions
+    """A provider account's permissions (LookupError for an account that is not configured)."""
+    return parts.providers.account(name).permissions

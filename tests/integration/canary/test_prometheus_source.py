@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 LOOPBACK_GUARD = public_only_guard(OutboundPolicy.from_config({"allowNetworks": ["127.0.0.0/8"]}))
 ERRORS = 'PromQL:sum(rate(http_requests_total{code="500",pod=~"${scope}-.*"}[5s]))'
+JUDGED_SCRAPES = 20
 ERRORS_BY_POD = 'PromQL:sum by (pod) (rate(http_requests_total{code="500",pod=~"${scope}-.*"}[5s]))'
 
 
@@ -154,6 +155,9 @@ def test_the_accounts_scope_label_selects_the_target(prometheus: Prometheus) -> 
 
 
 def test_the_judge_finds_the_degraded_canary_worse(prometheus: Prometheus) -> None:
+    # Enough points per side for Mann-Whitney's interval to exclude no difference even when a loaded machine
+    # makes the 1 % error rate of the baseline noisy over the 5 s windows.
+    prometheus.wait_for_samples(JUDGED_SCRAPES)
     config = {
         "name": "checkout",
         "judge": {"name": "NetflixACAJudge-v1.0", "judgeConfigurations": {}},

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from gennaker.api.deps import ActorDep, CallerDep, RuntimeDep, csv_values, readable_accounts
+from gennaker.api.deps import ActorDep, RuntimeDep, csv_values
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.model.search import trigger_matches
 from gennaker.service.executions import MAX_TIME_MS, Search
@@ -26,19 +26,17 @@ def list_applications(
 
 
 @router.get("/applications/{application}")
-def get_application(
-    application: str, rt: RuntimeDep, caller: CallerDep, who: ActorDep, expand: bool = True
-) -> dict[str, Any]:
+def get_application(application: str, rt: RuntimeDep, who: ActorDep, expand: bool = True) -> dict[str, Any]:
     """The application's attributes and, with `expand`, its clusters per account (Gate's shape)."""
     attributes = rt.service.applications.get(application, who)
     clusters: dict[str, list[dict[str, Any]]] = {}
     if expand:
-        view = rt.kubernetes.infrastructure.clusters(application.lower(), readable_accounts(rt, caller))
+        view = rt.service.infrastructure.view(application.lower(), who).clusters()
         clusters = {
             account: [
                 {
                     "name": c["name"],
-                    "provider": "kubernetes",
+                    "provider": c["provider"],
                     "loadBalancers": c["loadBalancers"],
                     "serverGroups": [g["name"] for g in c["serverGroups"]],
                 }

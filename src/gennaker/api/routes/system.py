@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from gennaker.api.deps import CallerDep, RuntimeDep, permitted_accounts, require_account
+from gennaker.api.deps import ActorDep, CallerDep, RuntimeDep
 from gennaker.api.errors import ERROR_RESPONSES
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["system"])
@@ -36,9 +36,9 @@ def auth_user(who: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/credentials")
-def credentials(rt: RuntimeDep, who: CallerDep) -> list[dict[str, Any]]:
+def credentials(rt: RuntimeDep, who: ActorDep) -> list[dict[str, Any]]:
     """The provider accounts the caller may read, without secrets (Gate's `/credentials`)."""
-    return [account.public() for account in permitted_accounts(rt, who, "READ")]
+    return [account.public() for account in rt.service.infrastructure.accounts(who)]
 
 
 @router.get("/artifacts/credentials")
@@ -48,6 +48,5 @@ def artifact_credentials(rt: RuntimeDep, who: CallerDep) -> list[dict[str, Any]]
 
 
 @router.get("/credentials/{account}")
-def credential(account: str, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
-    require_account(rt, who, account, "READ")
-    return rt.kubernetes.accounts.get(account).public()
+def credential(account: str, rt: RuntimeDep, who: ActorDep) -> dict[str, Any]:
+    return rt.service.infrastructure.account(account, who).public()

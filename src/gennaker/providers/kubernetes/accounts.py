@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from gennaker.providers.base import UnknownAccount
 from gennaker.providers.kubernetes.kinds import CUSTOM_RESOURCE_PRIORITY
 
 
@@ -94,7 +95,7 @@ class KubernetesAccount(BaseModel):
         }
 
 
-class UnknownAccountError(LookupError):
+class UnknownAccountError(UnknownAccount):
     pass
 
 

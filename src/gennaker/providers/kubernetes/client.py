@@ -21,6 +21,7 @@ from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import GenericGlobalResource, GenericNamespacedResource, create_api_info
 from lightkube.types import CascadeType, PatchType
 
+from gennaker.providers.base import ProviderError
 from gennaker.providers.kubernetes.accounts import KubernetesAccount
 
 FIELD_MANAGER = "gennaker"
@@ -29,7 +30,7 @@ RETRIES = 4
 _T = TypeVar("_T")
 
 
-class KubernetesError(Exception):
+class KubernetesError(ProviderError):
     """A failed call to the cluster; `status` is the HTTP status when the API server answered."""
 
     def __init__(self, message: str, status: int | None = None):

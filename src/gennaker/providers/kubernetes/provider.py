@@ -1,16 +1,21 @@
-"""The Kubernetes provider as the rest of Gennaker sees it: accounts, and one client per account."""
+"""The Kubernetes provider as the rest of Gennaker sees it (`providers.base.Provider`): accounts, one client
+per account, live views kept by watches, live objects, and the changes the pages ask for as stage contexts."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from gennaker.providers.base import InvalidRequest, LiveObject
+from gennaker.providers.kubernetes import jobs
+from gennaker.providers.kubernetes import manifest as mf
 from gennaker.providers.kubernetes.accounts import KubernetesAccount, KubernetesAccounts
 from gennaker.providers.kubernetes.client import KubeClient
 from gennaker.providers.kubernetes.deploy import Deployer
-from gennaker.providers.kubernetes.infrastructure import Infrastructure
-from gennaker.providers.kubernetes.operations import ManifestOperations
+from gennaker.providers.kubernetes.infrastructure import Infrastructure, container_logs, instance, manifest_view
+from gennaker.providers.kubernetes.kinds import full_name
+from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 
 # Whether a user may use an account: (username, account, "READ" or "WRITE") → allowed.
 AccountCheck = Callable[[str, KubernetesAccount, str], bool]
@@ -21,6 +26,8 @@ class AccountDenied(PermissionError):
 
 
 class KubernetesProvider:
+    name = "kubernetes"
+
     def __init__(
         self,
         accounts: KubernetesAccounts,
@@ -56,6 +63,55 @@ class KubernetesProvider:
 
     def deployer(self, account: str) -> Deployer:
         return Deployer(self.client(account))
+
+    # -- live objects ------------------------------------------------------------------------------
+    def live_object(self, account: str, location: str, name: str, *, pods: bool = False) -> LiveObject | None:
+        operations = self.operations(account)
+        try:
+            found = operations.get(location, name)
+        except OperationError as error:
+            raise InvalidRequest(str(error), "name") from None
+        if found is None:
+            return None
+        return LiveObject(
+            manifest=found,
+            view=manifest_view(operations.client, account, location, found),
+            application=str(mf.read_moniker(found).get("app") or ""),
+            editable=mf.editable(found),
+            pods=operations.newest_pods(found) if pods else [],
+        )
+
+    def instance(self, account: str, location: str, name: str) -> dict[str, Any] | None:
+        pod = self.client(account).get("v1", "Pod", location, name)
+        return None if pod is None else {**instance(pod), "account": account, "region": location, "manifest": pod}
+
+    def console(
+        self, account: str, location: str, name: str, tail_lines: int | None = None
+    ) -> list[tuple[str, str]] | None:
+        client = self.client(account)
+        pod = client.get("v1", "Pod", location, name)
+        return None if pod is None else container_logs(client, pod, tail_lines=tail_lines)
+
+    # -- changes as stage contexts ---------------------------------------------------------------------
+    def actions(self) -> Sequence[str]:
+        return tuple(jobs.ACTIONS)
+
+    def action_stage(
+        self, action: str, account: str, location: str, name: str, application: str, values: Mapping[str, str]
+    ) -> dict[str, Any]:
+        try:
+            return jobs.action_job(action, account, location, name, application, values)
+        except jobs.BadValue as error:
+            raise InvalidRequest(str(error), error.field) from None
+
+    def replace_stage(self, account: str, location: str, name: str, application: str, manifest: Any) -> dict[str, Any]:
+        try:
+            same = isinstance(manifest, dict) and full_name(manifest) == name
+        except (KeyError, TypeError, AttributeError) as error:
+            raise InvalidRequest(f"manifest: is not a manifest: {error}", "manifest") from None
+        if not same:
+            raise InvalidRequest(f"manifest: must stay one {name} (kind and name cannot change here)", "manifest")
+        return jobs.deploy_job(account, application, [manifest])
 
     def close(self) -> None:
         self.infrastructure.close()

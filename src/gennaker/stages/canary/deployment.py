@@ -38,10 +38,10 @@ from gennaker.model.execution import Execution, Stage
 from gennaker.model.stage_context import AnyValue, Loc, Number, ObjectOf, StageContext, TextValue, present
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.providers.kubernetes.deploy import DeployRequest
+from gennaker.providers.kubernetes.jobs import deploy_job
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.stages.canary.schema import CanaryAnalysis
 from gennaker.stages.manifest.common import ManifestTask, account_of
-from gennaker.stages.manifest.deploy import deploy_job
 
 log = logging.getLogger(__name__)
 

@@ -52,19 +52,6 @@ class DeployManifestStage(StageDefinition):
         return synthetic
 
 
-def deploy_job(account: str, application: str, manifests: list[dict[str, Any]]) -> dict[str, Any]:
-    """A `deployManifest` stage context for these manifests as they are (an ad-hoc deploy or an edit)."""
-    return {
-        "type": DeployManifestStage.type,
-        "cloudProvider": "kubernetes",
-        "account": account,
-        "source": "text",
-        "moniker": {"app": application},
-        "manifests": manifests,
-        "skipExpressionEvaluation": True,
-    }
-
-
 def parse_manifests(text: str) -> list[dict[str, Any]]:
     """Multi-document YAML; a document that is itself a list is flattened (kubernetes.md §1.1)."""
     documents: list[dict[str, Any]] = []

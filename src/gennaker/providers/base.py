@@ -1,0 +1,192 @@
+"""What a deployment target offers the rest of Gennaker: accounts, live views of applications, live objects
+and the changes the pages can ask for.
+
+The service, the pages and the runtime use providers only through these names; a provider package
+(`providers/kubernetes/`) implements `Provider`, and the runtime builds it, adds it to its `Providers` and
+registers its stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class ProviderError(Exception):
+    """The target's API failed or could not be reached (the API answers 502)."""
+
+
+class UnknownAccount(LookupError):
+    """No configured account has this name."""
+
+
+class InvalidRequest(ValueError):
+    """A request the provider cannot act on as given (an object name it cannot parse, a bad action value);
+    `field` names the value at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class Account(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def permissions(self) -> Mapping[str, Any]: ...
+
+    def public(self) -> dict[str, Any]:
+        """The account as `/credentials` lists it: never a secret."""
+        ...
+
+
+@dataclass(frozen=True)
+class LiveObject:
+    """One object read live from an account, as the pages and the API show it."""
+
+    manifest: dict[str, Any]  # the object as the target returned it
+    view: dict[str, Any]  # Clouddriver's manifest shape: status, events, artifacts, moniker
+    application: str  # the application the object belongs to ("" when it names none)
+    editable: dict[str, Any]  # the object without what the target owns (status, managed fields), to edit
+    pods: list[dict[str, Any]] = field(default_factory=list)  # its newest pods, when asked for
+
+
+Listener = Callable[[list[str]], None]  # called with the names of accounts whose live objects changed
+
+
+class AccountSet(Protocol):
+    def __iter__(self) -> Iterator[Account]: ...
+
+    def get(self, name: str) -> Account:
+        """The named account; raises `UnknownAccount`."""
+        ...
+
+
+class LiveInfrastructure(Protocol):
+    """An application's live infrastructure in some of the provider's accounts (Deck's clusters view)."""
+
+    def server_groups(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]: ...
+
+    def server_group_managers(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]: ...
+
+    def clusters(self, application: str, accounts: list[str] | None = None) -> dict[str, list[dict[str, Any]]]: ...
+
+    def load_balancers(
+        self, application: str, accounts: list[str] | None = None, groups: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The application's load balancers (`groups`: its server groups, when already read)."""
+        ...
+
+    def firewalls(self, application: str, accounts: list[str] | None = None) -> list[dict[str, Any]]: ...
+
+    def age_s(self, account: str) -> float:
+        """Seconds since the account's live view last heard from the target (infinite when unreachable)."""
+        ...
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` when live objects of an account change; returns the unsubscribe."""
+        ...
+
+
+class Provider(Protocol):
+    """A deployment target (Kubernetes today). Permissions are checked by the service, not here."""
+
+    @property
+    def name(self) -> str:
+        """Spinnaker's `cloudProvider`."""
+        ...
+
+    @property
+    def accounts(self) -> AccountSet: ...
+
+    @property
+    def infrastructure(self) -> LiveInfrastructure: ...
+
+    # -- one object ----------------------------------------------------------------------------------
+    def live_object(self, account: str, location: str, name: str, *, pods: bool = False) -> LiveObject | None:
+        """The object `name` in `location`, read live (None when absent); raises `InvalidRequest` for a name
+        the provider cannot parse, `ProviderError` when the target fails."""
+        ...
+
+    def instance(self, account: str, location: str, name: str) -> dict[str, Any] | None:
+        """An instance (a pod) with its health and manifest, read live; None when absent."""
+        ...
+
+    def console(
+        self, account: str, location: str, name: str, tail_lines: int | None = None
+    ) -> list[tuple[str, str]] | None:
+        """`(container, output)` of each of an instance's containers; None when the instance is absent."""
+        ...
+
+    # -- changes, as stages of a task ----------------------------------------------------------------
+    def actions(self) -> Sequence[str]:
+        """The actions the pages offer on a live object."""
+        ...
+
+    def action_stage(
+        self, action: str, account: str, location: str, name: str, application: str, values: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """The stage context that does `action` (raises `InvalidRequest` naming a bad value)."""
+        ...
+
+    def replace_stage(
+        self, account: str, location: str, name: str, application: str, manifest: Any
+    ) -> dict[str, Any]:
+        """The stage context that replaces the live object `name` by `manifest` (raises `InvalidRequest`
+        when `manifest` is not that object)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Providers:
+    """Every configured provider, each account found in the one provider that has it."""
+
+    def __init__(self, providers: Iterable[Provider]):
+        self._providers = list(providers)
+        names = [a.name for a in self.accounts()]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"providers: account name(s) {duplicates} are configured in more than one provider")
+
+    def __iter__(self) -> Iterator[Provider]:
+        return iter(self._providers)
+
+    def accounts(self) -> list[Account]:
+        return [account for provider in self._providers for account in provider.accounts]
+
+    def of(self, account: str) -> Provider:
+        """The provider that has `account`; raises `UnknownAccount`."""
+        for provider in self._providers:
+            if any(a.name == account for a in provider.accounts):
+                return provider
+        raise UnknownAccount(f"account '{account}' not found")
+
+    def account(self, name: str) -> Account:
+        return self.of(name).accounts.get(name)
+
+    def by_provider(self, accounts: Iterable[str]) -> list[tuple[Provider, list[str]]]:
+        """The accounts grouped by their provider, in the providers' order (unknown names left out)."""
+        wanted = set(accounts)
+        grouped = []
+        for provider in self._providers:
+            mine = [a.name for a in provider.accounts if a.name in wanted]
+            if mine:
+                grouped.append((provider, mine))
+        return grouped
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """`listener` hears of changes in every provider's accounts."""
+        unsubscribes = [provider.infrastructure.subscribe(listener) for provider in self._providers]
+
+        def unsubscribe() -> None:
+            for each in unsubscribes:
+                each()
+
+        return unsubscribe
+
+    def close(self) -> None:
+        for provider in self._providers:
+            provider.close()
