@@ -249,15 +249,27 @@ class ManifestTargetContext(ManifestContext):
 
 
 class TrafficOptions(ContextModel):
-    enableTraffic: FlagValue = None
+    """How a deploy with managed traffic rolls out (kubernetes.md §3.2); read only when `enabled`."""
+
+    enableTraffic: FlagValue = Field(
+        None, title="Send traffic to the new version", description="Adds it to the services below"
+    )
     namespace: TextValue = None
-    services: ListOf[TextValue] = None
-    strategy: Annotated[str | None, OneOf(("redblack", "bluegreen", "highlander", "none"))] = None
+    services: ListOf[TextValue] = Field(
+        None, title="Services (YAML list)", description="Each as kind name, e.g. - service web"
+    )
+    strategy: Annotated[str | None, OneOf(("redblack", "bluegreen", "highlander", "none"))] = Field(
+        None,
+        title="Rollout strategy",
+        description="redblack and bluegreen disable the older ReplicaSets, highlander deletes them, none keeps them",
+    )
 
 
 class TrafficManagement(ContextModel):
-    enabled: FlagValue = False
-    options: ObjectOf[TrafficOptions] = None
+    enabled: FlagValue = Field(
+        False, title="Manage traffic", description="Off: the new version gets traffic and older ones are kept"
+    )
+    options: Annotated[TrafficOptions | None, Object(form="fields")] = None
 
 
 class RequiredArtifact(ContextModel):
@@ -288,7 +300,7 @@ class DeployManifestContext(ManifestContext):
     requiredArtifactIds: ListOf[TextValue] = None
     requiredArtifacts: ListOf[ObjectOf[RequiredArtifact]] = None
     skipExpressionEvaluation: FlagValue = Field(False, title="Skip expression evaluation")
-    trafficManagement: ObjectOf[TrafficManagement] = None
+    trafficManagement: Annotated[TrafficManagement | None, Object(form="fields")] = None
     enableArtifactBinding: FlagValue = True
     labelSelectors: ObjectOf[LabelSelectors] = None
     allowNothingSelected: FlagValue = False

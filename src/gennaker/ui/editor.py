@@ -12,6 +12,7 @@ import asyncio
 import difflib
 import json
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from starlette.datastructures import FormData
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, actor
 from gennaker.api.errors import ApiError
 from gennaker.api.security import session_csrf
+from gennaker.artifacts.accounts import SECTIONS, builtin_accounts
 from gennaker.model.compatibility import SPINNAKER_NOTIFICATIONS
 from gennaker.model.pipeline import TRIGGER_REQUIRED_FIELDS
 from gennaker.runtime import Runtime
@@ -37,9 +39,9 @@ from gennaker.ui.stage_forms import (
     FormField,
     Widget,
     apply_stage_form,
-    form_fields,
     parse_one_yaml,
     schema_for,
+    stage_fields,
     submitted,
     widget,
 )
@@ -80,7 +82,7 @@ def apply_action(
         stages: list[dict[str, Any]] = draft.get("stages") or []
         index = _stage_index(stages, action.split(":", 1)[1], str(form.get("index") or ""))
         if index is not None:
-            fields = form_fields(schema) if (schema := schema_for(schemas or {}, stages[index])) else ()
+            fields = stage_fields(schema_for(schemas or {}, stages[index]))
             try:
                 _apply_stage_form(stages, index, fields, form)
             except FormError as error:
@@ -88,22 +90,22 @@ def apply_action(
     elif action.startswith("add-item:"):
         section = _section(action.split(":", 1)[1])
         kind = str(form.get(f"{section}_type") or "")
-        if kind not in ITEM_TYPES[section]:
-            raise EditorError(section, f"unknown {section[:-1]} type {kind!r}")
+        if kind not in ITEM_LISTS[section].types:
+            raise EditorError(section, f"unknown {ITEM_LISTS[section].noun} type {kind!r}")
         draft.setdefault(section, []).append(new_item(section, kind))
     elif action.startswith(("item:", "toggle-item:", "drop-item:")):
         verb, section_name, number = [*action.split(":"), "", ""][:3]
         section = _section(section_name)
         items: list[Any] = draft.get(section) or []
         if not number.isdigit() or int(number) >= len(items):
-            raise EditorError(section, f"no {section[:-1]} {number}")
+            raise EditorError(section, f"no {ITEM_LISTS[section].noun} {number}")
         index = int(number)
         if verb == "drop-item":
             del items[index]
         elif verb == "toggle-item":
             items[index] = {**items[index], "enabled": items[index].get("enabled") is False}
         else:
-            items[index] = _item_from_yaml(section, str(form.get(f"{section}.{index}") or ""), index)
+            items[index] = _item_from_yaml(section, str(form.get(f"{section}.{index}") or ""), items, index)
     elif action == "raw":
         try:
             raw = json.loads(str(form.get("raw") or ""))
@@ -115,34 +117,103 @@ def apply_action(
     return draft
 
 
-# The pipeline's lists edited item by item as YAML, and the types an added item may have.
-ITEM_TYPES: dict[str, tuple[str, ...]] = {
-    "triggers": tuple(sorted(TRIGGER_REQUIRED_FIELDS)),
-    "notifications": SPINNAKER_NOTIFICATIONS,
+# What an expected artifact may match, offered for a new one: the types Gennaker's artifact accounts fetch
+# or bind, and the Kubernetes objects a deploy binds into manifests by name (providers/kubernetes/binding.py,
+# which keeps them in code rather than in a list).
+ARTIFACT_TYPES: tuple[str, ...] = tuple(
+    sorted(
+        {t for kind in SECTIONS.values() for t in kind.types}
+        | {t for account in builtin_accounts() for t in account.types}
+        | {"kubernetes/configMap", "kubernetes/secret", "kubernetes/deployment", "kubernetes/replicaSet"}
+    )
+)
+
+
+@dataclass(frozen=True)
+class ItemList:
+    """A pipeline list the editor edits item by item as YAML: what one item is called, and the types an added
+    item may have."""
+
+    noun: str
+    types: tuple[str, ...]
+
+
+ITEM_LISTS: dict[str, ItemList] = {
+    "triggers": ItemList("trigger", tuple(sorted(TRIGGER_REQUIRED_FIELDS))),
+    "notifications": ItemList("notification", SPINNAKER_NOTIFICATIONS),
+    "expectedArtifacts": ItemList("expected artifact", ARTIFACT_TYPES),
 }
 
 
 def _section(name: str) -> str:
-    if name not in ITEM_TYPES:
+    if name not in ITEM_LISTS:
         raise EditorError("", f"the editor has no list {name!r}")
     return name
 
 
 def new_item(section: str, kind: str) -> dict[str, Any]:
-    """A new trigger (enabled, its required fields empty, so the save rules name them) or notification."""
+    """A new trigger (enabled, its required fields empty, so the save rules name them), notification, or
+    expected artifact (Deck's shape, with a fresh id for stages to refer to)."""
     if section == "triggers":
         return {"type": kind, "enabled": True, **dict.fromkeys(TRIGGER_REQUIRED_FIELDS[kind], "")}
+    if section == "expectedArtifacts":
+        return {
+            "id": str(uuid.uuid4()),
+            "displayName": "",
+            "matchArtifact": {"type": kind, "name": ""},
+            "defaultArtifact": {"type": kind},
+            "useDefaultArtifact": False,
+            "usePriorArtifact": False,
+        }
     return {"type": kind, "address": "", "level": "pipeline", "when": ["pipeline.failed"]}
 
 
-def _item_from_yaml(section: str, text: str, index: int) -> dict[str, Any]:
-    """One trigger or notification edited as YAML; it must stay a mapping with a type."""
+def item_label(section: str, item: Any) -> str:
+    """What an item's heading names: its type, or an expected artifact's name and the type it matches."""
+    if not isinstance(item, dict):
+        return ""
+    if section != "expectedArtifacts":
+        return str(item.get("type") or "")
+    match = item.get("matchArtifact")
+    kind = match.get("type") if isinstance(match, dict) else None
+    return " · ".join(str(part) for part in (item.get("displayName") or item.get("id"), kind) if part)
+
+
+def _item_from_yaml(section: str, text: str, items: list[Any], index: int) -> dict[str, Any]:
+    """Item `index` of `items` edited as YAML: it must stay a mapping; a trigger or notification keeps a type."""
+    where = f"{section}[{index}]"
     try:
         item = parse_one_yaml(text, "the YAML")
     except ValueError as error:  # the message starts "the YAML is not valid YAML" or names a budget
-        raise EditorError(f"{section}[{index}]", str(error)) from None
+        raise EditorError(where, str(error)) from None
+    if section == "expectedArtifacts":
+        return _expected_artifact(item, items, index)
     if not isinstance(item, dict) or not item.get("type"):
-        raise EditorError(f"{section}[{index}]", f"a {section[:-1]} is a mapping with a type")
+        raise EditorError(where, f"a {ITEM_LISTS[section].noun} is a mapping with a type")
+    return item
+
+
+def _expected_artifact(item: Any, items: list[Any], index: int) -> dict[str, Any]:
+    """An edited expected artifact. Stages refer to it by `id` (`expectedArtifactIds`, `manifestArtifactId`), so
+    YAML without one keeps the id it had, and one another expected artifact has is refused; Orca matches with
+    `matchArtifact` and may bind `defaultArtifact`, so both are mappings."""
+    where = f"expectedArtifacts[{index}]"
+    if not isinstance(item, dict):
+        raise EditorError(where, "an expected artifact is a mapping (id, displayName, matchArtifact, …)")
+    previous = items[index].get("id") if isinstance(items[index], dict) else None
+    if item.get("id") in (None, ""):
+        item = {"id": previous or str(uuid.uuid4()), **{k: v for k, v in item.items() if k != "id"}}
+    if not isinstance(item["id"], str):
+        raise EditorError(where, f"id must be text, not {item['id']!r}")
+    clash = next(
+        (i for i, o in enumerate(items) if i != index and isinstance(o, dict) and o.get("id") == item["id"]), None
+    )
+    if clash is not None:
+        raise EditorError(where, f"id {item['id']!r} is already the id of expectedArtifacts[{clash}]")
+    if not isinstance(item.get("matchArtifact"), dict):
+        raise EditorError(where, "matchArtifact must be a mapping (type, name, …): Orca matches artifacts with it")
+    if not isinstance(item.get("defaultArtifact", {}), dict):
+        raise EditorError(where, "defaultArtifact must be a mapping (type, name, reference, …)")
     return item
 
 
@@ -195,12 +266,19 @@ class StageForm:
 
 
 def stage_form(schemas: Mapping[str, type[BaseModel]], stage: dict[str, Any]) -> StageForm:
-    schema = schema_for(schemas, stage)
     return StageForm(
         name=stage_name(stage),
         after=frozenset(str(r) for r in stage.get("requisiteStageRefIds") or []),
-        widgets=[widget(field, stage) for field in (form_fields(schema) if schema else ())],
+        widgets=[widget(field, stage) for field in stage_fields(schema_for(schemas, stage))],
     )
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What one list item's box shows: its heading and its YAML."""
+
+    label: str
+    yaml: str
 
 
 class EditorError(ValueError):
@@ -211,12 +289,13 @@ class EditorError(ValueError):
 
 def _errors_by_stage(errors: dict[str, str]) -> dict[str, list[str]]:
     """Field errors grouped by the stage index they name (`stages[2].type` → "2") or the list item
-    (`triggers[1].cronExpression` → "triggers1"), others under ""."""
+    (`triggers[1].cronExpression` → "triggers1"), others under ""; an error about a whole item is its problem."""
     grouped: dict[str, list[str]] = {}
     for field, problem in errors.items():
-        found = re.match(r"(stages|triggers|notifications)\[(\d+)\]\.?(.*)", field)
+        found = re.match(rf"(stages|{'|'.join(ITEM_LISTS)})\[(\d+)\]\.?(.*)", field)
         key = ("" if found.group(1) == "stages" else found.group(1)) + found.group(2) if found else ""
-        grouped.setdefault(key, []).append(f"{found.group(3) if found else field}: {problem}")
+        where = found.group(3) if found else field
+        grouped.setdefault(key, []).append(f"{where}: {problem}" if where else problem)
     return grouped
 
 
@@ -236,13 +315,16 @@ def _editor(
         # What the pipeline names but Gennaker will not act on, marked on its stage, trigger or notification.
         "warnings": _errors_by_stage({w.path: w.reason for w in rt.service.pipelines.warnings(draft)}),
         "saved": saved,
-        "item_types": ITEM_TYPES,
-        "item_yaml": {
+        "item_lists": ITEM_LISTS,
+        "items": {
             section: [
-                yaml.safe_dump(i, sort_keys=False, allow_unicode=True) if isinstance(i, dict) else ""
+                ItemView(
+                    item_label(section, i),
+                    yaml.safe_dump(i, sort_keys=False, allow_unicode=True) if isinstance(i, dict) else "",
+                )
                 for i in draft.get(section) or []
             ]
-            for section in ITEM_TYPES
+            for section in ITEM_LISTS
         },
     }
     if request.headers.get("HX-Request"):
@@ -289,8 +371,8 @@ async def editor_action(request: Request, application: str, rt: RuntimeDep, who:
         field = exc.field if isinstance(exc, EditorError) else "stage"
         return _editor(request, rt, who, draft, {field: str(exc)})
     if form.get("action") != "save":
-        found = pipelines.problems(draft) if any(draft.get(k) for k in ("stages", *ITEM_TYPES)) else []
-        shown = [e for e in found if e.field.startswith(("stages", *ITEM_TYPES))]
+        found = pipelines.problems(draft) if any(draft.get(k) for k in ("stages", *ITEM_LISTS)) else []
+        shown = [e for e in found if e.field.startswith(("stages", *ITEM_LISTS))]
         return _editor(request, rt, who, draft, {e.field: e.problem for e in shown})
     try:
         saved = await asyncio.to_thread(pipelines.save, draft, acting)

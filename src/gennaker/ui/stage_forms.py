@@ -3,6 +3,7 @@
 A schema field with a `title` is offered, labelled with it and explained by its `description`; its widget
 follows the field's marker: `Number` a number box, `Flag` a checkbox, `OneOf` a menu, `Text` a text box,
 structures a YAML (or JSON) area, and `Object(form="fields")` offers the nested model's titled fields.
+Every stage's form also offers its run condition, `stageEnabled`, as one expression (`STAGE_ENABLED`).
 
 A form never rewrites what the user did not change. Each submitted value is compared with the text the
 widget showed for the stage's current value, and only a different one is parsed and stored; a cleared
@@ -18,7 +19,7 @@ import json
 import math
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,21 @@ def form_fields(schema: type[BaseModel], prefix: str = "") -> tuple[FormField, .
         choices = marker.values if isinstance(marker, OneOf) else ()
         found.append(FormField(key, info.title, info.description or "", marker.form, choices, default))
     return tuple(found)
+
+
+# Orca's run condition, which every stage may carry (orca.md §1.2); the form writes Deck's shape,
+# `{"type": "expression", "expression": <text>}`, and an emptied input removes the key.
+STAGE_ENABLED = FormField(
+    "stageEnabled",
+    "Run only when (expression)",
+    "e.g. trigger.branch == 'main' (with or without ${}); the stage is skipped unless it is true. Empty: always run",
+    "condition",
+)
+
+
+def stage_fields(schema: type[BaseModel] | None) -> tuple[FormField, ...]:
+    """What a stage's form offers: its run condition, then its schema's titled fields (none without one)."""
+    return (STAGE_ENABLED, *(form_fields(schema) if schema else ()))
 
 
 def schema_for(schemas: Mapping[str, type[BaseModel]], stage: Mapping[str, Any]) -> type[BaseModel] | None:
@@ -159,6 +175,26 @@ def _plain_variables(value: Any) -> bool:
     )
 
 
+def _plain_condition(value: Any) -> bool:
+    """A run condition one input line shows exactly: Deck's expression shape and nothing else."""
+    return (
+        isinstance(value, dict)
+        and set(value) == {"type", "expression"}
+        and value["type"] == "expression"
+        and isinstance(value["expression"], str)
+        and not re.search(r"[\r\n]", value["expression"])
+    )
+
+
+# The widgets that show only some values of their kind; others are shown (and edited) as YAML.
+_SHOWN_EXACTLY: dict[str, Callable[[Any], bool]] = {
+    "documents": lambda value: isinstance(value, list) and all(isinstance(d, dict) for d in value),
+    "choices": _plain_choices,
+    "variables": _plain_variables,
+    "condition": _plain_condition,
+}
+
+
 def _kind_for(kind: str, value: Any) -> str:
     """The widget that shows `value` exactly: the field's own, or text / YAML when the value does not fit."""
     if kind == "bool" and not (value is None or isinstance(value, bool)):
@@ -167,13 +203,8 @@ def _kind_for(kind: str, value: Any) -> str:
         return "yaml"
     if kind in ("number", "string", "choice") and isinstance(value, str) and re.search(r"[\r\n]", value):
         return "text"
-    if kind == "documents" and not (
-        value is None or (isinstance(value, list) and all(isinstance(d, dict) for d in value))
-    ):
-        return "yaml"
-    if (kind == "choices" and not (value is None or _plain_choices(value))) or (
-        kind == "variables" and not (value is None or _plain_variables(value))
-    ):
+    shows_exactly = _SHOWN_EXACTLY.get(kind)
+    if shows_exactly is not None and not (value is None or shows_exactly(value)):
         return "yaml"
     return kind
 
@@ -196,6 +227,8 @@ def widget(field: FormField, stage: Mapping[str, Any]) -> Widget:
         text = ", ".join(c["value"] for c in value)
     elif kind == "variables":
         text = "\n".join(f"{v['key']}={v['value']}" for v in value)
+    elif kind == "condition":
+        text = value["expression"]
     else:
         text = _yaml_text(value)
     options = ("", *field.choices, *([text] if text and text not in field.choices else [])) if kind == "choice" else ()
@@ -271,6 +304,8 @@ def parse(kind: str, text: str, *, flag: bool = False) -> Any:
         if any("=" not in line for line in lines):
             raise ValueError("write one key=value a line")
         return [{"key": k.strip(), "value": v.strip()} for k, v in (line.split("=", 1) for line in lines)]
+    if kind == "condition":
+        return {"type": "expression", "expression": text}
     return text
 
 
