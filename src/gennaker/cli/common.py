@@ -16,7 +16,7 @@ import yaml
 from rich.console import Console
 
 from gennaker.cli import session
-from gennaker.cli.backend import Backend, BackendError, RemoteBackend
+from gennaker.cli.backend import Backend, BackendError
 from gennaker.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ def backend() -> Backend:
     """The server from `gennaker login` (or GENNAKER_URL/GENNAKER_TOKEN), else the local database."""
     logged_in = session.current()
     if logged_in is not None:
+        from gennaker.cli.remote import RemoteBackend
+
         return RemoteBackend(logged_in.url, logged_in.token)
     from gennaker.cli.local import LocalBackend
 

@@ -255,29 +255,14 @@ class LocalBackend:
 
     # -- canary configs ----------------------------------------------------------------------------
     def save_canary_config(self, config: dict[str, Any]) -> str:
-        from gennaker.service.canary import CanaryError
-
-        try:
+        with _refusals():
             return str(self.rt.canary_configs.save(config, self.user)["id"])
-        except CanaryError as exc:
-            raise BackendError(str(exc)) from None
 
     def canary_config(self, config_id: str) -> dict[str, Any] | None:
-        from gennaker.service.canary import CanaryNotFound
-
-        try:
-            return self.rt.canary_configs.config(config_id, self.user)
-        except CanaryNotFound:
-            return None
+        return _or_none(lambda: self.rt.canary_configs.config(config_id, self.user))
 
     def canary_configs(self, application: str | None) -> list[dict[str, Any]]:
         return self.rt.canary_configs.configs(self.user, application)
 
     def delete_canary_config(self, config_id: str) -> bool:
-        from gennaker.service.canary import CanaryNotFound
-
-        try:
-            self.rt.canary_configs.delete(config_id, self.user)
-        except CanaryNotFound:
-            return False
-        return True
+        return _found(lambda: self.rt.canary_configs.delete(config_id, self.user))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from gennaker.cli import session
-from gennaker.cli.backend import BackendError, RemoteBackend
+from gennaker.cli.backend import BackendError
 from gennaker.cli.common import console, fail, reports_errors
+from gennaker.cli.remote import RemoteBackend
 
 
 @reports_errors

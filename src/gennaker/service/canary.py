@@ -27,6 +27,7 @@ from gennaker.auth.permissions import Permissions
 from gennaker.canary.config import validate_canary_config
 from gennaker.model.execution import now_ms
 from gennaker.model.pipeline import application_name_problem, pipeline_name_problem
+from gennaker.service.errors import Conflict, Forbidden, Invalid, NotFound
 from gennaker.store.applications import ApplicationStore
 from gennaker.store.canary import CanaryConfigTooLarge, CanaryStore, check_budget
 from gennaker.store.database import Database
@@ -40,33 +41,11 @@ MAX_SHORT = 256  # characters of a metric name, a judge name, a configVersion
 Short = Annotated[str, StringConstraints(max_length=MAX_SHORT)]
 
 
-class CanaryError(Exception):
-    """A request about canary configs or judgments that cannot be carried out; the message says why."""
-
-
-class CanaryNotFound(CanaryError, LookupError):
-    """No such config or judgment, or none the caller may read."""
-
-
-class CanaryForbidden(CanaryError, PermissionError):
-    """The caller may read the config but lacks WRITE on an application it is (or would be) shared with."""
-
-
-class CanaryConflict(CanaryError):
-    """The save clashes with a stored config (its id exists on create, or its name is taken)."""
-
-
-class InvalidCanaryConfig(CanaryError, ValueError):
-    """A config that cannot be saved: `problems` are (field, problem) pairs, the first in the message."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        self.problems = problems[:MAX_PROBLEMS]
-        field, problem = self.problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"invalid canary config: {field}: {problem}{more}")
-
-    def details(self) -> list[dict[str, str]]:
-        return [{"field": field, "problem": problem} for field, problem in self.problems]
+def invalid_config(problems: list[tuple[str, str]]) -> Invalid:
+    """A config that cannot be saved: its problems (at most `MAX_PROBLEMS`), the first in the message."""
+    field, problem = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return Invalid(f"invalid canary config: {field}: {problem}{more}", problems[:MAX_PROBLEMS])
 
 
 class _Save(Enum):
@@ -252,7 +231,7 @@ class CanaryConfigs:
     def update(self, config_id: str, config: Mapping[str, Any], who: Who) -> dict[str, Any]:
         """Store the next version of a stored config; the config's `id`, if any, must be `config_id`."""
         if config.get("id") not in (None, config_id):
-            raise InvalidCanaryConfig([("id", f"must be the id in the path, '{config_id}'")])
+            raise invalid_config([("id", f"must be the id in the path, '{config_id}'")])
         return self._save({**config, "id": config_id}, who, _Save.UPDATE)
 
     def save(self, config: Mapping[str, Any], who: Who) -> dict[str, Any]:
@@ -278,21 +257,21 @@ class CanaryConfigs:
         with self.db.transaction() as conn:
             existing = self.store.get_config(conn, config_id) if isinstance(config_id, str) and config_id else None
             if existing is None and mode is _Save.UPDATE:
-                raise CanaryNotFound(f"canary config {config_id} not found")
+                raise NotFound(f"canary config {config_id} not found")
             if existing is not None:
                 if mode is _Save.CREATE:
-                    raise CanaryConflict(f"a canary config with the id {config_id} already exists")
+                    raise Conflict(f"a canary config with the id {config_id} already exists")
                 self._readable(conn, str(config_id), who)
                 self._require_write(conn, who, existing.get("applications") or [])
             problems = config_problems(config)
             if problems:
-                raise InvalidCanaryConfig(problems)
+                raise invalid_config(problems)
             applications = list(dict.fromkeys(str(a).lower() for a in config["applications"]))
             self._require_write(conn, who, applications)
             for application in applications:
                 other = self.store.config_id_by_name(conn, str(config["name"]), application)
                 if other is not None and other != config_id:
-                    raise CanaryConflict(
+                    raise Conflict(
                         f"a canary config named '{config['name']}' is already shared with application "
                         f"'{application}' (id {other})"
                     )
@@ -304,7 +283,7 @@ class CanaryConfigs:
         with self.db.read() as conn:
             found = self.store.get_judgment(conn, judgment_id)
             if found is None or not self._may_read(conn, who, [str(found.get("application"))]):
-                raise CanaryNotFound(f"canary judgment {judgment_id} not found")
+                raise NotFound(f"canary judgment {judgment_id} not found")
             return found
 
     def judgments(self, execution_id: str, who: Who, stage_id: str | None = None) -> list[dict[str, Any]]:
@@ -337,7 +316,7 @@ class CanaryConfigs:
         """The stored config, if `who` may read it (not found otherwise, so its existence is not revealed)."""
         found = self.store.get_config(conn, config_id)
         if found is None or not self._may_read(conn, who, [str(a) for a in found.get("applications") or []]):
-            raise CanaryNotFound(f"canary config {config_id} not found")
+            raise NotFound(f"canary config {config_id} not found")
         return found
 
     def _require_write(self, conn: Connection, who: Who, applications: list[str]) -> None:
@@ -346,7 +325,7 @@ class CanaryConfigs:
         identity = self._identity(who)
         for application in applications:
             if not self._allows(conn, identity, str(application), "WRITE"):
-                raise CanaryForbidden(
+                raise Forbidden(
                     f"{identity.username} lacks WRITE permission on application '{application}', "
                     "which the canary config is shared with"
                 )

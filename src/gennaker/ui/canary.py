@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse
 from gennaker.api.deps import CallerDep, RuntimeDep, execution_for, identity_of, require_application
 from gennaker.api.errors import ApiError
 from gennaker.canary.intervals import request_thresholds
-from gennaker.service.canary import CanaryNotFound
 from gennaker.ui.charts import score_chart, series_chart
 from gennaker.ui.routes import page
 
@@ -45,10 +44,7 @@ def metric_rows(judgment: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/ui/canary/{judgment_id}", response_class=HTMLResponse)
 def judgment_page(request: Request, judgment_id: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    try:
-        judgment = rt.canary_configs.judgment(judgment_id, identity_of(who))
-    except CanaryNotFound as exc:
-        raise ApiError(404, str(exc)) from None
+    judgment = rt.canary_configs.judgment(judgment_id, identity_of(who))
     require_application(request, rt, who, str(judgment["application"]), "READ")
     return page(request, "canary_judgment.html", who, judgment=judgment, metrics=metric_rows(judgment))
 

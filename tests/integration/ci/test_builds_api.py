@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from gennaker.api.app import create_app
-from gennaker.cli.backend import RemoteBackend
 from gennaker.cli.local import LocalBackend
 from gennaker.cli.main import app as cli
+from gennaker.cli.remote import RemoteBackend
 from gennaker.runtime import Runtime
 from tests.api_support import as_user, header_security
 from tests.emulators.jenkins import BuildPlan, JenkinsEmulator, choice_param, string_param

@@ -9,8 +9,8 @@ a config's applications (404 otherwise), saving and deleting WRITE on each of th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
@@ -21,12 +21,6 @@ from gennaker.canary.accounts import MetricsAccountError
 from gennaker.canary.judge import JUDGE_NAME
 from gennaker.canary.metrics_source import MetricsSourceError
 from gennaker.canary.prometheus_client import PrometheusError
-from gennaker.service.canary import (
-    CanaryConflict,
-    CanaryForbidden,
-    CanaryNotFound,
-    InvalidCanaryConfig,
-)
 from gennaker.store.canary import iso
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["canary"])
@@ -36,21 +30,6 @@ CANARIES = "/v2/canaries"
 MAX_METRIC_NAMES = 1000
 ConfigId = Annotated[str, Path(description="The canary config's id")]
 JudgmentId = Annotated[str, Path(description="The canary judgment's id (Kayenta's canary execution id)")]
-R = TypeVar("R")
-
-
-def _answer(action: Callable[[], R]) -> R:
-    """The service's answer, or its refusal as the API's error."""
-    try:
-        return action()
-    except InvalidCanaryConfig as error:
-        raise ApiError(400, str(error), error.details()) from None
-    except CanaryNotFound as error:
-        raise ApiError(404, str(error)) from None
-    except CanaryForbidden as error:
-        raise ApiError(403, str(error)) from None
-    except CanaryConflict as error:
-        raise ApiError(409, str(error)) from None
 
 
 def status_response(judgment: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,19 +65,19 @@ def list_configs(
     application: Annotated[str | None, Query(description="Only configs shared with this application")] = None,
 ) -> list[dict[str, Any]]:
     """Summaries (`id`, `name`, `applications`, `updatedTimestamp`, …) of the configs the caller may read."""
-    return _answer(lambda: rt.canary_configs.configs(identity_of(who), application or None))
+    return rt.canary_configs.configs(identity_of(who), application or None)
 
 
 @router.get(CONFIGS + "/{config_id}")
 def get_config(config_id: ConfigId, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     """The config's newest version, with `id`, the timestamps and Gennaker's `version`."""
-    return _answer(lambda: rt.canary_configs.config(config_id, identity_of(who)))
+    return rt.canary_configs.config(config_id, identity_of(who))
 
 
 @router.post(CONFIGS)
 def create_config(rt: RuntimeDep, who: CallerDep, body: dict[str, Any] = Body(...)) -> dict[str, str]:
     """Store a new config (its `id`, or a generated one; 409 if that id exists). Answers `{canaryConfigId}`."""
-    saved = _answer(lambda: rt.canary_configs.create(body, identity_of(who)))
+    saved = rt.canary_configs.create(body, identity_of(who))
     return {"canaryConfigId": str(saved["id"])}
 
 
@@ -107,14 +86,14 @@ def update_config(
     config_id: ConfigId, rt: RuntimeDep, who: CallerDep, body: dict[str, Any] = Body(...)
 ) -> dict[str, str]:
     """Store the next version of a config (the one before stays readable). Answers `{canaryConfigId}`."""
-    saved = _answer(lambda: rt.canary_configs.update(config_id, body, identity_of(who)))
+    saved = rt.canary_configs.update(config_id, body, identity_of(who))
     return {"canaryConfigId": str(saved["id"])}
 
 
 @router.delete(CONFIGS + "/{config_id}", status_code=204, response_class=Response)
 def delete_config(config_id: ConfigId, rt: RuntimeDep, who: CallerDep) -> Response:
     """Delete a config and its versions; judgments keep the copy they were made with."""
-    _answer(lambda: rt.canary_configs.delete(config_id, identity_of(who)))
+    rt.canary_configs.delete(config_id, identity_of(who))
     return Response(status_code=204)
 
 
@@ -122,7 +101,7 @@ def delete_config(config_id: ConfigId, rt: RuntimeDep, who: CallerDep) -> Respon
 @router.get(JUDGMENTS + "/{canary_id}")
 def get_judgment(canary_id: JudgmentId, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
     """One judgment (one `runCanary` run) in Kayenta's CanaryExecutionStatusResponse shape."""
-    return status_response(_answer(lambda: rt.canary_configs.judgment(canary_id, identity_of(who))))
+    return status_response(rt.canary_configs.judgment(canary_id, identity_of(who)))
 
 
 @router.get(JUDGMENTS)
@@ -133,7 +112,7 @@ def list_judgments(
     stage_id: Annotated[str | None, Query(alias="stageId", description="Only this `runCanary` stage's")] = None,
 ) -> list[dict[str, Any]]:
     """The execution's judgments, by run number, in the shape of `GET /v2/canary/{id}`."""
-    found = _answer(lambda: rt.canary_configs.judgments(execution_id, identity_of(who), stage_id or None))
+    found = rt.canary_configs.judgments(execution_id, identity_of(who), stage_id or None)
     return [status_response(j) for j in found]
 
 
