@@ -59,7 +59,13 @@ def validate_canary_config(config: Mapping[str, Any]) -> list[str]:
         if isinstance(query, Mapping) and "prometheus" in (query.get("type"), query.get("serviceType")):
             problems.extend(f"metric {label}: {p}" for p in _prometheus_problems(query, templates))
     classifier = config.get("classifier") or {}
-    thresholds = classifier.get("scoreThresholds") or {} if isinstance(classifier, Mapping) else {}
+    if not isinstance(classifier, Mapping):
+        problems.append("classifier must be an object")
+        classifier = {}
+    thresholds = classifier.get("scoreThresholds") or {}
+    if not isinstance(thresholds, Mapping):
+        problems.append("classifier.scoreThresholds must be an object with pass and marginal")
+        thresholds = {}
     passing, marginal = thresholds.get("pass"), thresholds.get("marginal")
     if isinstance(passing, int | float) and isinstance(marginal, int | float) and passing < marginal:
         problems.append("scoreThresholds.pass must not be below scoreThresholds.marginal")
