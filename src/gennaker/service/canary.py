@@ -268,6 +268,7 @@ class CanaryConfigs:
                 raise invalid_config(problems)
             applications = list(dict.fromkeys(str(a).lower() for a in config["applications"]))
             self._require_write(conn, who, applications)
+            self.store.lock_name(conn, str(config["name"]))
             for application in applications:
                 other = self.store.config_id_by_name(conn, str(config["name"]), application)
                 if other is not None and other != config_id:
