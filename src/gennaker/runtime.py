@@ -179,6 +179,7 @@ class Runtime:
         self.services = EngineServices(
             expressions=expressions or PipelineExpressions(self.expressions),
             start_child=self.starts.child,
+            start_task=self.launcher.start_orchestration,
             on_execution_complete=self.starts.dependents,
             on_events=OutboxRecorder(NotificationSettings.from_config(settings.config.get("notifications"))),
             read_execution=self.executions.get_json,

@@ -102,10 +102,13 @@ class SyntheticStage:
 
 @dataclass(frozen=True, slots=True)
 class Cancellation:
-    """What a cancelled stage asks the engine to cancel with it, in the same transaction."""
+    """What a cancelled stage asks the engine to do with it, in the same transaction: other executions to
+    cancel, and cleanup jobs (stage contexts) started as an ad-hoc task, so the cleanup survives the process."""
 
     executions: tuple[str, ...] = ()
     reason: str = ""
+    cleanup: tuple[dict[str, Any], ...] = ()
+    cleanup_description: str = ""
 
 
 # A stage type's context schema (`type` is taken inside `StageDefinition`).
@@ -188,6 +191,8 @@ class EngineServices:
     expressions: ExpressionEvaluator
     # Starts a child pipeline inside the current transaction; returns the child execution id.
     start_child: Callable[[Connection, Execution, Stage, Mapping[str, Any]], str] | None = None
+    # Starts an ad-hoc task (application, description, jobs, user) inside the current transaction; returns its id.
+    start_task: Callable[[Connection, str, str, list[dict[str, Any]], str], str] | None = None
     # Reads an execution's JSON (without locking it).
     read_execution: Callable[[Connection, str], dict[str, Any] | None] | None = None
     # An application's newest executions (JSON, newest first), optionally of given pipeline configs and statuses.

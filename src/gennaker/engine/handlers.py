@@ -560,6 +560,11 @@ class Handlers:
             return
         for other in cancelled.executions:
             unit.push(Message(Kind.CANCEL_EXECUTION, other, data={"user": "spinnaker", "reason": cancelled.reason}))
+        if cancelled.cleanup and self.services.start_task is not None:
+            user = str(execution.authentication.get("user") or "anonymous")  # who made what is cleaned up
+            description = cancelled.cleanup_description or f"clean up after {stage.name}"
+            self.services.start_task(unit.conn, execution.application, description, list(cancelled.cleanup), user)
+            unit.executions_started = True
 
     def restart_stage(self, unit: Unit, message: Message, execution: Execution) -> None:
         stage = execution.stage(message.stage_id or "")

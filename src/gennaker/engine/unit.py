@@ -88,6 +88,7 @@ class Unit:
         self._on_events = on_events
         self.notable: dict[str, tuple[Execution, list[tuple[str, Status, Stage | None]]]] = {}
         self.rescheduled: set[str] = set()
+        self.executions_started = False  # an execution was started in this transaction: its first message is due
         self.changed: set[str] = set()
         # (stage type, status, seconds) of stages completed in this unit, for metrics after the commit.
         self.completed_stages: list[tuple[str, str, float]] = []
@@ -185,11 +186,13 @@ class Unit:
                 self._on_events(self.conn, execution, happened)
             self.notable.clear()
         self._queue.repoll(self.conn, self.repolled)
-        wake = bool(self.rescheduled) or any(at <= self.now + 50 for _, at in [*self.outbox, *self.repolled])
-        self.delayed = not wake and bool(self.outbox or self.repolled)
+        due = [*self.outbox, *self.repolled]
+        wake = bool(self.rescheduled) or self.executions_started or any(at <= self.now + 50 for _, at in due)
+        self.delayed = not wake and bool(due)
         self.outbox.clear()
         self.events.clear()
         self.rescheduled.clear()
+        self.executions_started = False
         return wake
 
     def _snapshot(self, queued: QueuedMessage) -> tuple[Execution, Stage] | None:

@@ -139,7 +139,19 @@ def test_cancelling_during_the_analysis_removes_the_copies(cluster: Any, kube: K
     assert {"web-baseline", "web-canary"} <= set(deployments(kube))
     rt.operations.cancel(execution_id, "tester", "not today")
     assert wait_status(rt, execution_id, "CANCELED", timeout=15)["status"] == "CANCELED"
-    wait_for(lambda: set(deployments(kube)) == {"web"}, timeout=15, what="the copies to be deleted")
+    # The copies go in a task started in the cancellation's transaction: durable, shown, run as the pipeline's user.
+    cancelled = execution(rt, execution_id)
+    with rt.db.read() as conn:
+        listed = rt.executions.list_json(conn, cancelled["application"], limit=10)
+    tasks = [t for t in listed if t["type"] == "ORCHESTRATION"]
+    assert [t["name"] for t in tasks] == ["Delete the canary copies of Canary web:2"]
+    assert [s["context"]["manifestName"] for s in tasks[0]["stages"]] == [
+        "deployment web-baseline",
+        "deployment web-canary",
+    ]
+    assert tasks[0]["authentication"]["user"] == cancelled["authentication"]["user"]
+    assert wait_status(rt, tasks[0]["id"], "SUCCEEDED", "TERMINAL", timeout=30)["status"] == "SUCCEEDED"
+    assert set(deployments(kube)) == {"web"}
     assert image_of(deployments(kube)["web"]) == "shop/web:1"
 
 

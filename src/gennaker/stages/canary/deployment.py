@@ -20,8 +20,6 @@ was: that is the rollback, since the new version only ever ran in the canary cop
 from __future__ import annotations
 
 import copy
-import logging
-import threading
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -42,8 +40,6 @@ from gennaker.providers.kubernetes.jobs import deploy_job
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.stages.canary.schema import CanaryAnalysis
 from gennaker.stages.manifest.common import ManifestTask, account_of
-
-log = logging.getLogger(__name__)
 
 ROLE_LABEL = "gennaker.io/canary-role"
 ROLES = ("baseline", "canary")
@@ -132,6 +128,17 @@ def analysis_config(ctx: dict[str, Any], name: str, namespace: str) -> dict[str,
     return analysis
 
 
+def delete_context(account: str, namespace: str, name: str) -> dict[str, Any]:
+    """The `deleteManifest` context that removes one copy (and its pods)."""
+    return {
+        "account": account,
+        "cloudProvider": "kubernetes",
+        "manifestName": f"deployment {name}",
+        "location": namespace,
+        "options": {"cascading": True},
+    }
+
+
 class CanaryDeploymentStage(StageDefinition):
     type = "canaryDeployment"
     context_schema = CanaryDeploymentContext
@@ -163,37 +170,22 @@ class CanaryDeploymentStage(StageDefinition):
                 SyntheticStage(
                     "deleteManifest",
                     f"Delete {copy_name(name, role)}",
-                    {
-                        "account": account,
-                        "cloudProvider": "kubernetes",
-                        "manifestName": f"deployment {copy_name(name, role)}",
-                        "location": namespace,
-                        "options": {"cascading": True},
-                    },
+                    delete_context(account, namespace, copy_name(name, role)),
                 )
             )
         return stages
 
     def cancel(self, execution: Execution, stage: Stage, services: EngineServices) -> Cancellation:
-        """Delete the copies (from a thread: no transaction waits on the cluster); the live Deployment stays."""
+        """Delete the copies in a task started with the cancellation (durable: a restart finishes it); the
+        live Deployment stays as it is."""
         copies = stage.context.get("canaryCopies")
-        if isinstance(copies, dict) and copies.get("names"):
-            threading.Thread(
-                target=self.remove_copies,
-                args=(str(copies["account"]), str(copies["namespace"]), list(copies["names"])),
-                name="canary-cleanup",
-                daemon=True,
-            ).start()
-        return Cancellation()
-
-    def remove_copies(self, account: str, namespace: str, names: list[str]) -> None:
-        try:
-            ops = self.provider.operations(account)
-            for name in names:
-                ops.delete(namespace, f"deployment {name}", options={"cascading": True})
-            log.info("deleted canary copies %s in %s", ", ".join(names), namespace)
-        except Exception:  # runs on its own thread: nothing else would report it
-            log.exception("deleting canary copies %s in %s failed", ", ".join(names), namespace)
+        if not isinstance(copies, dict) or not copies.get("names"):
+            return Cancellation()
+        jobs = tuple(
+            {"type": "deleteManifest", **delete_context(str(copies["account"]), str(copies["namespace"]), str(name))}
+            for name in copies["names"]
+        )
+        return Cancellation(cleanup=jobs, cleanup_description=f"Delete the canary copies of {stage.name}")
 
 
 class DeployCanaryCopiesTask(ManifestTask):
