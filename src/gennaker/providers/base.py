@@ -8,7 +8,7 @@ registers its stages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -121,14 +121,11 @@ class Provider(Protocol):
         ...
 
     # -- changes, as stages of a task ----------------------------------------------------------------
-    def actions(self) -> Sequence[str]:
-        """The actions the pages offer on a live object."""
-        ...
-
     def action_stage(
         self, action: str, account: str, location: str, name: str, application: str, values: Mapping[str, str]
     ) -> dict[str, Any]:
-        """The stage context that does `action` (raises `InvalidRequest` naming a bad value)."""
+        """The stage context that does `action`, one the pages offer on a live object (scale, undo, delete…);
+        raises `InvalidRequest` naming an unknown action or a bad value."""
         ...
 
     def replace_stage(

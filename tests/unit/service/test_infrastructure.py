@@ -5,7 +5,7 @@ as Kubernetes'."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,9 +98,6 @@ class StaticProvider:
         self, account: str, location: str, name: str, tail_lines: int | None = None
     ) -> list[tuple[str, str]] | None:
         return None
-
-    def actions(self) -> Sequence[str]:
-        return ("reboot",)
 
     def action_stage(
         self, action: str, account: str, location: str, name: str, application: str, values: Mapping[str, str]

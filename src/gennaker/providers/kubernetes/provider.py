@@ -4,7 +4,7 @@ per account, live views kept by watches, live objects, and the changes the pages
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gennaker.providers.base import InvalidRequest, LiveObject
@@ -93,9 +93,6 @@ class KubernetesProvider:
         return None if pod is None else container_logs(client, pod, tail_lines=tail_lines)
 
     # -- changes as stage contexts ---------------------------------------------------------------------
-    def actions(self) -> Sequence[str]:
-        return tuple(jobs.ACTIONS)
-
     def action_stage(
         self, action: str, account: str, location: str, name: str, application: str, values: Mapping[str, str]
     ) -> dict[str, Any]:
