@@ -148,9 +148,6 @@ class Providers:
         if duplicates:
             raise ValueError(f"providers: account name(s) {duplicates} are configured in more than one provider")
 
-    def __iter__(self) -> Iterator[Provider]:
-        return iter(self._providers)
-
     def accounts(self) -> list[Account]:
         return [account for provider in self._providers for account in provider.accounts]
 
