@@ -3,7 +3,9 @@
 - `help_ms`: `gennaker --help`;
 - `local_get_ms`: `gennaker execution get ID` on a local SQLite database;
 - `remote_get_ms`: the same against `gennaker up` over HTTP (GENNAKER_URL and GENNAKER_TOKEN);
-- `python_ms`: `python -c pass`, the floor every figure includes.
+- `python_ms`: `python -c pass`, the floor every figure includes;
+- `sqlalchemy_import_ms`: `python -c "import sqlalchemy"`, the floor of every command on the local database
+  (the service reads through SQLAlchemy).
 
     python bench/cli.py [--json] [--runs 10]
 """
@@ -65,6 +67,7 @@ def main() -> None:
         ).stdout.split()[-1]
         figures = {
             "python_ms": timed([sys.executable, "-c", "pass"], env, args.runs),
+            "sqlalchemy_import_ms": timed([sys.executable, "-c", "import sqlalchemy"], env, args.runs),
             "help_ms": timed([*GENNAKER, "--help"], env, args.runs),
             "local_get_ms": timed([*GENNAKER, "execution", "get", execution_id], env, args.runs),
             "remote_get_ms": remote_get_ms(env, execution_id, args.runs),
