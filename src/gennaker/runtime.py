@@ -38,6 +38,7 @@ from gennaker.notifications.outbox import SENT_TYPES, Outbox, OutboxRecorder
 from gennaker.notifications.senders import senders_from_settings
 from gennaker.providers.base import Providers
 from gennaker.providers.kubernetes import KubernetesProvider
+from gennaker.service.access import Access
 from gennaker.service.canary import CanaryConfigs
 from gennaker.service.starts import Starts
 from gennaker.service.wiring import Services
@@ -150,7 +151,7 @@ class Runtime:
         self.permissions = Permissions(_stored_identities(self.db), DefaultPolicy(settings.default_application_roles))
         self.canary = CanaryStore()  # canary configs and judgments (issue 14)
         self.canary_configs = CanaryConfigs(
-            self.db, self.canary, self.applications, self.permissions, settings.enforce_permissions
+            self.db, self.canary, Access(self.applications, self.permissions if settings.enforce_permissions else None)
         )
         self.metrics = PrometheusMetricsSource(metrics_accounts(settings.config), public_only_guard(outbound))
         add_canary_stages(  # kayentaCanary and canaryDeployment (issue 14), metrics read as the execution's user

@@ -22,13 +22,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy.engine import Connection
 
-from gennaker.auth.identity import Identity, application_allows
-from gennaker.auth.permissions import Permissions
+from gennaker.auth.identity import Identity
 from gennaker.canary.config import validate_canary_config
 from gennaker.model.execution import now_ms
 from gennaker.model.pipeline import application_name_problem, pipeline_name_problem
+from gennaker.service.access import Access
 from gennaker.service.errors import Conflict, Forbidden, Invalid, NotFound
-from gennaker.store.applications import ApplicationStore
 from gennaker.store.canary import CanaryConfigTooLarge, CanaryStore, check_budget
 from gennaker.store.database import Database
 
@@ -191,34 +190,21 @@ def config_problems(config: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 class CanaryConfigs:
-    def __init__(
-        self,
-        db: Database,
-        store: CanaryStore,
-        applications: ApplicationStore,
-        permissions: Permissions,
-        enforce_permissions: bool,
-    ):
+    def __init__(self, db: Database, store: CanaryStore, access: Access):
+        """`access` judges who may read a config (READ on one application it is shared with) and change it
+        (WRITE on all of them)."""
         self.db = db
         self.store = store
-        self.applications = applications
-        self.permissions = permissions
-        self.enforce_permissions = enforce_permissions
+        self.access = access
 
     # -- configs -------------------------------------------------------------------------------------------
     def configs(self, who: Who, application: str | None = None) -> list[dict[str, Any]]:
         """Summaries of the configs `who` may read (those shared with `application`, if given)."""
         with self.db.read() as conn:
             found = self.store.list_configs(conn, application)
-            if not self.enforce_permissions:
-                return found
-            identity = self._identity(who)
-            readable: dict[str, bool] = {}
-            for summary in found:
-                for name in summary["applications"]:
-                    if name not in readable:
-                        readable[name] = self._allows(conn, identity, name, "READ")
-            return [s for s in found if any(readable[a] for a in s["applications"])]
+            shared = {name for summary in found for name in summary["applications"]}
+            readable = self.access.permitted(conn, self.access.actor(who), shared, "READ")
+            return [s for s in found if readable.intersection(s["applications"])]
 
     def config(self, config_id: str, who: Who) -> dict[str, Any]:
         with self.db.read() as conn:
@@ -248,7 +234,7 @@ class CanaryConfigs:
         """The id of the config named `name` shared with `application`, if `who` may read that application
         (`#canaryConfigNameToId`)."""
         with self.db.read() as conn:
-            if self.enforce_permissions and not self._allows(conn, self._identity(who), application, "READ"):
+            if not self._may_read(conn, who, [application]):
                 return None
             return self.store.config_id_by_name(conn, name, application)
 
@@ -296,22 +282,12 @@ class CanaryConfigs:
             return [j for j in found if str(j.get("application")) in readable]
 
     # -- permissions ---------------------------------------------------------------------------------------
-    def _identity(self, who: Who) -> Identity:
-        return who if isinstance(who, Identity) else self.permissions.identity(who)
-
     @staticmethod
     def _name(who: Who) -> str | None:
         return who.username if isinstance(who, Identity) else who
 
-    def _allows(self, conn: Connection, identity: Identity, application: str, permission: str) -> bool:
-        attributes = self.applications.get(conn, application)
-        return application_allows(identity, attributes, permission, self.permissions.default)
-
     def _may_read(self, conn: Connection, who: Who, applications: list[str]) -> bool:
-        if not self.enforce_permissions:
-            return True
-        identity = self._identity(who)
-        return any(self._allows(conn, identity, a, "READ") for a in applications)
+        return bool(self.access.permitted(conn, self.access.actor(who), applications, "READ"))
 
     def _readable(self, conn: Connection, config_id: str, who: Who) -> dict[str, Any]:
         """The stored config, if `who` may read it (not found otherwise, so its existence is not revealed)."""
@@ -321,12 +297,11 @@ class CanaryConfigs:
         return found
 
     def _require_write(self, conn: Connection, who: Who, applications: list[str]) -> None:
-        if not self.enforce_permissions:
-            return
-        identity = self._identity(who)
+        actor = self.access.actor(who)
+        writable = self.access.permitted(conn, actor, applications, "WRITE")
         for application in applications:
-            if not self._allows(conn, identity, str(application), "WRITE"):
+            if application not in writable:
                 raise Forbidden(
-                    f"{identity.username} lacks WRITE permission on application '{application}', "
+                    f"{actor.name} lacks WRITE permission on application '{application}', "
                     "which the canary config is shared with"
                 )
