@@ -4,7 +4,8 @@ Decoding every stage of an execution for every transition makes long pipelines s
 process keeps the executions it handled last (a bounded number of stages, least recently used first) and
 reuses one while its stored header is unchanged: every save stores a new revision in the header, so any
 change by anyone (another worker, an operation from the API) shows there. The entries are changed in place
-by the transaction that holds the execution's lock; a transaction that fails drops them before it ends.
+by the transaction that holds the execution's lock; a transaction that fails, at its commit too, drops them
+(`Worker._transaction`).
 
 Tasks that run outside the transaction read a snapshot instead (`snapshot`): the execution as just
 committed, built from stage objects decoded once per stored stage document and never changed afterwards

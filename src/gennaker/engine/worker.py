@@ -16,8 +16,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from sqlalchemy import text
@@ -149,7 +150,7 @@ class Worker:
         claim = self._claim()
         started = time.perf_counter()
         try:
-            with self.db.transaction() as conn:
+            with self._transaction() as (conn, units):
                 now = now_ms()
                 internal = self.queue.due(conn, now, self.batch_size, external=False)
                 # Lease only what the task threads can start now: a lease must not expire in a backlog.
@@ -161,8 +162,9 @@ class Worker:
                     return 0
                 external = [message for message in external if self._book(claim)]
                 self.queue.lease(conn, external, claim.token, now + self.lease_ms)
+                outcome = self._handle(conn, units, internal, claim) if internal else NOTHING
+                # After the handling: a run's snapshot shows what this transaction did (a cancel, a pause).
                 runs = self._with_snapshots(conn, external)
-                outcome = self._handle(conn, internal, claim) if internal else NOTHING
         except Exception:
             self._release(claim.taken)
             log.exception("batch failed; retrying its messages one at a time")
@@ -186,25 +188,41 @@ class Worker:
         return runs
 
     def _handle(
-        self, conn: Connection, messages: list[QueuedMessage], claim: Claim | None, *, inline: bool = True
+        self,
+        conn: Connection,
+        units: list[Unit],
+        messages: list[QueuedMessage],
+        claim: Claim | None,
+        *,
+        inline: bool = True,
     ) -> Outcome:
         """Handle the messages whose executions no other worker is busy with; leave the rest for later."""
         available = self.executions.lock_available(conn, {m.execution_id for m in messages})
         messages = [m for m in messages if m.execution_id in available]
         headers = {execution_id: header for execution_id, header in available.items() if header is not None}
-        unit = self._unit(conn, available, claim, inline=inline, headers=headers)
+        unit = self._unit(conn, units, available, claim, inline=inline, headers=headers)
+        for queued in messages:
+            self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
+        self.queue.delete(conn, [m.id for m in messages])
+        return replace(self._flush(conn, unit), handled=len(messages))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple[Connection, list[Unit]]]:
+        """A write transaction and the units made in it, which forget what they changed in memory if it fails,
+        at its commit too: the cache must only ever hold what is stored."""
+        units: list[Unit] = []
         try:
-            for queued in messages:
-                self.handlers.handle(unit, Message.from_payload(queued.kind, queued.execution_id, queued.payload))
-            self.queue.delete(conn, [m.id for m in messages])
-            return replace(self._flush(conn, unit), handled=len(messages))
+            with self.db.transaction() as conn:
+                yield conn, units
         except BaseException:
-            unit.discard()
+            for unit in units:
+                unit.discard()
             raise
 
     def _unit(
         self,
         conn: Connection,
+        units: list[Unit],
         locked: Collection[str],
         claim: Claim | None,
         *,
@@ -212,7 +230,7 @@ class Worker:
         headers: dict[str, str] | None = None,
         polls: dict[tuple[str, str | None, str | None], int] | None = None,
     ) -> Unit:
-        return Unit(
+        unit = Unit(
             conn,
             self.executions,
             self.queue,
@@ -226,6 +244,8 @@ class Worker:
             headers=headers,
             polls=polls,
         )
+        units.append(unit)
+        return unit
 
     # -- task threads ----------------------------------------------------------------------------------
     def _claim(self) -> Claim:
@@ -295,10 +315,10 @@ class Worker:
             due = self.queue.due(conn, now_ms(), self.batch_size, external=False)
         for message in due:
             try:
-                with self.db.transaction() as conn:
+                with self._transaction() as (conn, units):
                     claimed = self.queue.still_due(conn, message.id, now_ms())
                     # Without inline chains, so a failure is pinned on the message that causes it.
-                    outcome = self._handle(conn, claimed, None, inline=False) if claimed else NOTHING
+                    outcome = self._handle(conn, units, claimed, None, inline=False) if claimed else NOTHING
                 self._after_commit(outcome, len(claimed), time.perf_counter())
             except Exception:
                 log.exception("message %s (%s) failed", message.id, message.kind)
@@ -388,7 +408,7 @@ class Worker:
         claim = self._claim()
         started = time.perf_counter()
         try:
-            with self.db.transaction() as conn:
+            with self._transaction() as (conn, units):
                 held = self.queue.still_held(conn, [queued for queued, _ in batch])
                 for queued, _ in batch:
                     if queued.id not in held:
@@ -399,17 +419,13 @@ class Worker:
                 execution_ids = {queued.execution_id for queued, _ in live}
                 headers = self.executions.lock(conn, execution_ids)
                 polls = {(m.execution_id, m.stage_id, m.task_id): queued.id for queued, m in live}
-                unit = self._unit(conn, execution_ids, claim, headers=headers, polls=polls)
-                try:
-                    for _, message in live:
-                        message.data.pop("external", None)
-                        self.handlers.handle(unit, message)
-                    kept = {row for row, _ in unit.repolled}
-                    self.queue.delete(conn, [queued.id for queued, _ in live if queued.id not in kept])
-                    outcome = self._flush(conn, unit)
-                except BaseException:
-                    unit.discard()
-                    raise
+                unit = self._unit(conn, units, execution_ids, claim, headers=headers, polls=polls)
+                for _, message in live:
+                    message.data.pop("external", None)
+                    self.handlers.handle(unit, message)
+                kept = {row for row, _ in unit.repolled}
+                self.queue.delete(conn, [queued.id for queued, _ in live if queued.id not in kept])
+                outcome = self._flush(conn, unit)
         except Exception:
             self._release(claim.taken)
             raise

@@ -148,7 +148,7 @@ class StageIndex:
     length: appending to the list or replacing it makes a new index (stages never change their place in
     the graph once created)."""
 
-    __slots__ = ("by_id", "by_ref", "children", "graphs", "length", "needed_by", "source")
+    __slots__ = ("by_id", "by_ref", "children", "graphs", "length", "needed_by", "position", "source")
 
     def __init__(self, stages: list[Stage]):
         self.source, self.length = stages, len(stages)
@@ -157,8 +157,10 @@ class StageIndex:
         self.graphs: dict[tuple[str | None, str | None], list[Stage]] = {}  # (parent id, owner) -> stages
         self.needed_by: dict[tuple[str | None, str], list[Stage]] = {}  # (parent id, requisite ref) -> stages
         self.by_ref: dict[tuple[str | None, str], list[Stage]] = {}  # (parent id, ref id) -> stages
-        for stage in stages:
+        self.position: dict[str, int] = {}  # stage id -> its place in the list
+        for place, stage in enumerate(stages):
             self.by_id.setdefault(stage.id, stage)
+            self.position.setdefault(stage.id, place)
             self.children.setdefault(stage.parent_stage_id, []).append(stage)
             self.graphs.setdefault((stage.parent_stage_id, stage.synthetic_stage_owner), []).append(stage)
             self.by_ref.setdefault((stage.parent_stage_id, stage.ref_id), []).append(stage)
@@ -226,13 +228,16 @@ class Execution:
         return list(self.index().graphs.get((stage.parent_stage_id, stage.synthetic_stage_owner), []))
 
     def upstream(self, stage: Stage) -> list[Stage]:
+        """The stages `stage` requires, in the order of the stage list (artifact lookups follow it)."""
         wanted = set(stage.requisite_stage_ref_ids)
         if not wanted:
             return []
-        by_ref = self.index().by_ref
+        index = self.index()
         owner = stage.synthetic_stage_owner if stage.parent_stage_id is not None else None
-        found = [s for ref in wanted for s in by_ref.get((stage.parent_stage_id, ref), [])]
-        return [s for s in found if owner is None or s.synthetic_stage_owner == owner]
+        found = [s for ref in wanted for s in index.by_ref.get((stage.parent_stage_id, ref), [])]
+        return sorted(
+            (s for s in found if owner is None or s.synthetic_stage_owner == owner), key=lambda s: index.position[s.id]
+        )
 
     def downstream(self, stage: Stage) -> list[Stage]:
         needing = self.index().needed_by.get((stage.parent_stage_id, stage.ref_id), [])

@@ -3,8 +3,11 @@ lead to, and executions kept decoded between transactions only while nobody else
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
@@ -84,3 +87,28 @@ def test_a_polling_task_keeps_its_queue_row(runtime: Runtime) -> None:
     assert done["stages"][0]["context"]["pollsSeen"] == 4
     # The execution's start, then its task's run: four polls, no row for any of them.
     assert len(inserted) == 2, inserted
+
+
+def test_a_transaction_that_fails_at_its_commit_leaves_nothing_in_the_cache(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a unit changed in memory was never stored when the commit fails: the worker must not keep it (the
+    next revision stored by anyone could carry the same header and make the stale copy look current)."""
+    runtime.save_pipeline(pipeline("one", [{"refId": "1", "type": "wait", "waitTime": 60}]), "tester")
+    runtime.stop_workers()
+    execution_id = runtime.start_pipeline("demo", "one", {}, "tester")
+    worker = runtime.new_worker()
+    committing = runtime.db.transaction
+
+    @contextmanager
+    def failing_commit() -> Iterator[Connection]:
+        with committing() as conn:
+            yield conn
+            raise RuntimeError("the commit failed")
+
+    monkeypatch.setattr(runtime.db, "transaction", failing_commit)
+    with pytest.raises(RuntimeError, match="the commit failed"), worker._transaction() as (conn, units):
+        unit = worker._unit(conn, units, [execution_id], None)
+        assert unit.execution(execution_id) is not None
+        assert execution_id in worker.cache._entries
+    assert execution_id not in worker.cache._entries
