@@ -13,8 +13,7 @@ from rich.table import Table
 
 from gennaker.cli.common import backend, console, fail, print_json, reports_errors
 from gennaker.cli.live import failure_reason, follow
-from gennaker.providers.kubernetes.jobs import change_job, deploy_job
-from gennaker.providers.kubernetes.kinds import full_name
+from gennaker.providers.kubernetes.jobs import ACTIONS, BadValue, change_job, replace_job
 
 app = typer.Typer(help="Server groups and other live Kubernetes objects.", no_args_is_help=True)
 ACCOUNT = typer.Option(..., "--account", "-a", help="Kubernetes account")
@@ -77,7 +76,7 @@ def scale(
     namespace: str = NAMESPACE,
 ) -> None:
     """Set the number of replicas and wait until stable."""
-    _run(application, "scaleManifest", account, namespace, target, replicas=replicas)
+    _run(application, ACTIONS["scale"], account, namespace, target, replicas=replicas)
 
 
 @app.command("undo")
@@ -92,7 +91,7 @@ def undo(
 ) -> None:
     """Roll a Deployment back to an earlier revision."""
     extra: dict[str, Any] = {"revision": revision} if revision is not None else {"numRevisionsBack": revisions_back}
-    _run(application, "undoRolloutManifest", account, namespace, target, **extra)
+    _run(application, ACTIONS["undo"], account, namespace, target, **extra)
 
 
 def _plain_action(stage_type: str) -> Callable[..., None]:
@@ -105,16 +104,16 @@ def _plain_action(stage_type: str) -> Callable[..., None]:
     return command
 
 
-# Command → (stage type, help): actions that need nothing but their target.
+# Command → help: actions that need nothing but their target (their stage types are `jobs.ACTIONS`).
 PLAIN_ACTIONS = {
-    "enable": ("enableManifest", "Send traffic from its load balancers to this server group."),
-    "disable": ("disableManifest", "Take this server group out of its load balancers (pods keep running)."),
-    "pause": ("pauseRolloutManifest", "Pause a rollout."),
-    "resume": ("resumeRolloutManifest", "Resume a paused rollout and wait until stable."),
-    "restart": ("rollingRestartManifest", "Restart every pod with a rolling update."),
+    "enable": "Send traffic from its load balancers to this server group.",
+    "disable": "Take this server group out of its load balancers (pods keep running).",
+    "pause": "Pause a rollout.",
+    "resume": "Resume a paused rollout and wait until stable.",
+    "restart": "Restart every pod with a rolling update.",
 }
-for _name, (_stage_type, _help) in PLAIN_ACTIONS.items():
-    app.command(_name, help=_help)(_plain_action(_stage_type))
+for _name, _help in PLAIN_ACTIONS.items():
+    app.command(_name, help=_help)(_plain_action(ACTIONS[_name]))
 
 
 @app.command("delete")
@@ -131,7 +130,7 @@ def delete(
     options: dict[str, Any] = {"cascading": cascade}
     if grace_period is not None:
         options["gracePeriodSeconds"] = grace_period
-    _run(application, "deleteManifest", account, namespace, target, options=options)
+    _run(application, ACTIONS["delete"], account, namespace, target, options=options)
 
 
 @app.command("edit")
@@ -146,11 +145,9 @@ def edit(
     """Deploy an edited manifest of this object (Deploy (Manifest) as a task; kind and name must stay)."""
     name = manifest_name(target)
     try:
-        manifest = yaml.safe_load(file.read_text())
-        same = isinstance(manifest, dict) and full_name(manifest) == name
-    except (yaml.YAMLError, KeyError) as error:
+        job = replace_job(account, namespace, name, application, yaml.safe_load(file.read_text()))
+    except yaml.YAMLError as error:
         raise fail(f"{file} is not a manifest: {str(error).splitlines()[0]}") from None
-    if not same:
-        raise fail(f"{file} must hold {name} (kind and name cannot change)")
-    manifest.setdefault("metadata", {}).setdefault("namespace", namespace)
-    _run_job(application, "deployManifest", name, deploy_job(account, application, [manifest]))
+    except BadValue as error:  # kind and name cannot change
+        raise fail(f"{file} must hold {name}: {str(error).removeprefix('manifest: ')}") from None
+    _run_job(application, "deployManifest", name, job)

@@ -128,9 +128,7 @@ class Provider(Protocol):
         raises `InvalidRequest` naming an unknown action or a bad value."""
         ...
 
-    def replace_stage(
-        self, account: str, location: str, name: str, application: str, manifest: Any
-    ) -> dict[str, Any]:
+    def replace_stage(self, account: str, location: str, name: str, application: str, manifest: Any) -> dict[str, Any]:
         """The stage context that replaces the live object `name` by `manifest` (raises `InvalidRequest`
         when `manifest` is not that object)."""
         ...

@@ -169,3 +169,23 @@ def test_only_one_deployment_is_accepted(cluster: Any) -> None:
     stage["manifests"].append(SERVICE)
     found = wait_status(rt, start(rt, [stage]), "SUCCEEDED", "TERMINAL", timeout=30)
     assert "canaryDeployment takes exactly one manifest" in error_of(found)
+
+
+def test_cleanup_never_takes_its_targets_from_the_pipeline(cluster: Any, kube: KubeEmulator) -> None:
+    """A pipeline that sets `canaryCopies` itself cannot make the cleanup delete other objects: the copies to
+    delete are named from the stage's own Deployment, as they were created."""
+    rt, config_id = cluster(healthy)
+    stage = canary_deployment(config_id)
+    stage["manifests"][0]["metadata"]["name"] = "api"  # not running: the copies' deploy fails, the stage halts
+    stage["canaryCopies"] = {"account": "emu", "namespace": "default", "names": ["web"]}
+    found = wait_status(rt, start(rt, [stage]), "SUCCEEDED", "TERMINAL", timeout=30)
+    with rt.db.read() as conn:
+        listed = rt.executions.list_json(conn, found["application"], limit=10)
+    cleanup = [t for t in listed if t["type"] == "ORCHESTRATION"]
+    assert [s["context"]["manifestName"] for t in cleanup for s in t["stages"]] == [
+        "deployment api-baseline",
+        "deployment api-canary",
+    ]
+    for task in cleanup:
+        wait_status(rt, task["id"], "SUCCEEDED", "TERMINAL", timeout=30)
+    assert "web" in deployments(kube)

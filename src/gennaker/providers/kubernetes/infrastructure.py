@@ -161,9 +161,7 @@ class Infrastructure:
             current = self._watches.get(account)
             started = current is None
             if current is None:
-                current = self._watches[account] = AccountWatch(
-                    self._clients(account), on_change=self._changed
-                ).start()
+                current = self._watches[account] = AccountWatch(self._clients(account), on_change=self._changed).start()
         if started:
             current.wait_synced()
         return current

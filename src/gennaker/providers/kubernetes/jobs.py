@@ -4,8 +4,13 @@ them for a remote server too."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from gennaker.providers.kubernetes.kinds import full_name
+
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²" is a digit to str.isdigit), and bounded
 
 # Action → the manifest stage that does it.
 ACTIONS = {
@@ -63,12 +68,26 @@ def action_job(
     job = change_job(ACTIONS[action], account, location, name, application)
     if action == "scale":
         replicas = str(values.get("replicas") or "")
-        if not replicas.isdigit():
+        if not WHOLE_NUMBER.fullmatch(replicas):
             raise BadValue("replicas", "must be a whole number")
         job["replicas"] = int(replicas)
     elif action == "undo":
         revision = str(values.get("revision") or "")
-        job.update({"revision": int(revision)} if revision.isdigit() else {"numRevisionsBack": 1})
+        job.update({"revision": int(revision)} if WHOLE_NUMBER.fullmatch(revision) else {"numRevisionsBack": 1})
     elif action == "delete":
         job["options"] = {"cascading": True}
     return job
+
+
+def replace_job(account: str, location: str, name: str, application: str, manifest: Any) -> dict[str, Any]:
+    """The `deployManifest` context that replaces the live object `name` ("<kind> <name>") in `location` by
+    `manifest`, which must be that object (kind and name cannot change); without a namespace it stays in
+    `location`."""
+    try:
+        same = isinstance(manifest, dict) and full_name(manifest) == name
+    except (KeyError, TypeError, AttributeError) as error:
+        raise BadValue("manifest", f"is not a manifest: {error}") from None
+    if not same:
+        raise BadValue("manifest", f"must stay one {name} (kind and name cannot change here)")
+    manifest["metadata"].setdefault("namespace", location)
+    return deploy_job(account, application, [manifest])

@@ -14,7 +14,6 @@ from gennaker.providers.kubernetes.accounts import KubernetesAccount, Kubernetes
 from gennaker.providers.kubernetes.client import KubeClient
 from gennaker.providers.kubernetes.deploy import Deployer
 from gennaker.providers.kubernetes.infrastructure import Infrastructure, container_logs, instance, manifest_view
-from gennaker.providers.kubernetes.kinds import full_name
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 
 # Whether a user may use an account: (username, account, "READ" or "WRITE") → allowed.
@@ -103,12 +102,9 @@ class KubernetesProvider:
 
     def replace_stage(self, account: str, location: str, name: str, application: str, manifest: Any) -> dict[str, Any]:
         try:
-            same = isinstance(manifest, dict) and full_name(manifest) == name
-        except (KeyError, TypeError, AttributeError) as error:
-            raise InvalidRequest(f"manifest: is not a manifest: {error}", "manifest") from None
-        if not same:
-            raise InvalidRequest(f"manifest: must stay one {name} (kind and name cannot change here)", "manifest")
-        return jobs.deploy_job(account, application, [manifest])
+            return jobs.replace_job(account, location, name, application, manifest)
+        except jobs.BadValue as error:
+            raise InvalidRequest(str(error), error.field) from None
 
     def close(self) -> None:
         self.infrastructure.close()

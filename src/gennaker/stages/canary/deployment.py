@@ -34,6 +34,7 @@ from gennaker.engine.contracts import (
 )
 from gennaker.model.execution import Execution, Stage
 from gennaker.model.stage_context import AnyValue, Loc, Number, ObjectOf, StageContext, TextValue, present
+from gennaker.model.status import Status
 from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.providers.kubernetes.deploy import DeployRequest
 from gennaker.providers.kubernetes.jobs import deploy_job
@@ -176,14 +177,22 @@ class CanaryDeploymentStage(StageDefinition):
         return stages
 
     def cancel(self, execution: Execution, stage: Stage, services: EngineServices) -> Cancellation:
-        """Delete the copies in a task started with the cancellation (durable: a restart finishes it); the
-        live Deployment stays as it is."""
-        copies = stage.context.get("canaryCopies")
-        if not isinstance(copies, dict) or not copies.get("names"):
+        """Delete the copies, if their deploy began, in a task started with the cancellation (durable: a restart
+        finishes it); the live Deployment stays as it is. What to delete comes from the stage's own manifest and
+        account, as the copies were named, never from a context value a pipeline could set."""
+        deployed = any(
+            t.implementing_class == DeployCanaryCopiesTask.name and t.status is not Status.NOT_STARTED
+            for t in stage.tasks
+        )
+        if not deployed:
+            return Cancellation()
+        try:
+            _, name, namespace = target_deployment(stage.context)
+            account = account_of(stage.context)
+        except OperationError:  # the deploy refused this context: there are no copies
             return Cancellation()
         jobs = tuple(
-            {"type": "deleteManifest", **delete_context(str(copies["account"]), str(copies["namespace"]), str(name))}
-            for name in copies["names"]
+            {"type": "deleteManifest", **delete_context(account, namespace, copy_name(name, role))} for role in ROLES
         )
         return Cancellation(cleanup=jobs, cleanup_description=f"Delete the canary copies of {stage.name}")
 

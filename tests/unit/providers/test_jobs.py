@@ -1,0 +1,33 @@
+"""Stage contexts built from the pages' and the CLI's form values: a value that is not a plain, bounded
+whole number is a named refusal, never a crash (`"²".isdigit()` is true, and `int()` refuses 5,000 digits)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gennaker.providers.kubernetes.jobs import BadValue, action_job, replace_job
+
+TARGET = ("emu", "default", "deployment web", "shop")
+
+
+@pytest.mark.parametrize("replicas", ["²", "-1", "1.5", "", "9" * 5000])
+def test_scale_refuses_what_is_not_a_plain_whole_number(replicas: str) -> None:
+    with pytest.raises(BadValue) as refused:
+        action_job("scale", *TARGET, {"replicas": replicas})
+    assert refused.value.field == "replicas"
+
+
+def test_undo_takes_a_revision_or_goes_back_one() -> None:
+    assert action_job("undo", *TARGET, {"revision": "3"})["revision"] == 3
+    for odd in ("³", "9" * 5000, ""):
+        assert action_job("undo", *TARGET, {"revision": odd})["numRevisionsBack"] == 1
+
+
+def test_a_replacement_keeps_kind_name_and_namespace() -> None:
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
+    job = replace_job("emu", "prod", "deployment web", "shop", manifest)
+    assert job["manifests"][0]["metadata"]["namespace"] == "prod" and job["type"] == "deployManifest"
+    with pytest.raises(BadValue, match="must stay one deployment web"):
+        replace_job("emu", "prod", "deployment web", "shop", {**manifest, "metadata": {"name": "api"}})
+    with pytest.raises(BadValue, match="is not a manifest"):
+        replace_job("emu", "prod", "deployment web", "shop", {"kind": "Deployment"})
