@@ -66,12 +66,17 @@ class Access:
         """The application's attributes if `actor` has `permission` on it (None when it does not exist and the
         rule allows anyway, e.g. for an administrator). Refused as not found for READ, not to reveal names."""
         attributes = self.applications.get(conn, application)
+        self.check(actor, application, attributes, permission)
+        return attributes
+
+    @staticmethod
+    def check(actor: Actor, application: str, attributes: Mapping[str, Any] | None, permission: str) -> None:
+        """Refuse unless `actor` has `permission` on the application with these stored attributes (already read)."""
         if not actor.application(attributes, permission):
             name = application.lower()
             if permission == "READ":
                 raise NotFound(f"application '{name}' not found")
             raise Forbidden(f"{actor.name} lacks {permission} permission on application '{name}'")
-        return attributes
 
     def existing(self, conn: Connection, actor: Actor, application: str, permission: str) -> dict[str, Any]:
         """The application's attributes, if it exists and `actor` has `permission` on it."""

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 MAX_TIME_MS = 2**63 - 1  # epoch milliseconds as the database stores them (a signed 64-bit integer)
 RUNNING_SCAN = 200  # running executions per application read to count those waiting for judgment
+MAX_LISTED_IDS = 100  # ids of each kind one listing by ids may name
+MAX_LISTED = 1000  # executions one listing by config ids answers in all (each holds its stages)
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,11 @@ class Executions:
         statuses: Collection[str] = (),
         limit: int = 10,
     ) -> list[dict[str, Any]]:
-        """Executions by id (at most `limit`), else the newest `limit` of each config; only those `who` may read."""
+        """Executions by id (at most `limit`), else the newest `limit` of each config, `MAX_LISTED` in all; only
+        those `who` may read. At most `MAX_LISTED_IDS` ids of each kind."""
+        for name, values in (("executionIds", execution_ids), ("pipelineConfigIds", config_ids)):
+            if len(values) > MAX_LISTED_IDS:
+                raise Invalid.field(name, f"at most {MAX_LISTED_IDS} ids, not {len(values)}")
         found: list[dict[str, Any]] = []
         actor = self.access.actor(who)
         with self.db.read() as conn:
@@ -165,9 +171,10 @@ class Executions:
             else:
                 for config_id in config_ids:
                     config = self.pipelines.get(conn, config_id)
-                    if config:
+                    room = min(limit, MAX_LISTED - len(found))
+                    if config and room > 0:
                         found += self.store.list_json(
-                            conn, config["application"], statuses=statuses, pipeline_config_ids=[config_id], limit=limit
+                            conn, config["application"], statuses=statuses, pipeline_config_ids=[config_id], limit=room
                         )
             readable = self.access.permitted(conn, actor, (e["application"] for e in found), "READ")
         return [e for e in found if e["application"] in readable]

@@ -17,6 +17,8 @@ from gennaker.service.errors import Conflict, Invalid, NotFound
 from gennaker.store.database import Database
 from gennaker.store.templates import TemplateConflict
 
+MAX_SCOPES = 100  # applications a template's metadata.scopes may name
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -96,10 +98,13 @@ class Templates:
         render."""
         actor = self.access.actor(who)
         template_id = template.get("id")
+        scopes = {scope.lower() for scope in scopes_of(template)}
+        if len(scopes) > MAX_SCOPES:  # each is looked up while the transaction holds the write lock
+            raise Invalid.field("metadata.scopes", f"names {len(scopes)} applications, more than {MAX_SCOPES}")
         try:
             with self.db.transaction() as conn:
                 if isinstance(template_id, str) and TEMPLATE_ID.match(template_id):
-                    self._require_write(conn, actor, template_id, scopes_of(template))
+                    self._require_write(conn, actor, template_id, scopes)
                 return self.templates().save(
                     conn,
                     template,
@@ -132,7 +137,7 @@ class Templates:
         try:
             with self.db.transaction() as conn:
                 self._existing(conn, template_id)
-                self._require_write(conn, actor, template_id, [])
+                self._require_write(conn, actor, template_id, set())
                 deleted = self.templates().delete(conn, template_id, tag or None, digest or None)
         except TemplateConflict as error:
             raise Conflict(str(error)) from None
@@ -144,15 +149,16 @@ class Templates:
         if not self.templates().store.exists(conn, template_id):
             raise NotFound(f"pipeline template {template_id} not found")
 
-    def _require_write(self, conn: Connection, actor: Actor, template_id: str, scopes: list[str]) -> None:
+    def _require_write(self, conn: Connection, actor: Actor, template_id: str, scopes: set[str]) -> None:
         """WRITE on the applications using the template and on the existing ones its scopes (and those of its
-        stored copies) name."""
+        stored copies, each saved within `MAX_SCOPES`) name."""
         store = self.templates().store
-        scopes = scopes + [s for t in store.copies(conn, template_id=template_id) for s in scopes_of(t)]
-        names = {str(c.get("application")) for c in store.dependents(conn, template_id)}
-        names |= {s.lower() for s in scopes if self.access.applications.get(conn, s) is not None}
-        for application in sorted(names):
-            self.access.require(conn, actor, application, "WRITE")
+        scopes = scopes | {s.lower() for t in store.copies(conn, template_id=template_id) for s in scopes_of(t)}
+        using = {str(c.get("application")) for c in store.dependents(conn, template_id)}
+        for application in sorted(using | scopes):
+            attributes = self.access.applications.get(conn, application)
+            if application in using or attributes is not None:
+                self.access.check(actor, application, attributes, "WRITE")
 
 
 def _one_version(tag: str | None, digest: str | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gennaker.runtime import Runtime
+from gennaker.service import executions
 from gennaker.service.errors import Conflict, Forbidden, Invalid, NotFound
 from gennaker.service.wiring import Services
 from tests.support import wait_for, wait_status
@@ -71,3 +72,14 @@ def test_an_application_stream_reads_only_that_applications_executions(service: 
     assert [e["id"] for e in service.executions.of_application([waiting, other, "gone"], "shop", "viewer")] == [waiting]
     with pytest.raises(NotFound):
         service.executions.of_application([waiting], "shop", "outsider")
+
+
+def test_listings_by_ids_are_bounded(service: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most MAX_LISTED_IDS ids of each kind, and MAX_LISTED executions in all however many configs."""
+    config_id = service.pipelines.config("shop", "release", "admin")["id"]
+    started = [service.pipelines.start("shop", "release", {}, "dev") for _ in range(3)]
+    monkeypatch.setattr(executions, "MAX_LISTED", 2)
+    listed = service.executions.by_ids("viewer", config_ids=[config_id, config_id], limit=10)
+    assert len(listed) == 2 and {e["id"] for e in listed} <= set(started)
+    with pytest.raises(Invalid, match=f"executionIds: at most {executions.MAX_LISTED_IDS} ids"):
+        service.executions.by_ids("viewer", execution_ids=[str(n) for n in range(executions.MAX_LISTED_IDS + 1)])

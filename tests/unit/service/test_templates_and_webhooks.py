@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gennaker.service.errors import Conflict, Forbidden, Invalid, NotFound
+from gennaker.service.templates import MAX_SCOPES
 from gennaker.service.wiring import Services
 
 TEMPLATE: dict[str, Any] = {
@@ -43,6 +44,18 @@ def test_templates_scoped_to_an_application_need_write_on_it(service: Services) 
         service.templates.delete("wait-a-bit", "dev")
     with pytest.raises(NotFound):
         service.templates.update("nope", TEMPLATE, None, "dev")
+
+
+def test_a_template_names_a_bounded_number_of_scopes(service: Services) -> None:
+    """Each scope is looked up while the save holds the write lock: a body naming a million is refused first."""
+    scopes = [f"app-{n}" for n in range(MAX_SCOPES + 1)]
+    crowded = {**TEMPLATE, "metadata": {"name": "Wide", "scopes": scopes}}
+    with pytest.raises(Invalid, match=f"metadata.scopes: names {MAX_SCOPES + 1} applications, more than {MAX_SCOPES}"):
+        service.templates.save(crowded, None, "admin", create=True)
+    within = {**TEMPLATE, "metadata": {"name": "Wide", "scopes": ["SHOP", "shop", *scopes[: MAX_SCOPES - 1]]}}
+    with pytest.raises(Forbidden, match="viewer lacks WRITE permission on application 'shop'"):
+        service.templates.save(within, None, "viewer", create=True)
+    assert service.templates.save(within, None, "dev", create=True)["id"] == "wait-a-bit"
 
 
 def test_a_webhook_starts_only_what_its_caller_may_execute(service: Services) -> None:
