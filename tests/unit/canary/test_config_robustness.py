@@ -58,11 +58,14 @@ def test_wrongly_typed_fields_are_named() -> None:
                 {
                     "name": "m",
                     "scopeName": "default",
-                    "query": {"type": "prometheus", "metricName": ["not", "text"], "resourceType": 7},
+                    "query": {"type": "prometheus", "customInlineTemplate": "PromQL:up"},
                     "analysisConfigurations": {"canary": {"effectSize": "big"}},
                 }
             ],
             "classifier": {"scoreThresholds": ["pass", 75]},
         }
     )
-    assert problems, "wrong types must be reported"
+    assert problems == [
+        "metric 'm': effectSize must be an object, not 'big'",
+        "classifier.scoreThresholds must be an object with pass and marginal",
+    ]
