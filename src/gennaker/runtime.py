@@ -290,9 +290,6 @@ class Runtime:
         """Start a pipeline by name as `user` (the CLI's and the tests' way in; see `service/starts.py`)."""
         return self.starts.manual_by_name(application, name, trigger, user)
 
-    def start_task(self, application: str, description: str, jobs: list[dict[str, Any]], user: str) -> str:
-        return self.starts.task(application, description, jobs, user)
-
     # -- the scheduler ------------------------------------------------------------------------------
     def new_scheduler(self) -> Scheduler:
         """Cron triggers and pollers, started as the pipeline's last editor unless a `runAsUser` is allowed."""

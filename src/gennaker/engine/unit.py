@@ -105,7 +105,7 @@ class Unit:
             if self._cache is not None:
                 loaded = self._cache.load(self.conn, execution_id, self._headers.pop(execution_id, None))
             else:
-                loaded = self._executions.load(self.conn, execution_id, for_update=False)
+                loaded = self._executions.load(self.conn, execution_id)
             if loaded is None:
                 return None
             self.loaded[execution_id] = loaded

@@ -141,20 +141,27 @@ class Providers:
 
     def __init__(self, providers: Iterable[Provider]):
         self._providers = list(providers)
-        names = [a.name for a in self.accounts()]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        self._by_account: dict[str, Provider] = {}
+        duplicates = set()
+        for provider in self._providers:
+            for account in provider.accounts:
+                if account.name in self._by_account:
+                    duplicates.add(account.name)
+                self._by_account.setdefault(account.name, provider)
         if duplicates:
-            raise ValueError(f"providers: account name(s) {duplicates} are configured in more than one provider")
+            raise ValueError(
+                f"providers: account name(s) {sorted(duplicates)} are configured in more than one provider"
+            )
 
     def accounts(self) -> list[Account]:
         return [account for provider in self._providers for account in provider.accounts]
 
     def of(self, account: str) -> Provider:
         """The provider that has `account`; raises `UnknownAccount`."""
-        for provider in self._providers:
-            if any(a.name == account for a in provider.accounts):
-                return provider
-        raise UnknownAccount(f"account '{account}' not found")
+        found = self._by_account.get(account)
+        if found is None:
+            raise UnknownAccount(f"account '{account}' not found")
+        return found
 
     def account(self, name: str) -> Account:
         return self.of(name).accounts.get(name)

@@ -119,8 +119,7 @@ class CanaryStore:
     def lock_name(self, conn: Connection, name: str) -> None:
         """Serialise saves of configs named `name` until the transaction ends, so that two saves cannot both
         find the name free for an application (PostgreSQL; SQLite runs one write transaction at a time)."""
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"canary-config:{name}"})
+        dialects.advisory_lock(conn, f"canary-config:{name}")
 
     def config_id_by_name(self, conn: Connection, name: str, application: str) -> str | None:
         """The id of a config named `name` shared with `application` (the newest one, should there be two)."""

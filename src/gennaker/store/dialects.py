@@ -1,4 +1,4 @@
-"""`INSERT … ON CONFLICT` in the connection's own dialect.
+"""`INSERT … ON CONFLICT` and transaction locks in the connection's own dialect.
 
 The statement comes from SQLAlchemy's dialect modules; the PostgreSQL one takes a tenth of a second to import,
 which a SQLite deployment (`gennaker up`) should not pay at every start, so each is imported when first used.
@@ -24,3 +24,10 @@ def insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Inse
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
+
+
+def advisory_lock(conn: Connection, key: str, *, shared: bool = False) -> None:
+    """Hold a lock named `key` until the transaction ends (PostgreSQL; SQLite runs one writer at a time)."""
+    if conn.dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        conn.execute(sa.text(f"SELECT {function}(hashtext(:key))"), {"key": key})

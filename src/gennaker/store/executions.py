@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from gennaker.model.execution import Execution, Stage, now_ms
 from gennaker.model.status import Status
-from gennaker.store import codec
+from gennaker.store import codec, dialects
 from gennaker.store.tables import execution_events, executions, stages
 
 ACTIVE = (Status.RUNNING.value, Status.PAUSED.value)
@@ -24,7 +24,6 @@ REVISION = "_revision"
 
 # Statements of every transition, built once (SQLAlchemy then reuses their compiled form without work).
 _HEADER = sa.select(executions.c.header).where(executions.c.id == sa.bindparam("id"))
-_HEADER_LOCKED = _HEADER.with_for_update()
 _STAGES = (
     sa.select(stages.c.id, stages.c.position, stages.c.doc)
     .where(stages.c.execution_id == sa.bindparam("id"))
@@ -89,7 +88,9 @@ class ExecutionStore:
         header = stamped(body, 0)
         conn.execute(executions.insert().values(correlation_id=correlation_id, header=header, **_indexed(execution)))
         loaded = Loaded(execution, header, body=body)
-        self._write_stages(conn, loaded, None)
+        writes = _Writes()
+        self._stage_writes(loaded, None, writes)
+        writes.run(conn)
         return loaded
 
     def insert_many(self, conn: Connection, batch: list[Execution]) -> None:
@@ -110,14 +111,13 @@ class ExecutionStore:
             ],
         )
 
-    def load(self, conn: Connection, execution_id: str, *, for_update: bool = False) -> Loaded | None:
-        header = self.header(conn, execution_id, for_update=for_update)
+    def load(self, conn: Connection, execution_id: str) -> Loaded | None:
+        header = self.header(conn, execution_id)
         return None if header is None else self.load_stages(conn, execution_id, header)
 
-    def header(self, conn: Connection, execution_id: str, *, for_update: bool = False) -> str | None:
+    def header(self, conn: Connection, execution_id: str) -> str | None:
         """The stored header text (its revision included), or None for an unknown execution."""
-        query = _HEADER_LOCKED if for_update and conn.dialect.name == "postgresql" else _HEADER
-        header: str | None = conn.execute(query, {"id": execution_id}).scalar()
+        header: str | None = conn.execute(_HEADER, {"id": execution_id}).scalar()
         return header
 
     def load_stages(self, conn: Connection, execution_id: str, header: str) -> Loaded:
@@ -159,19 +159,12 @@ class ExecutionStore:
     def lock_config(self, conn: Connection, pipeline_config_id: str, *, shared: bool = False) -> None:
         """Serialise concurrency decisions for one pipeline config (a transaction-scoped advisory lock). Starts
         that may park take it alone; finishing executions, which only look for parked ones, share it."""
-        if conn.dialect.name == "postgresql":
-            function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-            conn.execute(sa.text(f"SELECT {function}(hashtext(:key))"), {"key": pipeline_config_id})
-
-    def save(self, conn: Connection, loaded: Loaded, touched: Collection[str] | None = None) -> bool:
-        """Write what changed since loading, under a new revision; returns whether anything did.
-
-        With `touched`, only those stages (and stages added, removed or moved) are compared with what was
-        loaded: the caller vouches that no other stage changed."""
-        return bool(self.save_many(conn, [(loaded, touched)]))
+        dialects.advisory_lock(conn, pipeline_config_id, shared=shared)
 
     def save_many(self, conn: Connection, items: Iterable[tuple[Loaded, Collection[str] | None]]) -> list[str]:
-        """`save` for several executions with one statement per kind of write; returns the ids that changed."""
+        """Write what changed in each execution since loading, under a new revision, with one statement per kind
+        of write; returns the ids that changed. With `touched`, only those stages (and stages added, removed or
+        moved) are compared with what was loaded: the caller vouches that no other stage changed."""
         writes = _Writes()
         changed = []
         for loaded, touched in items:
@@ -186,12 +179,6 @@ class ExecutionStore:
             changed.append(execution.id)
         writes.run(conn)
         return changed
-
-    def _write_stages(self, conn: Connection, loaded: Loaded, touched: Collection[str] | None) -> bool:
-        writes = _Writes()
-        self._stage_writes(loaded, touched, writes)
-        writes.run(conn)
-        return writes.any()
 
     @staticmethod
     def _stage_writes(loaded: Loaded, touched: Collection[str] | None, writes: _Writes) -> bool:
@@ -340,9 +327,6 @@ class _Writes:
 
     def count(self) -> int:
         return len(self.inserts) + len(self.updates) + len(self.removed)
-
-    def any(self) -> bool:
-        return self.count() > 0
 
     def run(self, conn: Connection) -> None:
         if self.inserts:
