@@ -80,16 +80,3 @@ def acting(request: Request, who: CallerDep) -> Actor:
 
 
 ActorDep = Annotated[Actor, Depends(acting)]
-
-
-def execution_for(request: Request, rt: Runtime, who: Caller, execution_id: str, permission: str) -> dict[str, Any]:
-    """The execution's JSON, if `who` has `permission` on its application (404 / 403 otherwise)."""
-    return rt.service.executions.get(execution_id, actor(request, who), permission)
-
-
-def require_application(
-    request: Request, rt: Runtime, who: Caller, application: str, permission: str
-) -> dict[str, Any] | None:
-    """Refuse with 403 (or 404 for READ, not to reveal names) unless `who` has `permission` on the app;
-    returns its attributes (None when it does not exist and the caller may see it anyway, e.g. an admin)."""
-    return rt.service.applications.require(application, actor(request, who), permission)

@@ -22,17 +22,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy.engine import Connection
 
-from gennaker.auth.identity import Identity
 from gennaker.canary.config import validate_canary_config
 from gennaker.model.execution import now_ms
 from gennaker.model.pipeline import application_name_problem, pipeline_name_problem
-from gennaker.service.access import Access
+from gennaker.service.access import Access, Who
 from gennaker.service.errors import Conflict, Forbidden, Invalid, NotFound
 from gennaker.store.canary import CanaryConfigTooLarge, CanaryStore, check_budget
 from gennaker.store.database import Database
 
 # Who asks: an authenticated caller's identity, or a user name (an execution's user, the local CLI user).
-Who = Identity | str | None
 CONFIG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_APPLICATIONS = 100
 MAX_PROBLEMS = 50  # a refusal lists this many problems at most
@@ -262,7 +260,9 @@ class CanaryConfigs:
                         f"a canary config named '{config['name']}' is already shared with application "
                         f"'{application}' (id {other})"
                     )
-            return self.store.save_config(conn, {**config, "applications": applications}, self._name(who), now_ms())
+            return self.store.save_config(
+                conn, {**config, "applications": applications}, self.access.actor(who).name, now_ms()
+            )
 
     # -- judgments -----------------------------------------------------------------------------------------
     def judgment(self, judgment_id: str, who: Who) -> dict[str, Any]:
@@ -282,10 +282,6 @@ class CanaryConfigs:
             return [j for j in found if str(j.get("application")) in readable]
 
     # -- permissions ---------------------------------------------------------------------------------------
-    @staticmethod
-    def _name(who: Who) -> str | None:
-        return who.username if isinstance(who, Identity) else who
-
     def _may_read(self, conn: Connection, who: Who, applications: list[str]) -> bool:
         return bool(self.access.permitted(conn, self.access.actor(who), applications, "READ"))
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from gennaker.api.deps import CallerDep, RuntimeDep, execution_for, identity_of, require_application
+from gennaker.api.deps import ActorDep, RuntimeDep
 from gennaker.api.errors import ApiError
 from gennaker.canary.intervals import request_thresholds
 from gennaker.ui.charts import score_chart, series_chart
@@ -43,29 +43,28 @@ def metric_rows(judgment: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 @router.get("/ui/canary/{judgment_id}", response_class=HTMLResponse)
-def judgment_page(request: Request, judgment_id: str, rt: RuntimeDep, who: CallerDep) -> HTMLResponse:
-    judgment = rt.canary_configs.judgment(judgment_id, identity_of(who))
-    require_application(request, rt, who, str(judgment["application"]), "READ")
-    return page(request, "canary_judgment.html", who, judgment=judgment, metrics=metric_rows(judgment))
+def judgment_page(request: Request, judgment_id: str, rt: RuntimeDep, who: ActorDep) -> HTMLResponse:
+    judgment = rt.canary_configs.judgment(judgment_id, who)
+    return page(request, "canary_judgment.html", who.identity, judgment=judgment, metrics=metric_rows(judgment))
 
 
 @router.get("/ui/executions/{execution_id}/canary/{stage_id}", response_class=HTMLResponse)
 def stage_report_page(
-    request: Request, execution_id: str, stage_id: str, rt: RuntimeDep, who: CallerDep
+    request: Request, execution_id: str, stage_id: str, rt: RuntimeDep, who: ActorDep
 ) -> HTMLResponse:
-    execution = execution_for(request, rt, who, execution_id, "READ")
+    execution = rt.service.executions.get(execution_id, who)
     stage = next((s for s in execution["stages"] if s["id"] == stage_id), None)
     if stage is None or stage.get("type") != "kayentaCanary":
         raise ApiError(404, f"execution {execution_id} has no kayentaCanary stage {stage_id}")
     runs = {s["id"] for s in execution["stages"] if s.get("type") == "runCanary" and _under(execution, s, stage_id)}
-    judgments = [j for j in rt.canary_configs.judgments(execution_id, identity_of(who)) if j.get("stageId") in runs]
+    judgments = [j for j in rt.canary_configs.judgments(execution_id, who) if j.get("stageId") in runs]
     thresholds = request_thresholds((stage.get("context") or {}).get("canaryConfig") or {})
     scores = [float(j["score"]) for j in judgments if isinstance(j.get("score"), int | float)]
     chart = score_chart("Scores per run", scores, _threshold(thresholds, "marginal"), _threshold(thresholds, "pass"))
     return page(
         request,
         "canary_stage.html",
-        who,
+        who.identity,
         execution=execution,
         stage=stage,
         judgments=judgments,

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
-from gennaker.api.deps import CallerDep, RuntimeDep, identity_of
+from gennaker.api.deps import ActorDep, CallerDep, RuntimeDep, identity_of
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
 from gennaker.auth.identity import account_allows
 from gennaker.canary.accounts import MetricsAccountError
@@ -61,58 +61,58 @@ def status_response(judgment: Mapping[str, Any]) -> dict[str, Any]:
 @router.get(CONFIGS)
 def list_configs(
     rt: RuntimeDep,
-    who: CallerDep,
+    who: ActorDep,
     application: Annotated[str | None, Query(description="Only configs shared with this application")] = None,
 ) -> list[dict[str, Any]]:
     """Summaries (`id`, `name`, `applications`, `updatedTimestamp`, …) of the configs the caller may read."""
-    return rt.canary_configs.configs(identity_of(who), application or None)
+    return rt.canary_configs.configs(who, application or None)
 
 
 @router.get(CONFIGS + "/{config_id}")
-def get_config(config_id: ConfigId, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
+def get_config(config_id: ConfigId, rt: RuntimeDep, who: ActorDep) -> dict[str, Any]:
     """The config's newest version, with `id`, the timestamps and Gennaker's `version`."""
-    return rt.canary_configs.config(config_id, identity_of(who))
+    return rt.canary_configs.config(config_id, who)
 
 
 @router.post(CONFIGS)
-def create_config(rt: RuntimeDep, who: CallerDep, body: dict[str, Any] = Body(...)) -> dict[str, str]:
+def create_config(rt: RuntimeDep, who: ActorDep, body: dict[str, Any] = Body(...)) -> dict[str, str]:
     """Store a new config (its `id`, or a generated one; 409 if that id exists). Answers `{canaryConfigId}`."""
-    saved = rt.canary_configs.create(body, identity_of(who))
+    saved = rt.canary_configs.create(body, who)
     return {"canaryConfigId": str(saved["id"])}
 
 
 @router.put(CONFIGS + "/{config_id}")
 def update_config(
-    config_id: ConfigId, rt: RuntimeDep, who: CallerDep, body: dict[str, Any] = Body(...)
+    config_id: ConfigId, rt: RuntimeDep, who: ActorDep, body: dict[str, Any] = Body(...)
 ) -> dict[str, str]:
     """Store the next version of a config (the one before stays readable). Answers `{canaryConfigId}`."""
-    saved = rt.canary_configs.update(config_id, body, identity_of(who))
+    saved = rt.canary_configs.update(config_id, body, who)
     return {"canaryConfigId": str(saved["id"])}
 
 
 @router.delete(CONFIGS + "/{config_id}", status_code=204, response_class=Response)
-def delete_config(config_id: ConfigId, rt: RuntimeDep, who: CallerDep) -> Response:
+def delete_config(config_id: ConfigId, rt: RuntimeDep, who: ActorDep) -> Response:
     """Delete a config and its versions; judgments keep the copy they were made with."""
-    rt.canary_configs.delete(config_id, identity_of(who))
+    rt.canary_configs.delete(config_id, who)
     return Response(status_code=204)
 
 
 # -- judgments -------------------------------------------------------------------------------------------------
 @router.get(JUDGMENTS + "/{canary_id}")
-def get_judgment(canary_id: JudgmentId, rt: RuntimeDep, who: CallerDep) -> dict[str, Any]:
+def get_judgment(canary_id: JudgmentId, rt: RuntimeDep, who: ActorDep) -> dict[str, Any]:
     """One judgment (one `runCanary` run) in Kayenta's CanaryExecutionStatusResponse shape."""
-    return status_response(rt.canary_configs.judgment(canary_id, identity_of(who)))
+    return status_response(rt.canary_configs.judgment(canary_id, who))
 
 
 @router.get(JUDGMENTS)
 def list_judgments(
     rt: RuntimeDep,
-    who: CallerDep,
+    who: ActorDep,
     execution_id: Annotated[str, Query(alias="executionId", description="The pipeline execution's id")],
     stage_id: Annotated[str | None, Query(alias="stageId", description="Only this `runCanary` stage's")] = None,
 ) -> list[dict[str, Any]]:
     """The execution's judgments, by run number, in the shape of `GET /v2/canary/{id}`."""
-    found = rt.canary_configs.judgments(execution_id, identity_of(who), stage_id or None)
+    found = rt.canary_configs.judgments(execution_id, who, stage_id or None)
     return [status_response(j) for j in found]
 
 
