@@ -173,13 +173,14 @@ def test_only_enabled_server_groups(rt: Runtime, kube: KubeEmulator) -> None:
 
 def test_settings_are_checked_before_the_cluster_is_read(rt: Runtime, kube: KubeEmulator) -> None:
     bad = cluster_size(cluster="", regions=[], comparison="${'!='}", expected="${-1}")
+    kube.reset_request_log()
     done = run(rt, [bad], name="bad")
     assert done["status"] == "TERMINAL"
     assert error_of(done) == (
         "Invalid configuration Missing cluster, Missing regions, Unsupported comparison !=, "
         "Invalid value for expected -1"
     )
-    assert checked(done)["endTime"] - checked(done)["startTime"] < TIMEOUT_MS  # no polling
+    assert kube.requests == []  # the cluster was never read, let alone polled
     unknown = run(rt, [cluster_size(credentials="nowhere")], name="unknown")
     assert "unknown Kubernetes account 'nowhere'" in error_of(unknown)
     on_aws = cluster_size()
