@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 
 @dataclass
 class Settings:
@@ -67,6 +65,8 @@ class ConfigError(ValueError):
 
 def load_config(path: Path) -> dict[str, Any]:
     """The YAML configuration file; a missing or malformed file stops startup with a message naming it."""
+    import yaml  # here: a CLI command without a configuration file does not pay for it
+
     try:
         loaded = yaml.safe_load(path.read_text())
     except OSError as error:

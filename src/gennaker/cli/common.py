@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-import yaml
 from rich.console import Console
 
 from gennaker.cli import session
@@ -93,6 +92,8 @@ def print_json(value: Any) -> None:
 
 def load_document(path: Path, what: str) -> dict[str, Any]:
     """One JSON or YAML object (a pipeline, a template, variables) from a file."""
+    import yaml  # here: only commands that read a file pay for it
+
     text = path.read_text()
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)

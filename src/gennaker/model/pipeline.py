@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from gennaker.model.names import application_name_problem, pipeline_name_problem
 from gennaker.triggers import cron
 
 
@@ -43,35 +44,11 @@ class PipelineValidationError(ValueError):
         super().__init__("; ".join(f"{e.field}: {e.problem}" for e in errors))
 
 
-# One rule for application names wherever an application is created (API, pages, CLI, pipeline saves).
-APPLICATION_NAME = r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$"
-APPLICATION_NAME_RULE = "letters, digits and '-', starting with a letter, at most 63 characters"
-MAX_NAME_LENGTH = 256
 # Budgets for one pipeline config: beyond them saving, validating and running it would cost every user.
 MAX_STAGES = 500
 MAX_CONFIG_BYTES = 1024 * 1024
 # A numeric stage field's allowed range: (minimum, maximum), inclusive.
 NumericRange = tuple[float, float]
-
-
-def application_name_problem(name: Any) -> str | None:
-    """Why `name` cannot name an application, or None."""
-    if not isinstance(name, str) or not re.fullmatch(APPLICATION_NAME, name):
-        return f"must be {APPLICATION_NAME_RULE}"
-    return None
-
-
-def pipeline_name_problem(name: str) -> str | None:
-    """Why `name` cannot name a pipeline: it appears in URLs, on command lines and on pages."""
-    if len(name) > MAX_NAME_LENGTH:
-        return f"must have at most {MAX_NAME_LENGTH} characters"
-    if name != name.strip():
-        return "must not start or end with white space"
-    if name.startswith("-"):
-        return "must not start with '-'"
-    if any(ord(c) < 32 or ord(c) == 127 or c in "/\\" for c in name):
-        return "must not contain control characters, '/' or '\\'"
-    return None
 
 
 class _Loose(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from gennaker.model.pipeline import application_name_problem
+from gennaker.model.names import application_name_problem
 from gennaker.service.access import Access, Actor, Who
 from gennaker.service.errors import Conflict, Invalid, NotFound
 from gennaker.store.applications import ApplicationStore

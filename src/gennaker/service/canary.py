@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from gennaker.canary.config import validate_canary_config
 from gennaker.model.execution import now_ms
-from gennaker.model.pipeline import application_name_problem, pipeline_name_problem
+from gennaker.model.names import application_name_problem, pipeline_name_problem
 from gennaker.service.access import Access, Who
 from gennaker.service.errors import Conflict, Forbidden, Invalid, NotFound
 from gennaker.store.canary import CanaryConfigTooLarge, CanaryStore, check_budget

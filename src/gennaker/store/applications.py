@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gennaker.model.execution import now_ms
-from gennaker.model.pipeline import application_name_problem
+from gennaker.model.names import application_name_problem
 from gennaker.store import codec
 from gennaker.store.tables import applications, pipeline_config_versions, pipeline_configs
 

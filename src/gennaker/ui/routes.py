@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from gennaker.api.deps import Caller, CallerDep, RuntimeDep, actor
 from gennaker.api.errors import ApiError
 from gennaker.api.security import CSRF_HEADER, require_csrf, session_csrf, set_csrf_cookie
-from gennaker.model.pipeline import application_name_problem
+from gennaker.model.names import application_name_problem
 from gennaker.model.status import Status
 from gennaker.model.summaries import awaiting_judgment, trigger_summary
 from gennaker.service.access import Actor

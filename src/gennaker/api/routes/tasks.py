@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gennaker.api.deps import ActorDep, RuntimeDep
 from gennaker.api.errors import ERROR_RESPONSES, ApiError
-from gennaker.model.pipeline import APPLICATION_NAME, APPLICATION_NAME_RULE
+from gennaker.model.names import APPLICATION_NAME, APPLICATION_NAME_RULE
 from gennaker.service.tasks import ApplicationChange
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["tasks"])
