@@ -18,7 +18,9 @@ class Settings:
     data_dir: Path
     database_url: str
     worker_threads: int = 1
-    external_task_threads: int = 8
+    # Tasks that call another system run at most this many at a time per process: they mostly wait on the
+    # network, and more of them in flight lets results that finish together share one transaction.
+    external_task_threads: int = 32
     # How long a worker may run an external task before another worker takes the message over.
     task_lease_ms: int = 10 * 60 * 1000
     engine: dict[str, Any] = field(default_factory=dict)
@@ -37,7 +39,8 @@ class Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("GENNAKER_DATA_DIR") or Path.cwd() / ".gennaker").resolve()
         url = env.get("GENNAKER_DATABASE_URL") or f"sqlite:///{data_dir / 'gennaker.db'}"
-        lease = int(env.get("GENNAKER_TASK_LEASE_MS") or 10 * 60 * 1000)
+        lease = _whole_number(env, "GENNAKER_TASK_LEASE_MS", 10 * 60 * 1000, low=1000, high=7 * 24 * 3600 * 1000)
+        task_threads = _whole_number(env, "GENNAKER_TASK_THREADS", 32, low=1, high=256)
         config = load_config(Path(env["GENNAKER_CONFIG"])) if env.get("GENNAKER_CONFIG") else {}
         engine = config.get("engine") or {}
         if not isinstance(engine, dict):
@@ -52,6 +55,7 @@ class Settings:
             data_dir=data_dir,
             database_url=url,
             task_lease_ms=lease,
+            external_task_threads=task_threads,
             config=config,
             engine=engine,
             default_application_roles=roles,
@@ -61,6 +65,16 @@ class Settings:
 
 class ConfigError(ValueError):
     pass
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    """A whole-number environment setting within [low, high], or a ConfigError naming it."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{name}: must be a whole number from {low} to {high}, not {text!r}")
+    return int(text)
 
 
 def load_config(path: Path) -> dict[str, Any]:

@@ -37,3 +37,26 @@ def test_settings_read_the_synchronous_setting(tmp_path: Path) -> None:
     assert Settings.from_env({**base, "GENNAKER_SQLITE_SYNCHRONOUS": "full"}).sqlite_synchronous == "FULL"
     with pytest.raises(ConfigError, match="GENNAKER_SQLITE_SYNCHRONOUS"):
         Settings.from_env({**base, "GENNAKER_SQLITE_SYNCHRONOUS": "OFF"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "field", "expected"),
+    [
+        ("GENNAKER_TASK_THREADS", "", "external_task_threads", 32),
+        ("GENNAKER_TASK_THREADS", " 4 ", "external_task_threads", 4),
+        ("GENNAKER_TASK_LEASE_MS", "1500", "task_lease_ms", 1500),
+    ],
+)
+def test_settings_read_whole_numbers(tmp_path: Path, name: str, value: str, field: str, expected: int) -> None:
+    settings = Settings.from_env({"GENNAKER_DATA_DIR": str(tmp_path), name: value})
+    assert getattr(settings, field) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("GENNAKER_TASK_THREADS", "0"), ("GENNAKER_TASK_THREADS", "-3"), ("GENNAKER_TASK_THREADS", "many"),
+     ("GENNAKER_TASK_THREADS", "257"), ("GENNAKER_TASK_LEASE_MS", "10"), ("GENNAKER_TASK_LEASE_MS", "1e6")],
+)
+def test_settings_refuse_bad_whole_numbers_by_name(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{name}: must be a whole number from"):
+        Settings.from_env({"GENNAKER_DATA_DIR": str(tmp_path), name: value})
