@@ -1,5 +1,6 @@
-"""How a deploy finds prior versions, cleanup candidates and strategy targets: by the app label on the server,
-so its cost follows the application's own objects, without ever overwriting a version another app holds."""
+"""How a deploy finds prior versions, cleanup candidates and strategy targets: by label on the server (the app
+label for versions, the managed-by label for a strategy's cluster), so its cost follows what Gennaker deployed,
+without ever overwriting a version another app holds or leaving a relabelled one serving traffic."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.integration.kubernetes.manifests import config_map, deployment, repli
 pytestmark = pytest.mark.slow
 
 APP_LABEL = "app.kubernetes.io/name"
+MANAGED_BY = "app.kubernetes.io/managed-by"
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ def versioned_config(name: str, app_label: str | None, version: int, data: str) 
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"greeting": data}}
 
 
-def test_every_list_of_a_deploy_selects_by_the_app_label(kube: KubeEmulator, client: KubeClient) -> None:
+def test_every_list_of_a_deploy_selects_by_label(kube: KubeEmulator, client: KubeClient) -> None:
     for index in range(30):
         kube.put_object(config_map(f"unrelated-{index}"))
     kube.reset_request_log()
@@ -71,9 +73,30 @@ def test_every_list_of_a_deploy_selects_by_the_app_label(kube: KubeEmulator, cli
     ]
     deploy(client, [replica_set("front", image="nginx:3", history=2)])
     assert ops.cleanup_versions(second) == ["replicaSet front-v000"]
-    lists = list_calls(kube, "replicasets")
-    assert len(lists) == 4  # two deploys, the strategy, the cleanup
-    assert all(query.get("labelSelector") == [f"{APP_LABEL}=shop"] for query in lists)
+    selectors = [query.get("labelSelector") for query in list_calls(kube, "replicasets")]
+    by_app, by_deployer = [f"{APP_LABEL}=shop"], [f"{MANAGED_BY}=spinnaker"]
+    assert selectors == [by_app, by_deployer, by_app, by_app]  # a deploy, the strategy, a deploy, the cleanup
+
+
+def test_a_strategy_reaches_an_older_version_deployed_under_another_app_label(
+    kube: KubeEmulator, client: KubeClient
+) -> None:
+    relabelled = replica_set("front")
+    relabelled["metadata"]["labels"] = {APP_LABEL: "front-chart"}
+    [old] = deploy(client, [relabelled])
+    for index in range(3):  # ReplicaSets no deploy wrote: never listed, let alone touched
+        other = replica_set(f"manual-{index}")
+        other["metadata"]["namespace"] = "default"
+        kube.put_object(other)
+    kube.reset_request_log()
+    newer = deploy(client, [replica_set("front", image="nginx:2")])
+    assert [m["metadata"]["name"] for m in newer] == ["front-v001"]
+    steps = ManifestOperations(client).strategy_steps(newer, "shop", "HIGHLANDER")
+    assert steps == [
+        {"manifestName": f"replicaSet {old['metadata']['name']}", "location": "default", "action": "disable"},
+        {"manifestName": f"replicaSet {old['metadata']['name']}", "location": "default", "action": "delete"},
+    ]
+    assert list_calls(kube, "replicasets")[-1] == {"labelSelector": [f"{MANAGED_BY}=spinnaker"]}
 
 
 def test_versions_under_the_manifests_own_app_label_are_found_and_reused(

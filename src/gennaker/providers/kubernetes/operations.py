@@ -321,8 +321,7 @@ class ManifestOperations:
                 continue
             cluster = mf.annotations_of(manifest).get(mf.MONIKER + "cluster") or ""
             location = mf.namespace(manifest) or ""
-            label = mf.app_label(manifest)
-            for old in self.cluster(location, "replicaSet", app, cluster, {mf.APP_NAME: label} if label else None):
+            for old in self.cluster(location, "replicaSet", app, cluster, _deployed_selector(manifest)):
                 if mf.name(old) == mf.name(manifest):
                     continue
                 step = {"manifestName": full_name(old), "location": location}
@@ -334,6 +333,14 @@ class ManifestOperations:
                 else:
                     disables.append({**step, "action": "disable"})
         return disables + deletes
+
+
+def _deployed_selector(manifest: dict[str, Any]) -> dict[str, str] | None:
+    """What selects every object a deploy wrote in a namespace: the `managed-by` label each deploy sets. Not the
+    app label: an older version deployed under another one (a chart renamed, a label edited) is still in the
+    cluster, and a strategy that missed it would leave it serving traffic."""
+    managed_by = mf.labels_of(manifest).get(mf.MANAGED_BY)
+    return {mf.MANAGED_BY: managed_by} if isinstance(managed_by, str) and mf.LABEL_VALUE.fullmatch(managed_by) else None
 
 
 def artifact_versions(
