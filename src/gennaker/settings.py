@@ -72,7 +72,7 @@ def _whole_number(env: Mapping[str, str], name: str, default: int, *, low: int, 
     text = (env.get(name) or "").strip()
     if not text:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:  # "²" is a digit to isdigit
         raise ConfigError(f"{name}: must be a whole number from {low} to {high}, not {text!r}")
     return int(text)
 

@@ -55,7 +55,8 @@ def test_settings_read_whole_numbers(tmp_path: Path, name: str, value: str, fiel
 @pytest.mark.parametrize(
     ("name", "value"),
     [("GENNAKER_TASK_THREADS", "0"), ("GENNAKER_TASK_THREADS", "-3"), ("GENNAKER_TASK_THREADS", "many"),
-     ("GENNAKER_TASK_THREADS", "257"), ("GENNAKER_TASK_LEASE_MS", "10"), ("GENNAKER_TASK_LEASE_MS", "1e6")],
+     ("GENNAKER_TASK_THREADS", "257"), ("GENNAKER_TASK_THREADS", "²"),
+     ("GENNAKER_TASK_LEASE_MS", "10"), ("GENNAKER_TASK_LEASE_MS", "1e6")],
 )
 def test_settings_refuse_bad_whole_numbers_by_name(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"^{name}: must be a whole number from"):
