@@ -1,11 +1,13 @@
-"""Stage contexts built from the pages' and the CLI's form values: a value that is not a plain, bounded
-whole number is a named refusal, never a crash (`"²".isdigit()` is true, and `int()` refuses 5,000 digits)."""
+"""Whole numbers read from users (form values, annotations): in the stage contexts built from the pages' and the
+CLI's forms a value that is not a plain, bounded whole number is a named refusal, never a crash
+(`"²".isdigit()` is true, and `int()` refuses 5,000 digits)."""
 
 from __future__ import annotations
 
 import pytest
 
 from gennaker.providers.kubernetes.jobs import BadValue, action_job, replace_job
+from gennaker.providers.kubernetes.manifest import read_moniker, version_number, whole_number
 
 TARGET = ("emu", "default", "deployment web", "shop")
 
@@ -31,3 +33,17 @@ def test_a_replacement_keeps_kind_name_and_namespace() -> None:
         replace_job("emu", "prod", "deployment web", "shop", {**manifest, "metadata": {"name": "api"}})
     with pytest.raises(BadValue, match="is not a manifest"):
         replace_job("emu", "prod", "deployment web", "shop", {"kind": "Deployment"})
+
+
+@pytest.mark.parametrize(
+    ("value", "number"), [("12", 12), (0, 0), ("²", None), ("v1", None), (True, None), ("9" * 10, None)]
+)
+def test_annotations_and_form_values_read_as_whole_numbers(value: object, number: int | None) -> None:
+    assert whole_number(value) == number
+
+
+def test_odd_version_and_history_annotations_are_ignored_not_fatal() -> None:
+    odd = {"metadata": {"annotations": {"artifact.spinnaker.io/version": "v²", "moniker.spinnaker.io/sequence": "²"}}}
+    assert version_number(odd) is None
+    assert "sequence" not in read_moniker(odd)
+    assert version_number({"metadata": {"annotations": {"artifact.spinnaker.io/version": "v007"}}}) == 7

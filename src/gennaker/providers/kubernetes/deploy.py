@@ -187,8 +187,8 @@ class Deployer:
         request: DeployRequest,
         pool: dict[tuple[str, str, str], dict[str, Any]],
     ) -> dict[str, Any]:
-        history = mf.strategy(manifest, "max-version-history")
-        if request.strategy in RED_BLACK and history is not None and history.isdigit() and int(history) < 2:
+        history = mf.whole_number(mf.strategy(manifest, "max-version-history"))
+        if request.strategy in RED_BLACK and history is not None and history < 2:
             raise DeployError(
                 "The max version history specified in your manifest conflicts with the behavior of the Red/Black "
                 "rollout strategy. Please update your strategy.spinnaker.io/max-version-history annotation to a "

@@ -4,13 +4,11 @@ them for a remote server too."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from gennaker.providers.kubernetes.kinds import full_name
-
-WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²" is a digit to str.isdigit), and bounded
+from gennaker.providers.kubernetes.manifest import whole_number
 
 # Action → the manifest stage that does it.
 ACTIONS = {
@@ -67,13 +65,13 @@ def action_job(
         raise BadValue("action", f"unknown action '{action}' (one of {', '.join(ACTIONS)})")
     job = change_job(ACTIONS[action], account, location, name, application)
     if action == "scale":
-        replicas = str(values.get("replicas") or "")
-        if not WHOLE_NUMBER.fullmatch(replicas):
+        replicas = whole_number(values.get("replicas"))
+        if replicas is None:
             raise BadValue("replicas", "must be a whole number")
-        job["replicas"] = int(replicas)
+        job["replicas"] = replicas
     elif action == "undo":
-        revision = str(values.get("revision") or "")
-        job.update({"revision": int(revision)} if WHOLE_NUMBER.fullmatch(revision) else {"numRevisionsBack": 1})
+        revision = whole_number(values.get("revision"))
+        job.update({"revision": revision} if revision is not None else {"numRevisionsBack": 1})
     elif action == "delete":
         job["options"] = {"cascading": True}
     return job

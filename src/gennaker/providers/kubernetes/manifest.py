@@ -20,6 +20,13 @@ APP_NAME = "app.kubernetes.io/name"
 REVISION = "deployment.kubernetes.io/revision"
 MONIKER_FIELDS = ("application", "cluster", "stack", "detail", "sequence")
 LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²" is a digit to str.isdigit), and bounded
+
+
+def whole_number(value: Any) -> int | None:
+    """`value` (an annotation, a form field) as a whole number, or None when it is not one."""
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
 def metadata(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -131,8 +138,8 @@ def read_moniker(manifest: dict[str, Any]) -> dict[str, Any]:
     sequence = values.get(MONIKER + "sequence")
     if sequence is None and manifest.get("kind") == "ReplicaSet":
         sequence = values.get(REVISION)
-    if sequence is not None and str(sequence).isdigit():
-        moniker["sequence"] = int(sequence)
+    if (number := whole_number(sequence)) is not None:
+        moniker["sequence"] = number
     return moniker
 
 
@@ -150,7 +157,7 @@ def write_artifact(manifest: dict[str, Any], artifact: dict[str, Any]) -> None:
 
 def version_number(manifest: dict[str, Any]) -> int | None:
     version = annotations_of(manifest).get(ARTIFACT + "version") or ""
-    return int(version[1:]) if version.startswith("v") and version[1:].isdigit() else None
+    return whole_number(version[1:]) if version.startswith("v") else None
 
 
 def strategy(manifest: dict[str, Any], key: str) -> str | None:

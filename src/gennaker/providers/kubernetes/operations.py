@@ -295,13 +295,13 @@ class ManifestOperations:
         """Delete the oldest versions beyond `max-version-history` (by creation time, kubernetes.md §1.5)."""
         deleted: list[str] = []
         for manifest in deployed:
-            history = mf.strategy(manifest, "max-version-history")
-            if history is None or not history.isdigit():
+            history = mf.whole_number(mf.strategy(manifest, "max-version-history"))
+            if history is None:
                 continue
             base = mf.annotations_of(manifest).get(mf.ARTIFACT + "name") or mf.name(manifest)
             # Versions the app label misses (it changed, or a tool wrote none) are kept: never one too many deleted.
             versions = artifact_versions(self.client, manifest, base, mf.app_label(manifest))
-            for old in versions[: max(0, len(versions) - int(history))]:
+            for old in versions[: max(0, len(versions) - history)]:
                 if mf.name(old) == mf.name(manifest):
                     continue
                 self.client.delete(
