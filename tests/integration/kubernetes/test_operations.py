@@ -84,6 +84,20 @@ def test_undo_to_a_named_revision_restores_that_template(k8s: Runtime, kube: Kub
     assert too_far["status"] == "TERMINAL" and "cannot rollback 9" in error_of(too_far)
 
 
+@pytest.mark.parametrize(
+    ("stage_type", "field", "value"),
+    [("undoRolloutManifest", "revision", "${'³'}"), ("undoRolloutManifest", "numRevisionsBack", "${'x'}"),
+     ("scaleManifest", "replicas", "${'" + "9" * 5000 + "'}")],
+)
+def test_a_number_an_expression_makes_that_is_not_one_fails_the_stage_by_name(
+    k8s: Runtime, kube: KubeEmulator, stage_type: str, field: str, value: str
+) -> None:
+    succeeded(k8s, [deploy_stage([deployment(image="nginx:1", config=None)])], "v1")
+    refused = run(k8s, [op(stage_type, manifestName="deployment web", **{field: value})], name="odd")
+    assert refused["status"] == "TERMINAL" and f"{field} must be a whole number" in error_of(refused)
+    assert live_deployment(kube)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1"
+
+
 def test_dynamic_targets_pick_newest_second_newest_and_oldest(k8s: Runtime, kube: KubeEmulator) -> None:
     for index in range(3):
         succeeded(k8s, [deploy_stage([replica_set(image=f"nginx:{index}", replicas=1 + index)])], f"rs{index}")

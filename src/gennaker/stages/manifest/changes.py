@@ -6,11 +6,13 @@ Each is "resolve the target, change it, then (for most) wait until stable", like
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from gennaker.engine.contracts import ContextSchema, StageDefinition, TaskContext, TaskResult
 from gennaker.model.execution import Stage
 from gennaker.providers.kubernetes import binding
+from gennaker.providers.kubernetes.manifest import whole_number
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.stages.artifacts import bound_artifact, visible_artifacts, with_artifact_binding
 from gennaker.stages.manifest.common import (
@@ -58,10 +60,10 @@ class ScaleManifestTask(ManifestTask):
 
     def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
         location, manifest_name = _target(tc)
-        replicas = tc.ctx.get("replicas")
-        if not isinstance(replicas, int | str) or not str(replicas).isdigit():
+        replicas = whole_number(tc.ctx.get("replicas"))
+        if replicas is None:
             raise OperationError("replicas must be a whole number")
-        ops.scale(location, manifest_name, int(replicas))
+        ops.scale(location, manifest_name, replicas)
         return _written(tc, location, manifest_name)
 
 
@@ -110,11 +112,8 @@ class UndoRolloutManifestTask(ManifestTask):
 
     def run(self, tc: TaskContext, ops: ManifestOperations) -> TaskResult:
         location, manifest_name = _target(tc)
-        revision = tc.ctx.get("revision")
-        back = tc.ctx.get("numRevisionsBack")
-        chosen = ops.undo_rollout(
-            location, manifest_name, int(revision) if revision is not None else None, int(back) if back else None
-        )
+        revision, back = (_optional_whole_number(tc.ctx, key) for key in ("revision", "numRevisionsBack"))
+        chosen = ops.undo_rollout(location, manifest_name, revision, back or None)
         return _written(tc, location, manifest_name, revision=chosen)
 
 
@@ -240,3 +239,15 @@ class FindArtifactsFromResourceStage(ManifestChangeStage):
     aliases = ("findArtifactsFromResource",)  # the name of its task, which some exports use
     change_task = FindArtifactsFromResourceTask.name
     waits = False
+
+
+def _optional_whole_number(ctx: Mapping[str, Any], key: str) -> int | None:
+    """The context's `key` as a whole number, None when absent or empty; anything else fails the task, naming
+    the key (a typo must not roll back some other revision)."""
+    value = ctx.get(key)
+    if value is None or value == "":
+        return None
+    number = whole_number(value)
+    if number is None:
+        raise OperationError(f"{key} must be a whole number, not {str(value)[:40]!r}")
+    return number
