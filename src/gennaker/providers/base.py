@@ -47,9 +47,10 @@ class LiveObject:
     """One object read live from an account, as the pages and the API show it."""
 
     manifest: dict[str, Any]  # the object as the target returned it
-    view: dict[str, Any]  # Clouddriver's manifest shape: status, events, artifacts, moniker
     application: str  # the application the object belongs to ("" when it names none)
     editable: dict[str, Any]  # the object without what the target owns (status, managed fields), to edit
+    # Clouddriver's manifest shape (status, events, artifacts, moniker), when asked for: it costs more reads.
+    view: dict[str, Any] = field(default_factory=dict)
     pods: list[dict[str, Any]] = field(default_factory=list)  # its newest pods, when asked for
 
 
@@ -105,9 +106,11 @@ class Provider(Protocol):
     def infrastructure(self) -> LiveInfrastructure: ...
 
     # -- one object ----------------------------------------------------------------------------------
-    def live_object(self, account: str, location: str, name: str, *, pods: bool = False) -> LiveObject | None:
-        """The object `name` in `location`, read live (None when absent); raises `InvalidRequest` for a name
-        the provider cannot parse, `ProviderError` when the target fails."""
+    def live_object(
+        self, account: str, location: str, name: str, *, view: bool = False, pods: bool = False
+    ) -> LiveObject | None:
+        """The object `name` in `location`, read live (None when absent), with its view and pods when asked;
+        raises `InvalidRequest` for a name the provider cannot parse, `ProviderError` when the target fails."""
         ...
 
     def instance(self, account: str, location: str, name: str) -> dict[str, Any] | None:

@@ -101,10 +101,17 @@ class Infrastructure:
         return ApplicationView(application, attributes, accounts, self.providers)
 
     # -- live objects --------------------------------------------------------------------------------
-    def live_object(self, account: str, location: str, name: str, who: Who, *, pods: bool = False) -> LiveObject:
-        """One object read live from an account `who` may read (`name` is the provider's, e.g. "deployment web")."""
+    def live_object(
+        self, account: str, location: str, name: str, who: Who, *, view: bool = False, pods: bool = False
+    ) -> LiveObject:
+        """One object read live from an account `who` may read (`name` is the provider's, e.g. "deployment web"),
+        with its view and pods when asked for."""
         return self._read_live(
-            account, who, lambda p: p.live_object(account, location, name, pods=pods), f"{name} not found", location
+            account,
+            who,
+            lambda p: p.live_object(account, location, name, view=view, pods=pods),
+            f"{name} not found",
+            location,
         )
 
     def instance(self, account: str, location: str, name: str, who: Who) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def manifest_page(
     request: Request, account: str, location: str, name: str, rt: RuntimeDep, who: ActorDep
 ) -> HTMLResponse:
     """One object read live: YAML, status, events, the artifacts it uses, and its pods' logs."""
-    found = rt.service.infrastructure.live_object(account, location, name, who, pods=True)
+    found = rt.service.infrastructure.live_object(account, location, name, who, view=True, pods=True)
     return page(
         request,
         "manifest.html",

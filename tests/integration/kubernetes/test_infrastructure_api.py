@@ -214,8 +214,10 @@ def test_edit_a_live_manifest_and_deploy_it(infra: tuple[Runtime, TestClient], k
     rt, api = infra
     run(rt, [deploy_stage([deployment(config=None)])])
     edit_url = f"/ui/manifests/emu/default/{quote('deployment web')}/edit"
+    kube.reset_request_log()
     form_page = api.get(edit_url, headers=DEV)
     assert form_page.status_code == 200 and "kind: Deployment" in form_page.text
+    assert not [path for _, path in kube.requests if path.endswith("/events")]  # the form needs no live view
     assert "resourceVersion" not in form_page.text and 'name="application" value="shop"' in form_page.text
     live = kube.get_object("apps/v1", "Deployment", "default", "web")
     edited = mf.editable(live)

@@ -81,7 +81,9 @@ class StaticProvider:
         self.infrastructure = StaticInfrastructure()
         self.closed = False
 
-    def live_object(self, account: str, location: str, name: str, *, pods: bool = False) -> LiveObject | None:
+    def live_object(
+        self, account: str, location: str, name: str, *, view: bool = False, pods: bool = False
+    ) -> LiveObject | None:
         if name == "broken":
             raise ProviderError("the static API is down")
         if " " in name:
@@ -89,7 +91,7 @@ class StaticProvider:
         if name != "vm-1":
             return None
         manifest = {"name": name, "location": location}
-        return LiveObject(manifest, {"name": name}, "shop", manifest)
+        return LiveObject(manifest, "shop", manifest, view={"name": name} if view else {})
 
     def instance(self, account: str, location: str, name: str) -> dict[str, Any] | None:
         return None

@@ -71,7 +71,7 @@ def firewalls(application: str, response: Response, rt: RuntimeDep, who: ActorDe
 @router.get("/manifests/{account}/{location}/{name}")
 def manifest(account: str, location: str, name: str, rt: RuntimeDep, who: ActorDep) -> dict[str, Any]:
     """One object read live, with its status, events and the artifacts it uses (`name` is `"<kind> <name>"`)."""
-    return rt.service.infrastructure.live_object(account, location, name, who).view
+    return rt.service.infrastructure.live_object(account, location, name, who, view=True).view
 
 
 def _pod_name(instance_id: str) -> str:

@@ -64,7 +64,9 @@ class KubernetesProvider:
         return Deployer(self.client(account))
 
     # -- live objects ------------------------------------------------------------------------------
-    def live_object(self, account: str, location: str, name: str, *, pods: bool = False) -> LiveObject | None:
+    def live_object(
+        self, account: str, location: str, name: str, *, view: bool = False, pods: bool = False
+    ) -> LiveObject | None:
         operations = self.operations(account)
         try:
             found = operations.get(location, name)
@@ -74,9 +76,9 @@ class KubernetesProvider:
             return None
         return LiveObject(
             manifest=found,
-            view=manifest_view(operations.client, account, location, found),
             application=str(mf.read_moniker(found).get("app") or ""),
             editable=mf.editable(found),
+            view=manifest_view(operations.client, account, location, found) if view else {},
             pods=operations.newest_pods(found) if pods else [],
         )
 
