@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class ProviderError(Exception):
@@ -22,8 +22,8 @@ class UnknownAccount(LookupError):
 
 
 class InvalidRequest(ValueError):
-    """A request the provider cannot act on as given (an object name it cannot parse, a bad action value);
-    `field` names the value at fault."""
+    """A request the provider cannot act on as given (an object name it cannot parse, a bad action value): the
+    message says what is wrong, `field` names the value at fault."""
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
@@ -91,6 +91,7 @@ class LiveInfrastructure(Protocol):
         ...
 
 
+@runtime_checkable
 class Provider(Protocol):
     """A deployment target (Kubernetes today). Permissions are checked by the service, not here."""
 

@@ -154,24 +154,46 @@ class Infrastructure:
     ) -> str:
         """Run `action` on the live object `target` (account, location, name) as a task; returns its id."""
         account, location, name = target
-        self.applications.require(application, who, "WRITE")
-        self.account(account, who, "WRITE")
-        try:
-            job = self.providers.of(account).action_stage(action, account, location, name, application, values)
-        except InvalidRequest as error:
-            raise Invalid.field(error.field or "action", str(error).removeprefix(f"{error.field}: ")) from None
-        return self.tasks.start_infrastructure(application, f"{action} {name}", [job], who)
+        return self._change(
+            application,
+            account,
+            f"{action} {name}",
+            who,
+            lambda p: p.action_stage(action, account, location, name, application, values),
+            "action",
+        )
 
     def replace(self, application: str, target: tuple[str, str, str], manifest: Any, who: Who) -> str:
         """Deploy `manifest` in place of the live object `target` as a task; returns its id."""
         account, location, name = target
-        self.applications.require(application, who, "WRITE")
-        self.account(account, who, "WRITE")
+        return self._change(
+            application,
+            account,
+            f"edit {name}",
+            who,
+            lambda p: p.replace_stage(account, location, name, application, manifest),
+            "manifest",
+        )
+
+    def _change(
+        self,
+        application: str,
+        account: str,
+        description: str,
+        who: Who,
+        stage: Callable[[Provider], dict[str, Any]],
+        field: str,
+    ) -> str:
+        """Start the stage the account's provider makes as a task, once `who` may WRITE the application and the
+        account; a value the provider refuses is Invalid on its field (else on `field`)."""
+        actor = self.access.actor(who)
+        self.applications.require(application, actor, "WRITE")
+        self.account(account, actor, "WRITE")
         try:
-            job = self.providers.of(account).replace_stage(account, location, name, application, manifest)
+            job = stage(self.providers.of(account))
         except InvalidRequest as error:
-            raise Invalid.field(error.field or "manifest", str(error).removeprefix(f"{error.field}: ")) from None
-        return self.tasks.start_infrastructure(application, f"edit {name}", [job], who)
+            raise Invalid.field(error.field or field, str(error)) from None
+        return self.tasks.start_checked(application, description, [job], actor)
 
 
 def _allows(actor: Actor, account: Account, permission: str) -> bool:

@@ -92,6 +92,12 @@ class Tasks:
             self.access.require(conn, actor, application, "WRITE")
         for job in jobs:
             self._require_account(actor, str(job.get("account") or ""))
+        return self.start_checked(application, description, jobs, actor)
+
+    def start_checked(self, application: str, description: str, jobs: list[dict[str, Any]], who: Who) -> str:
+        """`start_infrastructure` for a caller that has checked WRITE on the application and every job's account
+        (the infrastructure service, whose actions name one account)."""
+        actor = self.access.actor(who)
         return self.starts().task(application.lower(), description or str(jobs[0].get("type")), jobs, actor.name)
 
     def _require_account(self, actor: Actor, account: str) -> None:

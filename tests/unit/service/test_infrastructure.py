@@ -87,7 +87,7 @@ class StaticProvider:
         if name == "broken":
             raise ProviderError("the static API is down")
         if " " in name:
-            raise InvalidRequest("name: must be one word", "name")
+            raise InvalidRequest("must be one word", "name")
         if name != "vm-1":
             return None
         manifest = {"name": name, "location": location}
@@ -105,11 +105,11 @@ class StaticProvider:
         self, action: str, account: str, location: str, name: str, application: str, values: Mapping[str, str]
     ) -> dict[str, Any]:
         if action != "reboot":
-            raise InvalidRequest(f"action: unknown action '{action}'", "action")
+            raise InvalidRequest(f"unknown action '{action}'", "action")
         return {"type": "wait", "waitTime": 0, "account": account, "target": name}
 
     def replace_stage(self, account: str, location: str, name: str, application: str, manifest: Any) -> dict[str, Any]:
-        raise InvalidRequest("manifest: static objects cannot be replaced", "manifest")
+        raise InvalidRequest("static objects cannot be replaced", "manifest")
 
     def close(self) -> None:
         self.closed = True
@@ -125,8 +125,8 @@ ACCOUNTS = [
 def static(rt: Runtime, service: Services) -> Iterator[StaticProvider]:
     """The second provider, registered the way the runtime registers one: added to its `Providers`."""
     provider = StaticProvider(ACCOUNTS)
-    checked: Provider = provider  # the protocol is all a provider implements
-    rt.providers = Providers([rt.kubernetes, checked])
+    assert isinstance(provider, Provider)  # the protocol is all a provider implements
+    rt.providers = Providers([rt.kubernetes, provider])
     rt.service = Services(rt)
     yield provider
 
@@ -162,7 +162,7 @@ def test_live_objects_answer_not_found_invalid_or_unavailable(rt: Runtime, stati
         infrastructure.live_object("vms", "r1", "vm-2", "viewer")
     with pytest.raises(Invalid) as invalid:
         infrastructure.live_object("vms", "r1", "two words", "viewer")
-    assert invalid.value.problems == [("name", "name: must be one word")]
+    assert invalid.value.problems == [("name", "must be one word")]
     with pytest.raises(Unavailable, match="the static API is down"):
         infrastructure.live_object("vms", "r1", "broken", "viewer")
     with pytest.raises(NotFound, match="pod 'vm-1' not found"):
@@ -182,6 +182,21 @@ def test_actions_run_the_providers_stage_as_a_task_with_write_on_both(rt: Runtim
     assert invalid.value.problems == [("action", "unknown action 'explode'")]
     with pytest.raises(Invalid, match="manifest: static objects cannot be replaced"):
         infrastructure.replace("shop", ("vms", "r1", "vm-1"), {}, "dev")
+
+
+def test_a_change_needs_write_on_the_account_as_well(rt: Runtime, service: Services) -> None:
+    shared = StaticAccount("shared", {"READ": ["dev"], "WRITE": ["admin"]})
+    rt.providers = Providers([rt.kubernetes, StaticProvider([shared])])
+    rt.service = Services(rt)
+    infrastructure = rt.service.infrastructure
+    changes = [
+        lambda: infrastructure.act("shop", "reboot", ("shared", "r1", "vm-1"), {}, "dev"),
+        lambda: infrastructure.replace("shop", ("shared", "r1", "vm-1"), {}, "dev"),
+        lambda: rt.service.tasks.start_infrastructure("shop", "reboot", [{"type": "wait", "account": "shared"}], "dev"),
+    ]
+    for change in changes:  # dev may WRITE the application, and only READ the account
+        with pytest.raises(Forbidden, match="dev lacks WRITE permission on account 'shared'"):
+            change()
 
 
 def test_live_changes_of_every_provider_reach_a_subscriber(rt: Runtime, static: StaticProvider) -> None:

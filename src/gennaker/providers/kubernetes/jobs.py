@@ -54,6 +54,7 @@ class BadValue(ValueError):
     def __init__(self, field: str, problem: str):
         super().__init__(f"{field}: {problem}")
         self.field = field
+        self.problem = problem
 
 
 def action_job(

@@ -100,13 +100,13 @@ class KubernetesProvider:
         try:
             return jobs.action_job(action, account, location, name, application, values)
         except jobs.BadValue as error:
-            raise InvalidRequest(str(error), error.field) from None
+            raise InvalidRequest(error.problem, error.field) from None
 
     def replace_stage(self, account: str, location: str, name: str, application: str, manifest: Any) -> dict[str, Any]:
         try:
             return jobs.replace_job(account, location, name, application, manifest)
         except jobs.BadValue as error:
-            raise InvalidRequest(str(error), error.field) from None
+            raise InvalidRequest(error.problem, error.field) from None
 
     def close(self) -> None:
         self.infrastructure.close()
