@@ -9,7 +9,7 @@ retries throttling (429) and server errors (5xx) with capped exponential backoff
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from gennaker.providers.kubernetes.accounts import KubernetesAccount
 FIELD_MANAGER = "gennaker"
 GENERIC = (GenericNamespacedResource, GenericGlobalResource)
 RETRIES = 4
+MAX_LOG_CHARS = 4 * 1024 * 1024  # of one container's log read at once: a workload can log without end
 _T = TypeVar("_T")
 
 
@@ -132,9 +133,10 @@ class KubeClient:
             yield event_type, _plain(obj)
 
     def log(self, namespace: str, pod: str, container: str | None = None, tail_lines: int | None = None) -> str:
+        """A container's log (its last `tail_lines` lines when given), cut after MAX_LOG_CHARS characters."""
         return self._call(
             f"logs of pod {_where(namespace, pod)}",
-            lambda: "".join(self._client.log(pod, namespace=namespace, container=container, tail_lines=tail_lines)),
+            lambda: bounded_log(self._client.log(pod, namespace=namespace, container=container, tail_lines=tail_lines)),
         )
 
     def events(self, namespace: str | None, kind: str, name: str) -> list[dict[str, Any]]:
@@ -343,3 +345,16 @@ def _plain(obj: Any) -> dict[str, Any]:
 
 def _where(namespace: str | None, name: str) -> str:
     return f"{namespace}/{name}" if namespace else name
+
+
+def bounded_log(lines: Iterable[str], limit: int = MAX_LOG_CHARS) -> str:
+    """The lines joined, read no further than `limit` characters (the stream is left unread after that)."""
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line)
+        if size > limit:
+            kept.append(f"\n[log cut after {limit} characters]\n")
+            break
+        kept.append(line)
+    return "".join(kept)

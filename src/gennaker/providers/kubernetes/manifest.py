@@ -98,7 +98,12 @@ def label(manifest: dict[str, Any], values: dict[str, str], *, overwrite: bool, 
 def app_label(manifest: dict[str, Any], app: str | None = None) -> str | None:
     """The `app.kubernetes.io/name` label the object carries once deployed (its own value wins, else the moniker
     app), when it is a value a label selector can name; objects are found by it rather than by reading a namespace."""
-    value = labels_of(manifest).get(APP_NAME, app)
+    return selectable_label(manifest, APP_NAME, app)
+
+
+def selectable_label(manifest: dict[str, Any], key: str, default: str | None = None) -> str | None:
+    """The object's label `key` (else `default`) when a label selector can name it: a non-empty label value."""
+    value = labels_of(manifest).get(key, default)
     return value if isinstance(value, str) and value and LABEL_VALUE.fullmatch(value) else None
 
 

@@ -339,8 +339,8 @@ def _deployed_selector(manifest: dict[str, Any]) -> dict[str, str] | None:
     """What selects every object a deploy wrote in a namespace: the `managed-by` label each deploy sets. Not the
     app label: an older version deployed under another one (a chart renamed, a label edited) is still in the
     cluster, and a strategy that missed it would leave it serving traffic."""
-    managed_by = mf.labels_of(manifest).get(mf.MANAGED_BY)
-    return {mf.MANAGED_BY: managed_by} if isinstance(managed_by, str) and mf.LABEL_VALUE.fullmatch(managed_by) else None
+    managed_by = mf.selectable_label(manifest, mf.MANAGED_BY)
+    return {mf.MANAGED_BY: managed_by} if managed_by else None
 
 
 def artifact_versions(

@@ -4,6 +4,7 @@ account, the operation, the kind, the namespace and the name."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -12,6 +13,7 @@ import yaml
 from lightkube.generic_resource import create_namespaced_resource
 
 from gennaker.providers.kubernetes import KubeClient, KubernetesAccount, KubernetesAccounts, KubernetesError
+from gennaker.providers.kubernetes.client import bounded_log
 
 
 def status(code: int, reason: str, message: str) -> httpx2.Response:
@@ -122,3 +124,16 @@ def test_custom_kinds_take_their_scope_from_this_cluster_not_from_lightkubes_sha
     kube, seen = client(tmp_path, [answer], [])
     assert kube.is_namespaced("scope.example.com/v1", "Gizmo") is False
     assert seen == ["GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions"]
+
+
+def test_a_log_is_read_no_further_than_its_budget() -> None:
+    read: list[str] = []
+
+    def endless() -> Iterator[str]:
+        while True:
+            read.append("line\n")
+            yield "line\n"
+
+    text = bounded_log(endless(), limit=12)
+    assert text == "line\nline\n\n[log cut after 12 characters]\n" and len(read) == 3
+    assert bounded_log(["a\n", "b\n"], limit=12) == "a\nb\n"
