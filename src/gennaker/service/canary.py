@@ -30,7 +30,6 @@ from gennaker.service.errors import Conflict, Forbidden, Invalid, NotFound
 from gennaker.store.canary import CanaryConfigTooLarge, CanaryStore, check_budget
 from gennaker.store.database import Database
 
-# Who asks: an authenticated caller's identity, or a user name (an execution's user, the local CLI user).
 CONFIG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_APPLICATIONS = 100
 MAX_PROBLEMS = 50  # a refusal lists this many problems at most
@@ -238,6 +237,7 @@ class CanaryConfigs:
 
     def _save(self, config: Mapping[str, Any], who: Who, mode: _Save) -> dict[str, Any]:
         config_id = config.get("id")
+        actor = self.access.actor(who)  # resolved once for every check below
         with self.db.transaction() as conn:
             existing = self.store.get_config(conn, config_id) if isinstance(config_id, str) and config_id else None
             if existing is None and mode is _Save.UPDATE:
@@ -245,13 +245,13 @@ class CanaryConfigs:
             if existing is not None:
                 if mode is _Save.CREATE:
                     raise Conflict(f"a canary config with the id {config_id} already exists")
-                self._readable(conn, str(config_id), who)
-                self._require_write(conn, who, existing.get("applications") or [])
+                self._visible(conn, existing, str(config_id), actor)
+                self._require_write(conn, actor, existing.get("applications") or [])
             problems = config_problems(config)
             if problems:
                 raise invalid_config(problems)
             applications = list(dict.fromkeys(str(a).lower() for a in config["applications"]))
-            self._require_write(conn, who, applications)
+            self._require_write(conn, actor, applications)
             self.store.lock_name(conn, str(config["name"]))
             for application in applications:
                 other = self.store.config_id_by_name(conn, str(config["name"]), application)
@@ -261,7 +261,7 @@ class CanaryConfigs:
                         f"'{application}' (id {other})"
                     )
             return self.store.save_config(
-                conn, {**config, "applications": applications}, self.access.actor(who).name, now_ms()
+                conn, {**config, "applications": applications}, actor.name, now_ms()
             )
 
     # -- judgments -----------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ class CanaryConfigs:
         with self.db.read() as conn:
             found = self.store.judgments(conn, execution_id, stage_id)
             applications = {str(j.get("application")) for j in found}
-            readable = {a for a in applications if self._may_read(conn, who, [a])}
+            readable = self.access.permitted(conn, self.access.actor(who), applications, "READ")
             return [j for j in found if str(j.get("application")) in readable]
 
     # -- permissions ---------------------------------------------------------------------------------------
@@ -287,7 +287,10 @@ class CanaryConfigs:
 
     def _readable(self, conn: Connection, config_id: str, who: Who) -> dict[str, Any]:
         """The stored config, if `who` may read it (not found otherwise, so its existence is not revealed)."""
-        found = self.store.get_config(conn, config_id)
+        return self._visible(conn, self.store.get_config(conn, config_id), config_id, who)
+
+    def _visible(self, conn: Connection, found: dict[str, Any] | None, config_id: str, who: Who) -> dict[str, Any]:
+        """`found` (the stored config `config_id`), if `who` may read it; not found otherwise."""
         if found is None or not self._may_read(conn, who, [str(a) for a in found.get("applications") or []]):
             raise NotFound(f"canary config {config_id} not found")
         return found

@@ -16,7 +16,7 @@ def add_canary_stages(registry: Registry, access: CanaryAccess, kubernetes: Kube
     registry.add_stage(RunCanaryIntervalsStage())
     registry.add_stage(RunCanaryStage(), ResolveCanaryConfigIdTask(access), RunCanaryTask(access))
     if kubernetes is not None:
-        registry.add_stage(CanaryDeploymentStage(kubernetes), DeployCanaryCopiesTask(kubernetes))
+        registry.add_stage(CanaryDeploymentStage(), DeployCanaryCopiesTask(kubernetes))
 
 
 __all__ = ["CanaryAccess", "MetricsSource", "add_canary_stages"]

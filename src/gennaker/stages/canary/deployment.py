@@ -35,9 +35,8 @@ from gennaker.engine.contracts import (
 from gennaker.model.execution import Execution, Stage
 from gennaker.model.stage_context import AnyValue, Loc, Number, ObjectOf, StageContext, TextValue, present
 from gennaker.model.status import Status
-from gennaker.providers.kubernetes import KubernetesProvider
 from gennaker.providers.kubernetes.deploy import DeployRequest
-from gennaker.providers.kubernetes.jobs import deploy_job
+from gennaker.providers.kubernetes.jobs import action_job, deploy_job
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.stages.canary.schema import CanaryAnalysis
 from gennaker.stages.manifest.common import ManifestTask, account_of
@@ -129,23 +128,14 @@ def analysis_config(ctx: dict[str, Any], name: str, namespace: str) -> dict[str,
     return analysis
 
 
-def delete_context(account: str, namespace: str, name: str) -> dict[str, Any]:
-    """The `deleteManifest` context that removes one copy (and its pods)."""
-    return {
-        "account": account,
-        "cloudProvider": "kubernetes",
-        "manifestName": f"deployment {name}",
-        "location": namespace,
-        "options": {"cascading": True},
-    }
+def delete_copy(account: str, namespace: str, name: str, role: str) -> dict[str, Any]:
+    """The `deleteManifest` job that removes one copy of the Deployment `name` (and its pods)."""
+    return action_job("delete", account, namespace, f"deployment {copy_name(name, role)}", "", {})
 
 
 class CanaryDeploymentStage(StageDefinition):
     type = "canaryDeployment"
     context_schema = CanaryDeploymentContext
-
-    def __init__(self, provider: KubernetesProvider):
-        self.provider = provider
 
     def tasks(self, stage: Stage) -> list[str]:
         return [DeployCanaryCopiesTask.name, "waitForManifestToStabilize"]
@@ -166,14 +156,8 @@ class CanaryDeploymentStage(StageDefinition):
             ),
             SyntheticStage("deployManifest", f"Promote {name}", promote),
         ]
-        for role in ROLES:
-            stages.append(
-                SyntheticStage(
-                    "deleteManifest",
-                    f"Delete {copy_name(name, role)}",
-                    delete_context(account, namespace, copy_name(name, role)),
-                )
-            )
+        deletes = [(copy_name(name, role), delete_copy(account, namespace, name, role)) for role in ROLES]
+        stages += [SyntheticStage("deleteManifest", f"Delete {copy}", context) for copy, context in deletes]
         return stages
 
     def cancel(self, execution: Execution, stage: Stage, services: EngineServices) -> Cancellation:
@@ -191,9 +175,7 @@ class CanaryDeploymentStage(StageDefinition):
             account = account_of(stage.context)
         except OperationError:  # the deploy refused this context: there are no copies
             return Cancellation()
-        jobs = tuple(
-            {"type": "deleteManifest", **delete_context(account, namespace, copy_name(name, role))} for role in ROLES
-        )
+        jobs = tuple(delete_copy(account, namespace, name, role) for role in ROLES)
         return Cancellation(cleanup=jobs, cleanup_description=f"Delete the canary copies of {stage.name}")
 
 
@@ -218,11 +200,7 @@ class DeployCanaryCopiesTask(ManifestTask):
         moniker = {"app": str((ctx.get("moniker") or {}).get("app") or tc.execution.application)}
         request = DeployRequest(manifests=copies, moniker=moniker, versioned=False, enable_traffic=False)
         result = self.provider.deployer(account).deploy(request)
-        names = [copy_name(name, role) for role in ROLES]
         return TaskResult.succeeded(
-            {
-                "outputs.manifestNamesByNamespace": result.manifest_names_by_namespace,
-                "canaryCopies": {"account": account, "namespace": namespace, "names": names},
-            },
-            {"canaryCopies": names},
+            {"outputs.manifestNamesByNamespace": result.manifest_names_by_namespace},
+            {"canaryCopies": [copy_name(name, role) for role in ROLES]},
         )
