@@ -170,9 +170,11 @@ class Executions:
                         found.append(execution)
             else:
                 for config_id in config_ids:
-                    config = self.pipelines.get(conn, config_id)
                     room = min(limit, MAX_LISTED - len(found))
-                    if config and room > 0:
+                    if room <= 0:
+                        break
+                    config = self.pipelines.get(conn, config_id)
+                    if config:
                         found += self.store.list_json(
                             conn, config["application"], statuses=statuses, pipeline_config_ids=[config_id], limit=room
                         )
