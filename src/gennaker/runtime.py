@@ -150,9 +150,9 @@ class Runtime:
         self.notifications = NotificationStore()
         self.permissions = Permissions(_stored_identities(self.db), DefaultPolicy(settings.default_application_roles))
         self.canary = CanaryStore()  # canary configs and judgments (issue 14)
-        self.canary_configs = CanaryConfigs(
-            self.db, self.canary, Access(self.applications, self.permissions if settings.enforce_permissions else None)
-        )
+        # Who may do what to applications and accounts: one rule for the services and the canary configs.
+        self.access = Access(self.applications, self.permissions if settings.enforce_permissions else None)
+        self.canary_configs = CanaryConfigs(self.db, self.canary, self.access)
         self.metrics = PrometheusMetricsSource(metrics_accounts(settings.config), public_only_guard(outbound))
         add_canary_stages(  # kayentaCanary and canaryDeployment (issue 14), metrics read as the execution's user
             self.registry,

@@ -22,7 +22,6 @@ from gennaker.service.templates import Templates
 from gennaker.service.webhooks import Webhooks
 
 if TYPE_CHECKING:
-    from gennaker.auth.permissions import Permissions
     from gennaker.engine.launcher import Launcher
     from gennaker.engine.operations import Operations
     from gennaker.engine.registry import Registry
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from gennaker.expressions import Expressions
     from gennaker.providers.base import Providers
     from gennaker.service.starts import Starts
-    from gennaker.settings import Settings
     from gennaker.store.applications import ApplicationStore
     from gennaker.store.database import Database
     from gennaker.store.executions import ExecutionStore
@@ -42,8 +40,6 @@ if TYPE_CHECKING:
 class Parts(PipelineRules, Protocol):
     """What the services are built from: the runtime's settings, database, stores and engine."""
 
-    @property
-    def settings(self) -> Settings: ...
     @property
     def db(self) -> Database: ...
     @property
@@ -57,7 +53,7 @@ class Parts(PipelineRules, Protocol):
     @property
     def notifications(self) -> NotificationStore: ...
     @property
-    def permissions(self) -> Permissions: ...
+    def access(self) -> Access: ...
     @property
     def starts(self) -> Starts: ...
     @property
@@ -76,7 +72,7 @@ class Parts(PipelineRules, Protocol):
 
 class Services:
     def __init__(self, parts: Parts):
-        self.access = Access(parts.applications, parts.permissions if parts.settings.enforce_permissions else None)
+        self.access = parts.access
         self.applications = Applications(parts.db, parts.applications, self.access)
         self.pipelines = Pipelines(
             parts.db, parts.pipelines, self.access, lambda: parts, lambda: parts.starts, parts.starts.triggers
