@@ -61,10 +61,14 @@ class ExecutionCache:
             if entry is not None and entry.loaded.header == header:
                 self._entries.move_to_end(execution_id)
                 return entry.loaded
-        loaded = self._store.load_stages(conn, execution_id, header)
+        # Changed by someone else: the stages it did not rewrite are taken from the kept entry, live and
+        # snapshot copies alike (each is checked against its stored document).
+        loaded = self._store.load_stages(conn, execution_id, header, entry.loaded if entry else None)
         with self._lock:
             self._drop(execution_id)
-            entry = self._entries[execution_id] = Entry(loaded, weight=2 * len(loaded.execution.stages))
+            entry = self._entries[execution_id] = Entry(
+                loaded, frozen=entry.frozen if entry else {}, weight=2 * len(loaded.execution.stages)
+            )
             self._weight += entry.weight
             while self._weight > self._max_stages and len(self._entries) > 1:
                 self._drop(next(iter(self._entries)))

@@ -120,14 +120,23 @@ class ExecutionStore:
         header: str | None = conn.execute(_HEADER, {"id": execution_id}).scalar()
         return header
 
-    def load_stages(self, conn: Connection, execution_id: str, header: str) -> Loaded:
-        """The execution whose stored header is `header`, with its stages."""
+    def load_stages(self, conn: Connection, execution_id: str, header: str, previous: Loaded | None = None) -> Loaded:
+        """The execution whose stored header is `header`, with its stages. A stage whose stored document is
+        still the one `previous` (an earlier load or save of this execution that nobody changed in memory
+        since) holds is taken from it rather than decoded again: when another worker moved an execution on,
+        only the few stages it rewrote are decoded."""
         rows = conn.execute(_STAGES, {"id": execution_id}).all()
-        data = header_data(header)
-        data["stages"] = [codec.loads(r.doc) for r in rows]
+        execution = Execution.from_json(header_data(header))
+        kept_docs = previous.stage_docs if previous is not None else {}
+        kept = previous.execution.index().by_id if previous is not None else {}
+        execution.stages = [
+            kept[r.id]
+            if r.id in kept and kept_docs.get(r.id, (None, None))[1] == r.doc
+            else Stage.from_json(codec.loads(r.doc))
+            for r in rows
+        ]
         body, revision = split_header(header)
         docs = {r.id: (r.position, r.doc) for r in rows}
-        execution = Execution.from_json(data)
         return Loaded(execution, header, docs, body, revision, (execution.stages, len(execution.stages)))
 
     def lock(self, conn: Connection, execution_ids: Collection[str]) -> dict[str, str]:

@@ -112,3 +112,27 @@ def test_a_transaction_that_fails_at_its_commit_leaves_nothing_in_the_cache(
         assert unit.execution(execution_id) is not None
         assert execution_id in worker.cache._entries
     assert execution_id not in worker.cache._entries
+
+
+def test_after_a_change_elsewhere_only_the_rewritten_stages_are_decoded_again(runtime: Runtime) -> None:
+    """An execution another worker moved on is read again, but the stages it did not rewrite are the ones the
+    cache already held: only the rewritten stage is a new object, holding what was stored."""
+    stages = [{"refId": str(n), "type": "wait", "waitTime": 60} for n in range(3)]
+    runtime.save_pipeline(pipeline("three", stages), "tester")
+    runtime.stop_workers()
+    execution_id = runtime.start_pipeline("demo", "three", {}, "tester")
+    cache = runtime.new_worker().cache
+    with runtime.db.transaction() as conn:
+        kept = cache.load(conn, execution_id)
+        elsewhere = runtime.executions.load(conn, execution_id)
+    assert kept is not None and elsewhere is not None
+    elsewhere.execution.stages[1].context["note"] = "changed elsewhere"
+    with runtime.db.transaction() as conn:
+        runtime.executions.save_many(conn, [(elsewhere, None)])
+    with runtime.db.transaction() as conn:
+        fresh = cache.load(conn, execution_id)
+    assert fresh is not None and fresh is not kept
+    before, after = kept.execution.stages, fresh.execution.stages
+    assert [after[0] is before[0], after[1] is before[1], after[2] is before[2]] == [True, False, True]
+    assert after[1].context["note"] == "changed elsewhere"
+    assert fresh.execution.to_json() == elsewhere.execution.to_json()
