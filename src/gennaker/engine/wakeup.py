@@ -2,7 +2,8 @@
 
 In one process an Event wakes the worker threads. SQLite deployments with several processes (a CLI next
 to `gennaker up`) also send a datagram to every worker process's socket in the data directory.
-PostgreSQL deployments use LISTEN/NOTIFY, sent inside the transaction so it arrives when it commits.
+PostgreSQL deployments use LISTEN/NOTIFY, sent inside the transaction so it arrives when it commits; each
+process signs its wake-ups and ignores its own, since it woke its threads itself when it committed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -136,10 +138,12 @@ class Wakeup:
 
 
 class PostgresWakeup(Wakeup):
-    """LISTEN on a dedicated connection; NOTIFY is issued by the committing transaction itself."""
+    """LISTEN on a dedicated connection; NOTIFY is issued by the committing transaction itself, with this
+    process's token as its payload so the process's own listener can tell the echo of its own wake-ups."""
 
     def __init__(self, dsn: str):
         super().__init__(None)
+        self._token = uuid.uuid4().hex
         self._dsn = dsn.replace("postgresql+psycopg://", "postgresql://")
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._sender: psycopg.Connection[tuple[object, ...]] | None = None
@@ -153,11 +157,11 @@ class PostgresWakeup(Wakeup):
         with self._send_lock:
             if self._sender is None or self._sender.closed:
                 self._sender = psycopg.connect(self._dsn, autocommit=True)
-            self._sender.execute(f"NOTIFY {CHANNEL}")
+            self._sender.execute(f"NOTIFY {CHANNEL}, '{self._token}'")
         return 0
 
     def notify_sql(self) -> str | None:
-        return f"NOTIFY {CHANNEL}"
+        return f"NOTIFY {CHANNEL}, '{self._token}'"
 
     def changed_sql(self, execution_ids: Iterable[str]) -> str | None:
         ids = ",".join(i for i in execution_ids if i.isalnum())
@@ -184,7 +188,7 @@ class PostgresWakeup(Wakeup):
             for notice in self._conn.notifies():
                 if notice.channel == CHANGES_CHANNEL:
                     self.publish_changes(notice.payload.split(","))
-                else:
+                elif notice.payload != self._token:  # the sender woke its own threads when it committed
                     self._bump()
         except psycopg.Error:
             log.info("wake-up listener stopped")
