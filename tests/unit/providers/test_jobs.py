@@ -21,8 +21,16 @@ def test_scale_refuses_what_is_not_a_plain_whole_number(replicas: str) -> None:
 
 def test_undo_takes_a_revision_or_goes_back_one() -> None:
     assert action_job("undo", *TARGET, {"revision": "3"})["revision"] == 3
-    for odd in ("³", "9" * 5000, ""):
-        assert action_job("undo", *TARGET, {"revision": odd})["numRevisionsBack"] == 1
+    for empty in ("", " "):
+        assert action_job("undo", *TARGET, {"revision": empty})["numRevisionsBack"] == 1
+    assert action_job("undo", *TARGET, {})["numRevisionsBack"] == 1
+
+
+@pytest.mark.parametrize("typo", ["³", "9" * 5000, "3a", "-1"])
+def test_an_undo_to_a_malformed_revision_is_refused_not_taken_as_the_previous_one(typo: str) -> None:
+    with pytest.raises(BadValue, match="must be a whole number") as refused:
+        action_job("undo", *TARGET, {"revision": typo})
+    assert refused.value.field == "revision" and len(str(refused.value)) < 200
 
 
 def test_a_replacement_keeps_kind_name_and_namespace() -> None:

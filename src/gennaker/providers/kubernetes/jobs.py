@@ -71,7 +71,12 @@ def action_job(
             raise BadValue("replicas", "must be a whole number")
         job["replicas"] = replicas
     elif action == "undo":
-        revision = whole_number(values.get("revision"))
+        given = str(values.get("revision") or "").strip()
+        revision = whole_number(given)
+        if given and revision is None:  # a typo must not become "the previous revision"
+            raise BadValue(
+                "revision", f"must be a whole number, not '{given[:20]}' (leave it empty for the previous one)"
+            )
         job.update({"revision": revision} if revision is not None else {"numRevisionsBack": 1})
     elif action == "delete":
         job["options"] = {"cascading": True}
