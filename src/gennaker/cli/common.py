@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+import click
 import typer
 from rich.console import Console
 
@@ -37,15 +38,22 @@ def runtime(*, serving: bool = False) -> Runtime:
 
 
 def backend() -> Backend:
-    """The server from `gennaker login` (or GENNAKER_URL/GENNAKER_TOKEN), else the local database."""
+    """The server from `gennaker login` (or GENNAKER_URL/GENNAKER_TOKEN), else the local database; closed when
+    the command ends (a local runtime may have started account watches and other threads)."""
     logged_in = session.current()
+    where: Backend
     if logged_in is not None:
         from gennaker.cli.remote import RemoteBackend
 
-        return RemoteBackend(logged_in.url, logged_in.token)
-    from gennaker.cli.local import LocalBackend
+        where = RemoteBackend(logged_in.url, logged_in.token)
+    else:
+        from gennaker.cli.local import LocalBackend
 
-    return LocalBackend(Settings.from_env(), current_user())
+        where = LocalBackend(Settings.from_env(), current_user())
+    command = click.get_current_context(silent=True)
+    if command is not None:
+        command.call_on_close(where.close)
+    return where
 
 
 def current_user() -> str:

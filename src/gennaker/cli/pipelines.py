@@ -182,16 +182,13 @@ def execute(
 ) -> None:
     """Start a pipeline; prints the execution id."""
     where = backend()
-    try:
-        trigger = {"type": "manual", "user": current_user(), "parameters": parse_parameters(parameter)}
-        execution_id = where.execute(application, name, trigger)
-        final = follow(where, execution_id, errors if output == "json" else console) if wait else None
-        if output == "json":
-            print_json(final or where.execution(execution_id))
-        else:
-            console.print(execution_id)
-    finally:
-        where.close()
+    trigger = {"type": "manual", "user": current_user(), "parameters": parse_parameters(parameter)}
+    execution_id = where.execute(application, name, trigger)
+    final = follow(where, execution_id, errors if output == "json" else console) if wait else None
+    if output == "json":
+        print_json(final or where.execution(execution_id))
+    else:
+        console.print(execution_id)
     if final is None:
         return
     if Status(final["status"]).is_halt:

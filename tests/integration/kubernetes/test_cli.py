@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from gennaker.cli.main import app
+from gennaker.providers.kubernetes.infrastructure import WATCH_TIMEOUT_S
 from tests.emulators.kube import KubeEmulator
 from tests.integration.kubernetes.conftest import accounts_config
 from tests.integration.kubernetes.manifests import deployment
@@ -52,6 +54,7 @@ def test_accounts_are_listed_without_secrets(
 
 
 def test_server_group_actions(cli: CliRunner, kube: KubeEmulator) -> None:
+    running_before = set(threading.enumerate())
     web = deployment(config=None)
     web["metadata"].update(
         namespace="default",
@@ -70,6 +73,13 @@ def test_server_group_actions(cli: CliRunner, kube: KubeEmulator) -> None:
     assert refused.exit_code == 1 and "unknown Kubernetes account 'nope'" in refused.stderr
     gennaker(cli, "server-group", "delete", "shop", "deployment/web", "--account", "emu")
     assert kube.get_object("apps/v1", "Deployment", "default", "web") is None
+
+    def watches_left() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("watch-") and t not in running_before]
+
+    # Each command closes what it opened: the account watches `list` started are told to stop, and end when
+    # their current watch request does (the server ends each within WATCH_TIMEOUT_S).
+    wait_for(lambda: not watches_left(), WATCH_TIMEOUT_S + 15, "the commands' account watches to stop")
 
 
 def test_server_group_edit_deploys_the_edited_manifest(cli: CliRunner, kube: KubeEmulator, tmp_path: Path) -> None:

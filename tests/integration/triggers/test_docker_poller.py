@@ -240,7 +240,10 @@ def test_the_outbound_guard_refuses_a_private_registry_unless_allowed(registry: 
 
 # -- failures ------------------------------------------------------------------------------------------------
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name.startswith("gennaker") and r.levelno >= logging.WARNING]
+    """The docker poller's warnings (other threads of the process may log their own meanwhile)."""
+    return [
+        r.getMessage() for r in caplog.records if r.name == "gennaker.triggers.docker" and r.levelno >= logging.WARNING
+    ]
 
 
 def test_failures_are_clear_and_logged_once_per_incident(
