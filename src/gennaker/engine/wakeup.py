@@ -157,10 +157,10 @@ class PostgresWakeup(Wakeup):
         with self._send_lock:
             if self._sender is None or self._sender.closed:
                 self._sender = psycopg.connect(self._dsn, autocommit=True)
-            self._sender.execute(f"NOTIFY {CHANNEL}, '{self._token}'")
+            self._sender.execute(self.notify_sql())
         return 0
 
-    def notify_sql(self) -> str | None:
+    def notify_sql(self) -> str:
         return f"NOTIFY {CHANNEL}, '{self._token}'"
 
     def changed_sql(self, execution_ids: Iterable[str]) -> str | None:

@@ -18,7 +18,7 @@ def test_a_wake_up_reaches_the_other_processes_and_not_the_senders_own_listener_
     try:
         seen_sender, seen_other = sender.generation(), other.generation()
         with psycopg.connect(postgres_url) as conn:  # a committing transaction's wake-up, as the worker sends it
-            conn.execute(sender.notify_sql() or "")
+            conn.execute(sender.notify_sql())
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f"NOTIFY {CHANGES_CHANNEL}, 'marker'")
         other.wait(seen_other, 10)
