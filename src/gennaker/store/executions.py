@@ -76,6 +76,15 @@ def split_header(header: str) -> tuple[str, int]:
     return header[: tail.start()] + "}", int(tail.group(1))
 
 
+def _kept_or_decoded(previous: Loaded | None, stage_id: str, doc: str) -> Stage:
+    """The stage `previous` holds when its stored document is still `doc`, else `doc` decoded."""
+    if previous is not None and previous.stage_docs.get(stage_id, (0, None))[1] == doc:
+        kept = previous.execution.stage(stage_id)
+        if kept is not None:
+            return kept
+    return Stage.from_json(codec.loads(doc))
+
+
 def header_data(header: str) -> dict[str, Any]:
     data: dict[str, Any] = codec.loads(header)
     data.pop(REVISION, None)
@@ -127,14 +136,7 @@ class ExecutionStore:
         only the few stages it rewrote are decoded."""
         rows = conn.execute(_STAGES, {"id": execution_id}).all()
         execution = Execution.from_json(header_data(header))
-        kept_docs = previous.stage_docs if previous is not None else {}
-        kept = previous.execution.index().by_id if previous is not None else {}
-        execution.stages = [
-            kept[r.id]
-            if r.id in kept and kept_docs.get(r.id, (None, None))[1] == r.doc
-            else Stage.from_json(codec.loads(r.doc))
-            for r in rows
-        ]
+        execution.stages = [_kept_or_decoded(previous, r.id, r.doc) for r in rows]
         body, revision = split_header(header)
         docs = {r.id: (r.position, r.doc) for r in rows}
         return Loaded(execution, header, docs, body, revision, (execution.stages, len(execution.stages)))
