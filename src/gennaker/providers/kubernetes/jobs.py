@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gennaker.providers.kubernetes.kinds import full_name
-from gennaker.providers.kubernetes.manifest import whole_number
+from gennaker.providers.kubernetes.manifest import optional_whole_number, whole_number
 
 # Action → the manifest stage that does it.
 ACTIONS = {
@@ -71,12 +71,10 @@ def action_job(
             raise BadValue("replicas", "must be a whole number")
         job["replicas"] = replicas
     elif action == "undo":
-        given = str(values.get("revision") or "").strip()
-        revision = whole_number(given)
-        if given and revision is None:  # a typo must not become "the previous revision"
-            raise BadValue(
-                "revision", f"must be a whole number, not '{given[:20]}' (leave it empty for the previous one)"
-            )
+        try:
+            revision = optional_whole_number(str(values.get("revision") or "").strip())
+        except ValueError as error:  # a typo must not become "the previous revision"
+            raise BadValue("revision", f"{error} (leave it empty for the previous one)") from None
         job.update({"revision": revision} if revision is not None else {"numRevisionsBack": 1})
     elif action == "delete":
         job["options"] = {"cascading": True}

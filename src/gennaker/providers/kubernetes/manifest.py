@@ -29,6 +29,17 @@ def whole_number(value: Any) -> int | None:
     return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
+def optional_whole_number(value: Any) -> int | None:
+    """`value` as a whole number, None when absent or empty; a ValueError saying why for anything else (a typo
+    must not read as "not given")."""
+    if value is None or value == "":
+        return None
+    number = whole_number(value)
+    if number is None:
+        raise ValueError(f"must be a whole number, not {str(value)[:40]!r}")
+    return number
+
+
 def metadata(manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest.setdefault("metadata", {})
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from gennaker.engine.contracts import ContextSchema, StageDefinition, TaskContext, TaskResult
 from gennaker.model.execution import Stage
 from gennaker.providers.kubernetes import binding
-from gennaker.providers.kubernetes.manifest import whole_number
+from gennaker.providers.kubernetes.manifest import optional_whole_number, whole_number
 from gennaker.providers.kubernetes.operations import ManifestOperations, OperationError
 from gennaker.stages.artifacts import bound_artifact, visible_artifacts, with_artifact_binding
 from gennaker.stages.manifest.common import (
@@ -244,10 +244,7 @@ class FindArtifactsFromResourceStage(ManifestChangeStage):
 def _optional_whole_number(ctx: Mapping[str, Any], key: str) -> int | None:
     """The context's `key` as a whole number, None when absent or empty; anything else fails the task, naming
     the key (a typo must not roll back some other revision)."""
-    value = ctx.get(key)
-    if value is None or value == "":
-        return None
-    number = whole_number(value)
-    if number is None:
-        raise OperationError(f"{key} must be a whole number, not {str(value)[:40]!r}")
-    return number
+    try:
+        return optional_whole_number(ctx.get(key))
+    except ValueError as error:
+        raise OperationError(f"{key} {error}") from None
